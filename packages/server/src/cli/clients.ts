@@ -1,0 +1,201 @@
+import { type Command, Option } from 'commander';
+import { normalizeId } from '../oauth/masking.ts';
+import {
+  checkGrants,
+  checkRedirectUris,
+  createClient,
+  RegistryError,
+  rotateClientSecret,
+} from '../clients/registry.ts';
+import type { ClientPatch, Store } from '../store/store.ts';
+import { MAX_PASSWORD_LIMITED_USERS } from '../store/store.ts';
+import type { ClientRecord, ClientType, GrantType } from '../store/types.ts';
+import { collect, now, parseSeconds, withCommon, withStore } from './common.ts';
+import { CliError, clientView, print } from './output.ts';
+
+interface ClientFlags {
+  name?: string;
+  type?: ClientType;
+  redirectUri?: string[];
+  audience?: string[];
+  grant?: string[];
+  accessTokenTtl?: number;
+  refreshTokenTtl?: number;
+  developerName?: string;
+  developerEmail?: string;
+  developerUrl?: string;
+  ownerEmail?: string;
+  allowHttp?: boolean;
+  dataDir?: string;
+  json?: boolean;
+}
+
+function clientFlags(cmd: Command, forUpdate: boolean): Command {
+  if (forUpdate) cmd.option('--name <name>', 'the name users see');
+  else cmd.requiredOption('--name <name>', 'the name users see');
+  if (!forUpdate) {
+    cmd.addOption(new Option('--type <type>', 'client type').choices(['confidential', 'public']).default('confidential'));
+  }
+  return cmd
+    .option('--redirect-uri <uri>', 'a redirect URI (repeat for several; on update, replaces the list)', collect)
+    .option('--allow-http', 'accept http:// redirect URIs other than the native loopback form')
+    .option('--audience <aud>', 'an extra access-token audience, e.g. data-server (repeatable)', collect)
+    .option('--grant <grant>', 'authorization_code, refresh_token or password_limited (repeatable)', collect)
+    .option('--access-token-ttl <s>', 'access-token lifetime in seconds (default 600)', parseSeconds('--access-token-ttl'))
+    .option('--refresh-token-ttl <s>', 'refresh-token lifetime in seconds (default 604800)', parseSeconds('--refresh-token-ttl'))
+    .option('--developer-name <name>', "the developer's name")
+    .option('--developer-email <email>', "the developer's email address")
+    .option('--developer-url <url>', "the developer's web site")
+    .option('--owner-email <email>', 'where inactivity notices go (else the developer email)');
+}
+
+async function mustGetClient(store: Store, id: string): Promise<ClientRecord> {
+  const client = await store.getClient(id);
+  if (!client) throw new CliError(`no client ${id}`);
+  return client;
+}
+
+async function show(store: Store, client: ClientRecord, json: boolean, secret?: string) {
+  print(clientView(client, await store.allowedUsernames(client.client_id), secret), !!json);
+}
+
+function registryErrors<T>(p: Promise<T>): Promise<T> {
+  return p.catch((err) => {
+    if (err instanceof RegistryError) throw new CliError(err.message);
+    throw err;
+  });
+}
+
+export function clientsCommand(program: Command): void {
+  const clients = program.command('clients').description('register and manage OAuth clients');
+
+  withCommon(clientFlags(clients.command('add <client_id>').description('register a client'), false)).action(
+    (clientId: string, o: ClientFlags) =>
+      withStore(o, async (store) => {
+        const { client, client_secret } = await registryErrors(
+          createClient(
+            store,
+            {
+              client_id: clientId,
+              client_name: o.name!,
+              client_type: o.type,
+              redirect_uris: o.redirectUri,
+              audiences: o.audience,
+              grant_types: o.grant as GrantType[] | undefined,
+              access_token_ttl: o.accessTokenTtl,
+              refresh_token_ttl: o.refreshTokenTtl,
+              developer_name: o.developerName,
+              developer_email: o.developerEmail,
+              developer_url: o.developerUrl,
+              owner_email: o.ownerEmail,
+              allow_http: o.allowHttp,
+            },
+            now(),
+          ),
+        );
+        await show(store, client, !!o.json, client_secret);
+        if (client_secret && !o.json) {
+          process.stderr.write('The client secret is shown once: store it now. Clients send it masked.\n');
+        }
+      }),
+  );
+
+  withCommon(clients.command('list').description('list clients')).action((o: ClientFlags) =>
+    withStore(o, async (store) => {
+      const list = await store.listClients();
+      const views = await Promise.all(
+        list.map(async (c) => clientView(c, await store.allowedUsernames(c.client_id))),
+      );
+      print(views, !!o.json);
+    }),
+  );
+
+  withCommon(clients.command('show <client_id>').description('show one client')).action((id: string, o: ClientFlags) =>
+    withStore(o, async (store) => show(store, await mustGetClient(store, id), !!o.json)),
+  );
+
+  withCommon(clientFlags(clients.command('update <client_id>').description('change a client'), true)).action(
+    (id: string, o: ClientFlags) =>
+      withStore(o, async (store) => {
+        const client = await mustGetClient(store, id);
+        const patch: ClientPatch = {};
+        if (o.name !== undefined) patch.client_name = o.name;
+        if (o.redirectUri) {
+          await registryErrors(Promise.resolve().then(() => checkRedirectUris(o.redirectUri!, !!o.allowHttp)));
+          patch.redirect_uris = [...new Set(o.redirectUri)];
+        }
+        if (o.audience) patch.audiences = [...new Set(o.audience)];
+        if (o.grant) {
+          patch.grant_types = await registryErrors(
+            Promise.resolve().then(() => checkGrants(o.grant!, client.client_type)),
+          );
+        }
+        if (o.accessTokenTtl !== undefined) patch.access_token_ttl = o.accessTokenTtl;
+        if (o.refreshTokenTtl !== undefined) patch.refresh_token_ttl = o.refreshTokenTtl;
+        if (o.developerName !== undefined) patch.developer_name = o.developerName;
+        if (o.developerEmail !== undefined) patch.developer_email = o.developerEmail;
+        if (o.developerUrl !== undefined) patch.developer_url = o.developerUrl;
+        if (o.ownerEmail !== undefined) patch.owner_email = o.ownerEmail;
+        await store.updateClient(id, patch, now());
+        await show(store, await mustGetClient(store, id), !!o.json);
+      }),
+  );
+
+  for (const [name, disabled] of [
+    ['disable', true],
+    ['enable', false],
+  ] as const) {
+    withCommon(
+      clients
+        .command(`${name} <client_id>`)
+        .description(disabled ? 'disable a client: it gets no new tokens' : 'enable a disabled client'),
+    ).action((id: string, o: ClientFlags) =>
+      withStore(o, async (store) => {
+        await mustGetClient(store, id);
+        await store.updateClient(id, { disabled_at: disabled ? now() : null }, now());
+        await show(store, await mustGetClient(store, id), !!o.json);
+      }),
+    );
+  }
+
+  withCommon(
+    clients.command('rotate-secret <client_id>').description('issue a new client secret; the old one stops working'),
+  ).action((id: string, o: ClientFlags) =>
+    withStore(o, async (store) => {
+      const secret = await registryErrors(rotateClientSecret(store, id, now()));
+      await show(store, await mustGetClient(store, id), !!o.json, secret);
+    }),
+  );
+
+  withCommon(
+    clients
+      .command('allow-user <client_id> <username>')
+      .description(`add a user to the password_limited access list (at most ${MAX_PASSWORD_LIMITED_USERS})`),
+  ).action((id: string, username: string, o: ClientFlags) =>
+    withStore(o, async (store) => {
+      const client = await mustGetClient(store, id);
+      const user = await store.getUserByUsername(normalizeId(username));
+      if (!user) throw new CliError(`no user ${username}`);
+      const result = await store.allowUser(client.client_id, user.user_id, now());
+      if (result === 'full') {
+        throw new CliError(
+          `client ${id} already has ${MAX_PASSWORD_LIMITED_USERS} password_limited users; disallow one first`,
+        );
+      }
+      await show(store, client, !!o.json);
+    }),
+  );
+
+  withCommon(
+    clients.command('disallow-user <client_id> <username>').description('remove a user from the access list'),
+  ).action((id: string, username: string, o: ClientFlags) =>
+    withStore(o, async (store) => {
+      const client = await mustGetClient(store, id);
+      const user = await store.getUserByUsername(normalizeId(username));
+      if (!user || !(await store.disallowUser(client.client_id, user.user_id))) {
+        throw new CliError(`${username} is not on the access list of ${id}`);
+      }
+      await show(store, client, !!o.json);
+    }),
+  );
+}

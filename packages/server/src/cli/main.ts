@@ -1,0 +1,113 @@
+import { Command, CommanderError } from 'commander';
+import { ConfigError } from '../config.ts';
+import { endpoints } from '../config.ts';
+import { DEMO, seedDemo } from '../dev/seed.ts';
+import { mask } from '../oauth/masking.ts';
+import { startServer } from '../server.ts';
+import { migrate } from '../store/migrations.ts';
+import { clientsCommand } from './clients.ts';
+import { configFrom, now, withCommon, withStore } from './common.ts';
+import { keysCommand } from './keys.ts';
+import { CliError, print } from './output.ts';
+import { usersCommand } from './users.ts';
+
+interface ServeFlags {
+  host?: string;
+  port?: string;
+  issuer?: string;
+  dataDir?: string;
+}
+
+function serveFlags(cmd: Command): Command {
+  return withCommon(cmd, false)
+    .option('--host <host>', 'address to listen on (env PADDOCK_HOST; default 127.0.0.1)')
+    .option('--port <port>', 'port to listen on (env PADDOCK_PORT; default 8080)')
+    .option('--issuer <url>', 'issuer URL (env PADDOCK_ISSUER; default http://HOST:PORT)');
+}
+
+async function serve(flags: ServeFlags, seed: boolean): Promise<void> {
+  const config = configFrom(flags);
+  const server = await startServer(config);
+  if (seed) {
+    await seedDemo(server.ctx.store, now());
+    process.stdout.write(devBanner(config.issuer, endpoints(config).token));
+  }
+  const stop = async () => {
+    await server.close();
+    process.exit(0);
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+function devBanner(issuer: string, tokenUrl: string): string {
+  const secret = mask(DEMO.headlessSecret, DEMO.headlessClient);
+  const password = mask(DEMO.password, DEMO.username);
+  return `
+Paddock is running at ${issuer} with demo data (for local development only).
+
+  user           ${DEMO.username}   password ${DEMO.password}
+                 ${DEMO.name}, cust id ${DEMO.custId}, groups ${DEMO.groups.join(',')}, env ${DEMO.env}
+  headless       client_id ${DEMO.headlessClient}   client_secret ${DEMO.headlessSecret}
+                 (confidential; password_limited + refresh_token; audience data-server)
+  public (PKCE)  client_id ${DEMO.publicClient}   redirect_uri ${DEMO.publicRedirectUri}
+
+First token (the secret and password are already masked, as the book requires):
+
+curl -s ${tokenUrl} --data-urlencode grant_type=password_limited --data-urlencode client_id=${DEMO.headlessClient} --data-urlencode 'client_secret=${secret}' --data-urlencode username=${DEMO.username} --data-urlencode 'password=${password}' --data-urlencode 'scope=iracing.auth iracing.profile'
+
+`;
+}
+
+export function buildProgram(): Command {
+  const program = new Command('paddock')
+    .description('Paddock: an OAuth 2.1 authorization server')
+    .showHelpAfterError(false)
+    .exitOverride();
+
+  serveFlags(program.command('serve').description('run the server')).action((o: ServeFlags) => serve(o, false));
+  serveFlags(
+    program.command('dev').description('run the server with demo users and clients, and print how to get a token'),
+  ).action((o: ServeFlags) => serve(o, true));
+  withCommon(program.command('migrate').description('apply pending database migrations')).action(
+    (o: { dataDir?: string; json?: boolean }) =>
+      withStore(o, async (store) => {
+        // openStore has already migrated; report where the schema stands.
+        const applied = await migrate(store.db, now());
+        const row = await store.db.all<{ v: number }>('SELECT MAX(version) AS v FROM schema_migrations');
+        print({ schema_version: Number(row[0]?.v ?? 0), applied }, !!o.json);
+      }),
+  );
+  clientsCommand(program);
+  usersCommand(program);
+  keysCommand(program);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const program = buildProgram();
+  program.configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  for (const cmd of allCommands(program)) cmd.exitOverride().configureOutput({ writeErr: () => {} });
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.exitCode === 0) process.exit(0);
+      fail(err.message.replace(/^error: /, ''));
+    }
+    if (err instanceof CliError || err instanceof ConfigError) fail(err.message);
+    const e = err as { code?: string; message?: string };
+    if (e.code === 'ECONNREFUSED' || e.code === '3D000') fail(`cannot reach the database: ${e.message}`);
+    if (e.code === 'EADDRINUSE') fail(`${e.message}: another process is listening there`);
+    fail(`unexpected failure: ${e.message ?? String(err)}`);
+  }
+}
+
+function allCommands(cmd: Command): Command[] {
+  return [cmd, ...cmd.commands.flatMap(allCommands)];
+}
+
+function fail(message: string): never {
+  process.stderr.write(`paddock: ${message.split('\n')[0]}\n`);
+  process.exit(1);
+}

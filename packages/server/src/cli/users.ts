@@ -1,0 +1,105 @@
+import type { Command } from 'commander';
+import { createUser, hashUserPassword } from '../accounts/users.ts';
+import { RegistryError } from '../clients/registry.ts';
+import { normalizeId } from '../oauth/masking.ts';
+import type { Store } from '../store/store.ts';
+import type { UserRecord } from '../store/types.ts';
+import {
+  now,
+  parseGroups,
+  parseIntArg,
+  passwordFrom,
+  passwordOptions,
+  withCommon,
+  withStore,
+} from './common.ts';
+import { CliError, print, userView } from './output.ts';
+
+interface UserFlags {
+  name?: string;
+  custId?: number;
+  groups?: number[];
+  env?: string;
+  inactiveSubscription?: boolean;
+  password?: string;
+  passwordStdin?: boolean;
+  dataDir?: string;
+  json?: boolean;
+}
+
+async function mustGetUser(store: Store, username: string): Promise<UserRecord> {
+  const user = await store.getUserByUsername(normalizeId(username));
+  if (!user) throw new CliError(`no user ${username}`);
+  return user;
+}
+
+export function usersCommand(program: Command): void {
+  const users = program.command('users').description('manage users');
+
+  passwordOptions(
+    withCommon(
+      users
+        .command('add <username>')
+        .description('add a user (the username is the email address or issued identifier)')
+        .requiredOption('--name <name>', 'display name (iracing_name)')
+        .option('--cust-id <n>', 'numeric customer id (iracing_cust_id)', parseIntArg('--cust-id'))
+        .option('--groups <ids>', 'comma-separated group ids (iracing_group_ids)', parseGroups)
+        .option('--env <env>', 'environment (iracing_env)', 'members')
+        .option('--inactive-subscription', 'the user has no active subscription'),
+    ),
+  ).action(async (username: string, o: UserFlags) => {
+    const password = await passwordFrom(o);
+    await withStore(o, async (store) => {
+      const user = await createUser(
+        store,
+        {
+          username,
+          display_name: o.name!,
+          password,
+          cust_id: o.custId ?? null,
+          group_ids: o.groups ?? [],
+          env: o.env ?? 'members',
+          subscription_active: !o.inactiveSubscription,
+        },
+        now(),
+      ).catch((err) => {
+        if (err instanceof RegistryError) throw new CliError(err.message);
+        throw err;
+      });
+      print(userView(user), !!o.json);
+    });
+  });
+
+  withCommon(users.command('list').description('list users')).action((o: UserFlags) =>
+    withStore(o, async (store) => print((await store.listUsers()).map(userView), !!o.json)),
+  );
+
+  withCommon(users.command('show <username>').description('show one user')).action((username: string, o: UserFlags) =>
+    withStore(o, async (store) => print(userView(await mustGetUser(store, username)), !!o.json)),
+  );
+
+  passwordOptions(withCommon(users.command('set-password <username>').description("change a user's password"))).action(
+    async (username: string, o: UserFlags) => {
+      const password = await passwordFrom(o);
+      if (password.length === 0) throw new CliError('the password must not be empty');
+      await withStore(o, async (store) => {
+        const user = await mustGetUser(store, username);
+        await store.setPasswordHash(user.user_id, await hashUserPassword(user.username, password), now());
+        print(userView(user), !!o.json);
+      });
+    },
+  );
+
+  withCommon(
+    users
+      .command('set-subscription <username> <state>')
+      .description('mark the subscription active or inactive (state: active | inactive)'),
+  ).action((username: string, state: string, o: UserFlags) =>
+    withStore(o, async (store) => {
+      if (state !== 'active' && state !== 'inactive') throw new CliError('state must be "active" or "inactive"');
+      const user = await mustGetUser(store, username);
+      await store.setSubscription(user.user_id, state === 'active', now());
+      print(userView((await store.getUserById(user.user_id))!), !!o.json);
+    }),
+  );
+}

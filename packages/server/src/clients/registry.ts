@@ -1,0 +1,107 @@
+import { randomBytes } from 'node:crypto';
+import { mask } from '../oauth/masking.ts';
+import { redirectUriProblem } from '../oauth/redirect-uri.ts';
+import type { Store } from '../store/store.ts';
+import type { ClientRecord, ClientType, GrantType } from '../store/types.ts';
+import { GRANT_TYPES } from '../store/types.ts';
+import { sha256 } from '../tokens/hash.ts';
+
+export const DEFAULT_ACCESS_TOKEN_TTL = 600;
+export const DEFAULT_REFRESH_TOKEN_TTL = 604800;
+const CLIENT_ID = /^[A-Za-z0-9._~-]{1,128}$/;
+
+export class RegistryError extends Error {
+  override name = 'RegistryError';
+}
+
+export interface ClientInput {
+  client_id: string;
+  client_name: string;
+  client_type?: ClientType;
+  redirect_uris?: string[];
+  audiences?: string[];
+  grant_types?: GrantType[];
+  access_token_ttl?: number;
+  refresh_token_ttl?: number;
+  developer_name?: string | null;
+  developer_email?: string | null;
+  developer_url?: string | null;
+  owner_email?: string | null;
+  allow_http?: boolean;
+}
+
+export function generateClientSecret(): string {
+  return randomBytes(32).toString('base64url');
+}
+
+/** The stored form of a client secret: a fast hash of the masked secret the client will send. */
+export function secretHash(secret: string, clientId: string): string {
+  return sha256(mask(secret, clientId));
+}
+
+export function checkRedirectUris(uris: readonly string[], allowHttp: boolean): void {
+  for (const uri of uris) {
+    const problem = redirectUriProblem(uri, { allowHttp });
+    if (problem) throw new RegistryError(problem);
+  }
+}
+
+export function checkGrants(grants: readonly string[], type: ClientType): GrantType[] {
+  for (const g of grants) {
+    if (!(GRANT_TYPES as readonly string[]).includes(g)) {
+      throw new RegistryError(`unknown grant "${g}"; expected ${GRANT_TYPES.join(', ')}`);
+    }
+  }
+  if (type === 'public' && grants.includes('password_limited')) {
+    throw new RegistryError('a public client cannot use password_limited: the grant needs a confidential client');
+  }
+  return [...new Set(grants)] as GrantType[];
+}
+
+/** Registers a client; a confidential client gets a secret, returned here once and stored only hashed. */
+export async function createClient(
+  store: Store,
+  input: ClientInput,
+  now: number,
+): Promise<{ client: ClientRecord; client_secret?: string }> {
+  if (!CLIENT_ID.test(input.client_id)) {
+    throw new RegistryError('client_id must be 1-128 characters of letters, digits, ".", "_", "~" or "-"');
+  }
+  if (!input.client_name.trim()) throw new RegistryError('--name must not be empty');
+  const type = input.client_type ?? 'confidential';
+  const grants = checkGrants(input.grant_types ?? ['authorization_code', 'refresh_token'], type);
+  checkRedirectUris(input.redirect_uris ?? [], input.allow_http ?? false);
+  if (await store.getClient(input.client_id)) throw new RegistryError(`client ${input.client_id} already exists`);
+  const secret = type === 'confidential' ? generateClientSecret() : undefined;
+  const client: ClientRecord = {
+    client_id: input.client_id,
+    client_name: input.client_name,
+    client_type: type,
+    secret_hash: secret ? secretHash(secret, input.client_id) : null,
+    redirect_uris: [...new Set(input.redirect_uris ?? [])],
+    audiences: [...new Set(input.audiences ?? [])],
+    grant_types: grants,
+    access_token_ttl: input.access_token_ttl ?? DEFAULT_ACCESS_TOKEN_TTL,
+    refresh_token_ttl: input.refresh_token_ttl ?? DEFAULT_REFRESH_TOKEN_TTL,
+    developer_name: input.developer_name ?? null,
+    developer_email: input.developer_email ?? null,
+    developer_url: input.developer_url ?? null,
+    owner_email: input.owner_email ?? null,
+    disabled_at: null,
+    last_used_at: null,
+    created_at: now,
+    updated_at: now,
+  };
+  await store.insertClient(client);
+  return secret ? { client, client_secret: secret } : { client };
+}
+
+/** Issues a new secret; the old one stops working at once. */
+export async function rotateClientSecret(store: Store, clientId: string, now: number): Promise<string> {
+  const client = await store.getClient(clientId);
+  if (!client) throw new RegistryError(`no client ${clientId}`);
+  if (client.client_type !== 'confidential') throw new RegistryError(`client ${clientId} is public and has no secret`);
+  const secret = generateClientSecret();
+  await store.updateClient(clientId, { secret_hash: secretHash(secret, clientId) }, now);
+  return secret;
+}

@@ -1,0 +1,147 @@
+import path from 'node:path';
+
+/** One typed, validated configuration, read from PADDOCK_* variables and command-line flags. */
+export interface Config {
+  issuer: string;
+  /** The issuer's path without a trailing slash ('' at the root); routes hang below it. */
+  basePath: string;
+  host: string;
+  port: number;
+  dataDir: string;
+  databaseUrl: string | undefined;
+  masterKey: string | undefined;
+  sqliteSynchronous: 'FULL' | 'NORMAL';
+  pgPoolSize: number;
+  logLevel: string;
+  trustProxy: boolean;
+  keys: {
+    /** Seconds a new key is published before it signs. */
+    activationDelay: number;
+    /** Seconds between reloads of the key table, so processes sharing a database agree. */
+    refreshInterval: number;
+    jwksMaxAge: number;
+  };
+  sessionMaxAge: number;
+  passwordLimited: {
+    window: number;
+    clientUserLimit: number;
+    ipLimit: number;
+    lockoutThreshold: number;
+    lockoutDuration: number;
+  };
+  benchKey: string | undefined;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export type Flags = Partial<Record<'host' | 'port' | 'issuer' | 'dataDir', string>>;
+
+type Env = Record<string, string | undefined>;
+
+export function loadConfig(env: Env = process.env, flags: Flags = {}): Config {
+  const pick = (flag: keyof Flags, name: string) => flags[flag] ?? env[name];
+  const host = pick('host', 'PADDOCK_HOST') || '127.0.0.1';
+  const port = parseIntIn('PADDOCK_PORT', pick('port', 'PADDOCK_PORT'), 8080, 0, 65535);
+  // Without an explicit issuer, the server is its own issuer at the address it listens on.
+  const issuer = parseIssuer(pick('issuer', 'PADDOCK_ISSUER') || defaultIssuer(host, port));
+  const dataDir = path.resolve(pick('dataDir', 'PADDOCK_DATA_DIR') || '.paddock');
+  const databaseUrl = env.DATABASE_URL || undefined;
+  if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    throw new ConfigError('DATABASE_URL: expected a postgres:// or postgresql:// URL');
+  }
+  const sync = (env.PADDOCK_SQLITE_SYNCHRONOUS ?? 'FULL').toUpperCase();
+  if (sync !== 'FULL' && sync !== 'NORMAL') {
+    throw new ConfigError(`PADDOCK_SQLITE_SYNCHRONOUS: expected FULL or NORMAL, got "${sync}"`);
+  }
+  const masterKey = env.PADDOCK_MASTER_KEY || undefined;
+  if (masterKey !== undefined && Buffer.from(masterKey, 'base64').length !== 32) {
+    throw new ConfigError('PADDOCK_MASTER_KEY: expected 32 bytes in base64');
+  }
+  const int = (name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER) =>
+    parseIntIn(name, env[name], fallback, min, max);
+  return {
+    issuer: issuer.href,
+    basePath: issuer.basePath,
+    host,
+    port,
+    dataDir,
+    databaseUrl,
+    masterKey,
+    sqliteSynchronous: sync,
+    pgPoolSize: int('PADDOCK_PG_POOL_SIZE', 10, 1, 1000),
+    logLevel: parseLogLevel(env.PADDOCK_LOG_LEVEL ?? 'info'),
+    trustProxy: parseBool('PADDOCK_TRUST_PROXY', env.PADDOCK_TRUST_PROXY, false),
+    keys: {
+      activationDelay: int('PADDOCK_KEY_ACTIVATION_DELAY', 600, 0),
+      refreshInterval: int('PADDOCK_KEY_REFRESH_INTERVAL', 10, 1, 3600),
+      jwksMaxAge: int('PADDOCK_JWKS_MAX_AGE', 300, 0, 86400),
+    },
+    sessionMaxAge: int('PADDOCK_SESSION_MAX_AGE', 30 * 86400, 60),
+    passwordLimited: {
+      window: int('PADDOCK_PASSWORD_LIMITED_WINDOW', 900, 1),
+      clientUserLimit: int('PADDOCK_PASSWORD_LIMITED_LIMIT', 10, 1),
+      ipLimit: int('PADDOCK_PASSWORD_LIMITED_IP_LIMIT', 30, 1),
+      lockoutThreshold: int('PADDOCK_LOCKOUT_THRESHOLD', 5, 1),
+      lockoutDuration: int('PADDOCK_LOCKOUT_DURATION', 900, 1),
+    },
+    benchKey: env.PADDOCK_BENCH_KEY || undefined,
+  };
+}
+
+function defaultIssuer(host: string, port: number): string {
+  const h = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '[::1]' : host.includes(':') ? `[${host}]` : host;
+  return `http://${h}:${port}`;
+}
+
+function parseIssuer(raw: string): { href: string; basePath: string } {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(`PADDOCK_ISSUER: "${raw}" is not a URL`);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    throw new ConfigError(`PADDOCK_ISSUER: "${raw}" must use https:// (or http:// for local use)`);
+  }
+  if (url.username || url.password || url.search || url.hash) {
+    throw new ConfigError(`PADDOCK_ISSUER: "${raw}" must not have user information, a query or a fragment`);
+  }
+  const basePath = url.pathname.replace(/\/+$/, '');
+  return { href: url.origin + basePath, basePath };
+}
+
+function parseIntIn(name: string, raw: string | undefined, fallback: number, min: number, max: number): number {
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^\d+$/.test(raw)) throw new ConfigError(`${name}: expected a whole number, got "${raw}"`);
+  const n = Number(raw);
+  if (n < min || n > max) throw new ConfigError(`${name}: expected a number from ${min} to ${max}, got ${raw}`);
+  return n;
+}
+
+function parseBool(name: string, raw: string | undefined, fallback: boolean): boolean {
+  if (raw === undefined || raw === '') return fallback;
+  if (/^(1|true|yes|on)$/i.test(raw)) return true;
+  if (/^(0|false|no|off)$/i.test(raw)) return false;
+  throw new ConfigError(`${name}: expected true or false, got "${raw}"`);
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+function parseLogLevel(raw: string): string {
+  if (!LOG_LEVELS.includes(raw)) {
+    throw new ConfigError(`PADDOCK_LOG_LEVEL: expected one of ${LOG_LEVELS.join(', ')}, got "${raw}"`);
+  }
+  return raw;
+}
+
+export function endpoints(config: Config) {
+  const oauth2 = `${config.issuer}/oauth2`;
+  return {
+    token: `${oauth2}/token`,
+    authorize: `${oauth2}/authorize`,
+    profile: `${oauth2}/iracing/profile`,
+    book: `${oauth2}/book`,
+    jwks: `${config.issuer}/.well-known/jwks.json`,
+  };
+}

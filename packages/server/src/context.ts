@@ -1,0 +1,12 @@
+import type { Clock } from './clock.ts';
+import type { Config } from './config.ts';
+import type { Store } from './store/store.ts';
+import type { KeyRing } from './tokens/keys.ts';
+
+/** What every handler may use, injected so tests control time and storage. */
+export interface AppContext {
+  config: Config;
+  store: Store;
+  clock: Clock;
+  keys: KeyRing;
+}

@@ -1,0 +1,9 @@
+import { passwordLimited } from './password_limited.ts';
+import { refreshToken } from './refresh_token.ts';
+import type { GrantHandler } from './types.ts';
+
+/** The /token endpoint is this table: grant_type to handler. */
+export const GRANTS: Readonly<Record<string, GrantHandler>> = {
+  refresh_token: refreshToken,
+  password_limited: passwordLimited,
+};

@@ -1,0 +1,89 @@
+// The book's Password Limited grant (an in-house extension of OAuth 2.1):
+// - confidential clients allowed the grant only; the user must be on the client's access list (at most 3);
+// - the password arrives masked with the username and is checked against its argon2id hash;
+// - rate limits per client+user and per IP, reported in RateLimit-* headers on every response;
+//   past a limit: 400 unauthorized_client with Retry-After; repeated failures lock the user out;
+// - an inactive subscription is invalid_grant; two-factor is never asked.
+import { seconds } from '../clock.ts';
+import { authenticateClient } from '../clients/authenticate.ts';
+import { verifyPassword } from '../accounts/passwords.ts';
+import { accessDenied, invalidGrant, unauthorizedClient } from '../oauth/errors.ts';
+import { optional, required } from '../oauth/form.ts';
+import { looksMasked, normalizeId } from '../oauth/masking.ts';
+import { formatScope, parseScope } from '../oauth/scopes.ts';
+import { startSession } from '../sessions/create.ts';
+import type { GrantHandler } from './types.ts';
+
+interface Bucket {
+  limit: number;
+  hits: number;
+  resetAt: number;
+}
+
+export const lockoutKey = (username: string) => `lockout:${normalizeId(username)}`;
+
+export const passwordLimited: GrantHandler = async (ctx, req) => {
+  const now = seconds(ctx.clock);
+  const pl = ctx.config.passwordLimited;
+  const buckets: Bucket[] = [];
+  const count = async (key: string, limit: number) => {
+    const hit = await ctx.store.hit(key, pl.window, now);
+    const bucket = { limit, hits: hit.hits, resetAt: hit.window_start + pl.window };
+    buckets.push(bucket);
+    setRateLimitHeaders(req.headers, buckets, now);
+    if (hit.hits > limit) {
+      throw unauthorizedClient('rate limit for the password_limited grant exceeded; use the refresh_token grant', {
+        status: 400,
+        headers: { 'Retry-After': String(Math.max(1, bucket.resetAt - now)) },
+      });
+    }
+  };
+
+  await count(`password_limited:ip:${req.ip}`, pl.ipLimit);
+  const client = await authenticateClient(ctx, req.form);
+  if (client.client_type !== 'confidential' || !client.grant_types.includes('password_limited')) {
+    throw unauthorizedClient('client is not allowed to use the password_limited grant');
+  }
+  const username = normalizeId(required(req.form, 'username'));
+  const password = required(req.form, 'password');
+  const scope = formatScope(parseScope(optional(req.form, 'scope')));
+  await count(`password_limited:client_user:${client.client_id}:${username}`, pl.clientUserLimit);
+
+  // Every attempt counts as a failure until the password is found right, so parallel guesses cannot
+  // get past the threshold; a success clears the count.
+  const lock = await ctx.store.hit(lockoutKey(username), pl.lockoutDuration, now);
+  if (lock.hits > pl.lockoutThreshold) {
+    throw unauthorizedClient('too many failed sign-ins for this user; it is locked for a while', {
+      status: 400,
+      headers: { 'Retry-After': String(Math.max(1, lock.window_start + pl.lockoutDuration - now)) },
+    });
+  }
+  const user = await ctx.store.getUserByUsername(username);
+  if (!(await verifyPassword(user?.password_hash, password)) || !user) {
+    throw accessDenied(
+      looksMasked(password)
+        ? 'username or password is not correct'
+        : 'username or password is not correct: the password must be masked with the username before it is sent',
+    );
+  }
+  await ctx.store.resetCounter(lockoutKey(username));
+  if (!(await ctx.store.isUserAllowed(client.client_id, user.user_id))) {
+    throw accessDenied("user is not on this client's password_limited access list");
+  }
+  if (!user.subscription_active) throw invalidGrant('user has no active subscription');
+
+  return startSession(
+    ctx,
+    { user, client, scope, grantType: 'password_limited', authTime: now, ip: req.ip, userAgent: req.userAgent },
+    now,
+  );
+};
+
+/** Reports the bucket closest to its limit, as the RateLimit-* headers the book describes. */
+function setRateLimitHeaders(headers: Record<string, string>, buckets: Bucket[], now: number): void {
+  let tightest = buckets[0]!;
+  for (const b of buckets) if (b.limit - b.hits < tightest.limit - tightest.hits) tightest = b;
+  headers['RateLimit-Limit'] = String(tightest.limit);
+  headers['RateLimit-Remaining'] = String(Math.max(0, tightest.limit - tightest.hits));
+  headers['RateLimit-Reset'] = String(Math.max(0, tightest.resetAt - now));
+}

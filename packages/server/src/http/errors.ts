@@ -1,0 +1,57 @@
+import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
+import { endpoints } from '../config.ts';
+import type { Config } from '../config.ts';
+import { errorBody, OAuthError, statusReason } from '../oauth/errors.ts';
+
+export function errorUri(config: Config, code: string): string {
+  return `${endpoints(config).book}/error_${code}.html`;
+}
+
+/** Sends the book's JSON error object, with WWW-Authenticate on every 401. */
+export function sendError(reply: FastifyReply, config: Config, err: OAuthError): FastifyReply {
+  reply.code(err.status);
+  for (const [k, v] of Object.entries(err.headers)) reply.header(k, v);
+  if (err.status === 401 || err.error === 'insufficient_scope') {
+    reply.header('WWW-Authenticate', `Bearer error="${err.error}", error_description="${headerSafe(err.description)}"`);
+  }
+  reply.header('Cache-Control', 'no-store');
+  return reply.send(errorBody(err, errorUri(config, err.error)));
+}
+
+function headerSafe(s: string): string {
+  return s.replace(/["\\]/g, "'").replace(/[^\x20-\x7e]/g, '?');
+}
+
+/** One place turns every failure into the book's format; nothing a client sends yields a 500 or a stack. */
+export function installErrorHandling(app: FastifyInstance, config: Config): void {
+  app.setErrorHandler((error: FastifyError | OAuthError, request, reply) => {
+    if (error instanceof OAuthError) return sendError(reply, config, error);
+    const status = (error as FastifyError).statusCode ?? 500;
+    if (status < 500) {
+      const oauth = new OAuthError('invalid_request', describeClientError(error as FastifyError), { status });
+      return sendError(reply, config, oauth);
+    }
+    request.log.error({ err: { type: error.name, message: error.message, stack: error.stack } }, 'request failed');
+    return sendError(reply, config, new OAuthError('server_error', 'the server could not complete the request'));
+  });
+  app.setNotFoundHandler((request, reply) => {
+    const err = new OAuthError('invalid_request', `no endpoint at ${request.method} ${request.url.split('?')[0]}`, {
+      status: 404,
+    });
+    return sendError(reply, config, err);
+  });
+}
+
+function describeClientError(error: FastifyError): string {
+  switch (error.code) {
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return 'the request body must be application/x-www-form-urlencoded';
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return 'the request body is too large';
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return 'the request body could not be read';
+    default:
+      return `the request could not be parsed (${statusReason(error.statusCode ?? 400)})`;
+  }
+}

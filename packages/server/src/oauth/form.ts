@@ -1,0 +1,34 @@
+import { invalidRequest } from './errors.ts';
+
+export type Form = Readonly<Record<string, string>>;
+
+/**
+ * Parses an application/x-www-form-urlencoded body. A repeated parameter is invalid_request
+ * naming it (RFC 6749 section 3.2: parameters must not be included more than once).
+ */
+export function parseForm(body: string): Form {
+  const out: Record<string, string> = Object.create(null);
+  if (body === '') return out;
+  const params = new URLSearchParams(body);
+  for (const [name, value] of params) {
+    if (name in out) throw invalidRequest(`${printableName(name)} is repeated`);
+    out[name] = value;
+  }
+  return out;
+}
+
+/** Returns the named parameter, or invalid_request naming it when it is missing or empty. */
+export function required(form: Form, name: string): string {
+  const v = form[name];
+  if (v === undefined || v === '') throw invalidRequest(`${name} missing`);
+  return v;
+}
+
+export function optional(form: Form, name: string): string | undefined {
+  const v = form[name];
+  return v === undefined || v === '' ? undefined : v;
+}
+
+function printableName(name: string): string {
+  return name.replace(/[^\x21-\x7e]/g, '?').slice(0, 64);
+}

@@ -1,0 +1,46 @@
+// The book's Redirect URI rules, checked when a client is registered:
+// - at least three slashes, and no fragment;
+// - https, a custom scheme (reversed domain advised), or http only when explicitly allowed;
+// - the native loopback form http://127.0.0.1:0/path or http://[::1]:0/path is always http and needs
+//   no flag: port 0 and an IP literal ("localhost" is refused for it).
+
+export interface RedirectUriOptions {
+  allowHttp?: boolean;
+}
+
+/** Returns why a redirect URI cannot be registered, or null when it can. */
+export function redirectUriProblem(uri: string, options: RedirectUriOptions = {}): string | null {
+  if (uri.includes('#')) return `redirect URI ${uri} must not have a fragment`;
+  if ((uri.match(/\//g) ?? []).length < 3) {
+    return `redirect URI ${uri} needs at least three slashes (e.g. https://app.example/ rather than https://app.example)`;
+  }
+  if (/\s/.test(uri)) return `redirect URI ${uri} must not contain white space`;
+  let url: URL;
+  try {
+    url = new URL(uri);
+  } catch {
+    return `redirect URI ${uri} is not a valid URI`;
+  }
+  const scheme = url.protocol.slice(0, -1);
+  if (!/^[a-z][a-z0-9+.-]*$/.test(scheme)) return `redirect URI ${uri} has an invalid scheme`;
+  if (scheme === 'https') return url.host === '' ? `redirect URI ${uri} has no host` : null;
+  if (scheme === 'http') {
+    if (isLoopbackPortZero(uri)) return null;
+    if (/^http:\/\/localhost(:0)?[/?]/i.test(uri) && /:0[/?]/.test(uri)) {
+      return `redirect URI ${uri}: the native loopback form needs 127.0.0.1 or [::1], not localhost`;
+    }
+    if (!options.allowHttp) {
+      return `redirect URI ${uri} uses http://; use https://, the native form http://127.0.0.1:0/path, or pass --allow-http`;
+    }
+    return url.host === '' ? `redirect URI ${uri} has no host` : null;
+  }
+  if (['javascript', 'data', 'file', 'vbscript', 'blob', 'about'].includes(scheme)) {
+    return `redirect URI ${uri} uses the ${scheme}: scheme, which cannot be a redirect URI`;
+  }
+  return null;
+}
+
+/** The native-application form: http, an IP loopback literal, explicit port 0. */
+export function isLoopbackPortZero(uri: string): boolean {
+  return /^http:\/\/(127\.0\.0\.1|\[::1\]):0\//.test(uri);
+}

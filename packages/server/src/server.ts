@@ -1,0 +1,41 @@
+import type { FastifyInstance } from 'fastify';
+import { type Clock, seconds, systemClock } from './clock.ts';
+import type { Config } from './config.ts';
+import type { AppContext } from './context.ts';
+import { buildApp } from './http/app.ts';
+import { openStore } from './store/index.ts';
+import { KeyRing } from './tokens/keys.ts';
+import { loadMasterKey } from './tokens/master-key.ts';
+
+export interface RunningServer {
+  app: FastifyInstance;
+  ctx: AppContext;
+  url: string;
+  close(): Promise<void>;
+}
+
+/** Opens the store, loads the keys and listens. */
+export async function startServer(config: Config, clock: Clock = systemClock): Promise<RunningServer> {
+  const store = await openStore(config, seconds(clock));
+  const keys = new KeyRing(store, loadMasterKey(config), () => seconds(clock));
+  await keys.init();
+  keys.startRefreshing(config.keys.refreshInterval);
+  const ctx: AppContext = { config, store, clock, keys };
+  const app = await buildApp(ctx);
+  const sweep = setInterval(() => {
+    store.deleteExpiredCounters(seconds(clock) - 86400).catch(() => {});
+  }, 3600_000);
+  sweep.unref();
+  const address = await app.listen({ host: config.host, port: config.port });
+  return {
+    app,
+    ctx,
+    url: address,
+    async close() {
+      clearInterval(sweep);
+      keys.stop();
+      await app.close();
+      await store.close();
+    },
+  };
+}

@@ -1,0 +1,28 @@
+import path from 'node:path';
+import type { Config } from '../config.ts';
+import { migrate } from './migrations.ts';
+import { PostgresDb } from './postgres.ts';
+import { SqliteDb } from './sqlite.ts';
+import { Store } from './store.ts';
+
+export { Store } from './store.ts';
+
+export function sqliteFile(config: Config): string {
+  return path.join(config.dataDir, 'paddock.db');
+}
+
+/** Opens the configured database (PostgreSQL when DATABASE_URL is set, else SQLite) and migrates it. */
+export async function openStore(config: Config, now: number, options: { migrate?: boolean } = {}): Promise<Store> {
+  const db = config.databaseUrl
+    ? new PostgresDb(config.databaseUrl, config.pgPoolSize)
+    : new SqliteDb(sqliteFile(config), config.sqliteSynchronous);
+  if (options.migrate !== false) {
+    try {
+      await migrate(db, now);
+    } catch (err) {
+      await db.close();
+      throw err;
+    }
+  }
+  return new Store(db);
+}

@@ -1,0 +1,138 @@
+import { type Db, isUniqueViolation, one } from './db.ts';
+
+/**
+ * Numbered migrations, applied in order and recorded in schema_migrations. The same DDL runs on
+ * SQLite and PostgreSQL: TEXT, BIGINT (integer seconds since the epoch), JSON arrays kept as TEXT.
+ */
+export const MIGRATIONS: readonly { version: number; name: string; sql: string }[] = [
+  {
+    version: 1,
+    name: 'foundation',
+    sql: `
+CREATE TABLE users (
+  user_id TEXT PRIMARY KEY,
+  username TEXT NOT NULL UNIQUE,
+  display_name TEXT NOT NULL,
+  cust_id BIGINT UNIQUE,
+  group_ids TEXT NOT NULL DEFAULT '[]',
+  env TEXT,
+  subscription_active BIGINT NOT NULL DEFAULT 1,
+  password_hash TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL
+);
+CREATE TABLE clients (
+  client_id TEXT PRIMARY KEY,
+  client_name TEXT NOT NULL,
+  client_type TEXT NOT NULL,
+  secret_hash TEXT,
+  redirect_uris TEXT NOT NULL DEFAULT '[]',
+  audiences TEXT NOT NULL DEFAULT '[]',
+  grant_types TEXT NOT NULL DEFAULT '[]',
+  access_token_ttl BIGINT NOT NULL,
+  refresh_token_ttl BIGINT NOT NULL,
+  developer_name TEXT,
+  developer_email TEXT,
+  developer_url TEXT,
+  owner_email TEXT,
+  disabled_at BIGINT,
+  last_used_at BIGINT,
+  created_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL
+);
+CREATE TABLE client_users (
+  client_id TEXT NOT NULL REFERENCES clients (client_id) ON DELETE CASCADE,
+  user_id TEXT NOT NULL REFERENCES users (user_id) ON DELETE CASCADE,
+  created_at BIGINT NOT NULL,
+  PRIMARY KEY (client_id, user_id)
+);
+CREATE TABLE sessions (
+  session_id TEXT PRIMARY KEY,
+  user_id TEXT NOT NULL REFERENCES users (user_id) ON DELETE CASCADE,
+  client_id TEXT NOT NULL REFERENCES clients (client_id) ON DELETE CASCADE,
+  scope TEXT,
+  grant_type TEXT NOT NULL,
+  auth_time BIGINT NOT NULL,
+  expires_at BIGINT NOT NULL,
+  last_activity BIGINT NOT NULL,
+  revoked_at BIGINT,
+  revoked_reason TEXT,
+  first_ip TEXT,
+  first_user_agent TEXT,
+  last_ip TEXT,
+  last_user_agent TEXT
+);
+CREATE INDEX sessions_user_client ON sessions (user_id, client_id);
+CREATE TABLE refresh_tokens (
+  token_hash TEXT PRIMARY KEY,
+  session_id TEXT NOT NULL REFERENCES sessions (session_id) ON DELETE CASCADE,
+  client_id TEXT NOT NULL,
+  expires_at BIGINT NOT NULL,
+  created_at BIGINT NOT NULL,
+  used_at BIGINT
+);
+CREATE INDEX refresh_tokens_session ON refresh_tokens (session_id);
+CREATE TABLE signing_keys (
+  kid TEXT PRIMARY KEY,
+  alg TEXT NOT NULL,
+  public_jwk TEXT NOT NULL,
+  private_key TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  activates_at BIGINT NOT NULL,
+  retired_at BIGINT
+);
+CREATE TABLE rate_counters (
+  counter_key TEXT PRIMARY KEY,
+  window_start BIGINT NOT NULL,
+  hits BIGINT NOT NULL
+);
+`,
+  },
+];
+
+export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
+
+/** Applies pending migrations; safe when several processes start at once. Returns the versions applied. */
+export async function migrate(db: Db, now: number): Promise<number[]> {
+  await createMigrationsTable(db);
+  const applied: number[] = [];
+  for (const m of MIGRATIONS) {
+    try {
+      const done = await db.transaction(async (tx) => {
+        if (await one(tx, 'SELECT version FROM schema_migrations WHERE version = ?', [m.version])) return false;
+        // On PostgreSQL a concurrent migrator blocks on this insert until we commit, then fails on the key.
+        await tx.run('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)', [
+          m.version,
+          m.name,
+          now,
+        ]);
+        await tx.exec(m.sql);
+        return true;
+      });
+      if (done) applied.push(m.version);
+    } catch (err) {
+      if (!isUniqueViolation(err)) throw err;
+    }
+  }
+  return applied;
+}
+
+async function createMigrationsTable(db: Db): Promise<void> {
+  const ddl =
+    'CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)';
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await db.exec(ddl);
+      return;
+    } catch (err) {
+      // PostgreSQL's IF NOT EXISTS races on its catalog when two processes create the table at once.
+      if (!isUniqueViolation(err) || attempt >= 3) throw err;
+    }
+  }
+}
+
+export async function schemaVersion(db: Db): Promise<number> {
+  await createMigrationsTable(db);
+  const row = await one<{ v: number | null }>(db, 'SELECT MAX(version) AS v FROM schema_migrations');
+  return Number(row?.v ?? 0);
+}

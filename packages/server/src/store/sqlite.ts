@@ -1,0 +1,92 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import type { Db, Param, Queryable } from './db.ts';
+
+type Statement = Database.Statement<unknown[], unknown>;
+
+/**
+ * better-sqlite3 is synchronous; the Db interface is async so both stores share one code path.
+ * A transaction holds a queue so that no other request's statements run inside it while it awaits.
+ */
+export class SqliteDb implements Db {
+  readonly dialect = 'sqlite' as const;
+  private readonly db: Database.Database;
+  private readonly statements = new Map<string, Statement>();
+  private queue: Promise<void> = Promise.resolve();
+  private inTransaction = false;
+
+  constructor(file: string, synchronous: 'FULL' | 'NORMAL') {
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    this.db = new Database(file);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma(`synchronous = ${synchronous}`);
+    this.db.pragma('busy_timeout = 10000');
+    this.db.pragma('foreign_keys = ON');
+  }
+
+  private prepare(sql: string): Statement {
+    let st = this.statements.get(sql);
+    if (!st) {
+      st = this.db.prepare(sql);
+      this.statements.set(sql, st);
+    }
+    return st;
+  }
+
+  private readonly direct: Queryable = {
+    all: async <T>(sql: string, params: readonly Param[] = []) => this.prepare(sql).all(...params) as T[],
+    run: async (sql: string, params: readonly Param[] = []) => this.prepare(sql).run(...params).changes,
+    exec: async (sql: string) => {
+      this.db.exec(sql);
+    },
+  };
+
+  private async waitIdle(): Promise<void> {
+    while (this.inTransaction) await this.queue;
+  }
+
+  async all<T>(sql: string, params: readonly Param[] = []): Promise<T[]> {
+    if (this.inTransaction) await this.waitIdle();
+    return this.prepare(sql).all(...params) as T[];
+  }
+
+  async run(sql: string, params: readonly Param[] = []): Promise<number> {
+    if (this.inTransaction) await this.waitIdle();
+    return this.prepare(sql).run(...params).changes;
+  }
+
+  async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+    const previous = this.queue;
+    let release!: () => void;
+    this.queue = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    await previous;
+    this.inTransaction = true;
+    try {
+      // IMMEDIATE takes the write lock up front, so two processes never deadlock upgrading a read lock.
+      this.prepare('BEGIN IMMEDIATE').run();
+      try {
+        const result = await fn(this.direct);
+        this.prepare('COMMIT').run();
+        return result;
+      } catch (err) {
+        if (this.db.inTransaction) this.prepare('ROLLBACK').run();
+        throw err;
+      }
+    } finally {
+      this.inTransaction = false;
+      release();
+    }
+  }
+
+  async exec(sql: string): Promise<void> {
+    if (this.inTransaction) await this.waitIdle();
+    this.db.exec(sql);
+  }
+
+  async close(): Promise<void> {
+    this.db.close();
+  }
+}

@@ -1,0 +1,399 @@
+import type { Db, Param, Queryable, Row } from './db.ts';
+import { one } from './db.ts';
+import type {
+  ClientRecord,
+  GrantType,
+  RefreshTokenRow,
+  SessionRecord,
+  SigningKeyRecord,
+  UserRecord,
+} from './types.ts';
+
+export const MAX_PASSWORD_LIMITED_USERS = 3;
+
+const CLIENT_JSON = ['redirect_uris', 'audiences', 'grant_types'] as const;
+
+function toClient(r: Row): ClientRecord {
+  const c = { ...r } as Record<string, unknown>;
+  for (const k of CLIENT_JSON) c[k] = JSON.parse(String(r[k]));
+  return c as unknown as ClientRecord;
+}
+
+function toUser(r: Row): UserRecord {
+  return {
+    ...(r as unknown as UserRecord),
+    group_ids: JSON.parse(String(r.group_ids)),
+    subscription_active: Number(r.subscription_active) === 1,
+  };
+}
+
+export type ClientPatch = Partial<Omit<ClientRecord, 'client_id' | 'created_at' | 'client_type'>>;
+export type UserPatch = Partial<Pick<UserRecord, 'display_name' | 'cust_id' | 'group_ids' | 'env'>>;
+
+/** What a refresh needs about a session, its user and its client, read in one query. */
+export interface SessionContext {
+  session: SessionRecord;
+  user: UserRecord;
+  client: ClientRecord;
+}
+
+export interface NewRefreshToken {
+  token_hash: string;
+  session_id: string;
+  client_id: string;
+  expires_at: number;
+  created_at: number;
+}
+
+/**
+ * Every query Paddock makes, over either database. `transaction` hands the callback a Store bound to
+ * one transaction.
+ */
+export class Store {
+  constructor(
+    readonly db: Db,
+    private readonly q: Queryable = db,
+  ) {}
+
+  get dialect() {
+    return this.db.dialect;
+  }
+
+  transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T> {
+    return this.db.transaction((q) => fn(new Store(this.db, q)));
+  }
+
+  close() {
+    return this.db.close();
+  }
+
+  // ---- clients
+
+  async insertClient(c: ClientRecord): Promise<void> {
+    await this.q.run(
+      `INSERT INTO clients (client_id, client_name, client_type, secret_hash, redirect_uris, audiences, grant_types,
+        access_token_ttl, refresh_token_ttl, developer_name, developer_email, developer_url, owner_email,
+        disabled_at, last_used_at, created_at, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      [
+        c.client_id,
+        c.client_name,
+        c.client_type,
+        c.secret_hash,
+        JSON.stringify(c.redirect_uris),
+        JSON.stringify(c.audiences),
+        JSON.stringify(c.grant_types),
+        c.access_token_ttl,
+        c.refresh_token_ttl,
+        c.developer_name,
+        c.developer_email,
+        c.developer_url,
+        c.owner_email,
+        c.disabled_at,
+        c.last_used_at,
+        c.created_at,
+        c.updated_at,
+      ],
+    );
+  }
+
+  async getClient(clientId: string): Promise<ClientRecord | undefined> {
+    const r = await one(this.q, 'SELECT * FROM clients WHERE client_id = ?', [clientId]);
+    return r && toClient(r);
+  }
+
+  async listClients(): Promise<ClientRecord[]> {
+    return (await this.q.all('SELECT * FROM clients ORDER BY client_id')).map(toClient);
+  }
+
+  /** Applies a partial update; returns false when the client does not exist. */
+  async updateClient(clientId: string, patch: ClientPatch, now: number): Promise<boolean> {
+    const sets: string[] = [];
+    const params: Param[] = [];
+    for (const [k, v] of Object.entries(patch)) {
+      if (v === undefined) continue;
+      sets.push(`${k} = ?`);
+      params.push((CLIENT_JSON as readonly string[]).includes(k) ? JSON.stringify(v) : (v as Param));
+    }
+    sets.push('updated_at = ?');
+    params.push(now, clientId);
+    return (await this.q.run(`UPDATE clients SET ${sets.join(', ')} WHERE client_id = ?`, params)) === 1;
+  }
+
+  async maxAccessTokenTtl(): Promise<number | null> {
+    const r = await one<{ m: number | null }>(this.q, 'SELECT MAX(access_token_ttl) AS m FROM clients');
+    return r?.m == null ? null : Number(r.m);
+  }
+
+  /** Adds a user to a client's password_limited access list, never past the limit, atomically. */
+  async allowUser(clientId: string, userId: string, now: number): Promise<'added' | 'already' | 'full'> {
+    return this.transaction(async (tx) => {
+      if (await one(tx.q, 'SELECT 1 AS x FROM client_users WHERE client_id = ? AND user_id = ?', [clientId, userId])) {
+        return 'already';
+      }
+      // Lock the client row first so two concurrent adds on PostgreSQL cannot both see room for one more.
+      if (this.dialect === 'postgres') {
+        await tx.q.all('SELECT client_id FROM clients WHERE client_id = ? FOR UPDATE', [clientId]);
+      }
+      const r = await one<{ n: number }>(tx.q, 'SELECT COUNT(*) AS n FROM client_users WHERE client_id = ?', [
+        clientId,
+      ]);
+      if (Number(r?.n ?? 0) >= MAX_PASSWORD_LIMITED_USERS) return 'full';
+      await tx.q.run('INSERT INTO client_users (client_id, user_id, created_at) VALUES (?, ?, ?)', [
+        clientId,
+        userId,
+        now,
+      ]);
+      return 'added';
+    });
+  }
+
+  async disallowUser(clientId: string, userId: string): Promise<boolean> {
+    return (await this.q.run('DELETE FROM client_users WHERE client_id = ? AND user_id = ?', [clientId, userId])) > 0;
+  }
+
+  async isUserAllowed(clientId: string, userId: string): Promise<boolean> {
+    return !!(await one(this.q, 'SELECT 1 AS x FROM client_users WHERE client_id = ? AND user_id = ?', [
+      clientId,
+      userId,
+    ]));
+  }
+
+  async allowedUsernames(clientId: string): Promise<string[]> {
+    const rows = await this.q.all<{ username: string }>(
+      `SELECT u.username FROM client_users cu JOIN users u ON u.user_id = cu.user_id
+       WHERE cu.client_id = ? ORDER BY u.username`,
+      [clientId],
+    );
+    return rows.map((r) => r.username);
+  }
+
+  // ---- users
+
+  async insertUser(u: UserRecord): Promise<void> {
+    await this.q.run(
+      `INSERT INTO users (user_id, username, display_name, cust_id, group_ids, env, subscription_active,
+        password_hash, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      [
+        u.user_id,
+        u.username,
+        u.display_name,
+        u.cust_id,
+        JSON.stringify(u.group_ids),
+        u.env,
+        u.subscription_active ? 1 : 0,
+        u.password_hash,
+        u.created_at,
+        u.updated_at,
+      ],
+    );
+  }
+
+  async getUserByUsername(username: string): Promise<UserRecord | undefined> {
+    const r = await one(this.q, 'SELECT * FROM users WHERE username = ?', [username]);
+    return r && toUser(r);
+  }
+
+  async getUserById(userId: string): Promise<UserRecord | undefined> {
+    const r = await one(this.q, 'SELECT * FROM users WHERE user_id = ?', [userId]);
+    return r && toUser(r);
+  }
+
+  async listUsers(): Promise<UserRecord[]> {
+    return (await this.q.all('SELECT * FROM users ORDER BY username')).map(toUser);
+  }
+
+  async updateUser(userId: string, patch: UserPatch, now: number): Promise<boolean> {
+    const sets: string[] = [];
+    const params: Param[] = [];
+    for (const [k, v] of Object.entries(patch)) {
+      if (v === undefined) continue;
+      sets.push(`${k} = ?`);
+      params.push(k === 'group_ids' ? JSON.stringify(v) : (v as Param));
+    }
+    sets.push('updated_at = ?');
+    params.push(now, userId);
+    return (await this.q.run(`UPDATE users SET ${sets.join(', ')} WHERE user_id = ?`, params)) === 1;
+  }
+
+  async setPasswordHash(userId: string, hash: string, now: number): Promise<boolean> {
+    return (
+      (await this.q.run('UPDATE users SET password_hash = ?, updated_at = ? WHERE user_id = ?', [hash, now, userId])) ===
+      1
+    );
+  }
+
+  async setSubscription(userId: string, active: boolean, now: number): Promise<boolean> {
+    return (
+      (await this.q.run('UPDATE users SET subscription_active = ?, updated_at = ? WHERE user_id = ?', [
+        active ? 1 : 0,
+        now,
+        userId,
+      ])) === 1
+    );
+  }
+
+  // ---- sessions and refresh tokens
+
+  async insertSession(s: SessionRecord): Promise<void> {
+    await this.q.run(
+      `INSERT INTO sessions (session_id, user_id, client_id, scope, grant_type, auth_time, expires_at, last_activity,
+        revoked_at, revoked_reason, first_ip, first_user_agent, last_ip, last_user_agent)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      [
+        s.session_id,
+        s.user_id,
+        s.client_id,
+        s.scope,
+        s.grant_type,
+        s.auth_time,
+        s.expires_at,
+        s.last_activity,
+        s.revoked_at,
+        s.revoked_reason,
+        s.first_ip,
+        s.first_user_agent,
+        s.last_ip,
+        s.last_user_agent,
+      ],
+    );
+  }
+
+  async getSession(sessionId: string): Promise<SessionRecord | undefined> {
+    return one<SessionRecord>(this.q, 'SELECT * FROM sessions WHERE session_id = ?', [sessionId]);
+  }
+
+  /** A session with its user and client, in one query. */
+  async sessionContext(sessionId: string): Promise<SessionContext | undefined> {
+    const r = await one(
+      this.q,
+      `SELECT s.session_id, s.user_id, s.client_id, s.scope, s.grant_type, s.auth_time, s.expires_at,
+        s.last_activity, s.revoked_at, s.revoked_reason, s.first_ip, s.first_user_agent, s.last_ip, s.last_user_agent,
+        u.username AS u_username, u.display_name AS u_display_name, u.cust_id AS u_cust_id,
+        u.group_ids AS u_group_ids, u.env AS u_env, u.subscription_active AS u_subscription_active,
+        u.password_hash AS u_password_hash, u.created_at AS u_created_at, u.updated_at AS u_updated_at,
+        c.client_name AS c_client_name, c.client_type AS c_client_type, c.secret_hash AS c_secret_hash,
+        c.redirect_uris AS c_redirect_uris, c.audiences AS c_audiences, c.grant_types AS c_grant_types,
+        c.access_token_ttl AS c_access_token_ttl, c.refresh_token_ttl AS c_refresh_token_ttl,
+        c.developer_name AS c_developer_name, c.developer_email AS c_developer_email,
+        c.developer_url AS c_developer_url, c.owner_email AS c_owner_email, c.disabled_at AS c_disabled_at,
+        c.last_used_at AS c_last_used_at, c.created_at AS c_created_at, c.updated_at AS c_updated_at
+       FROM sessions s JOIN users u ON u.user_id = s.user_id JOIN clients c ON c.client_id = s.client_id
+       WHERE s.session_id = ?`,
+      [sessionId],
+    );
+    if (!r) return undefined;
+    const pick = (prefix: string) => {
+      const o: Row = {};
+      for (const [k, v] of Object.entries(r)) if (k.startsWith(prefix)) o[k.slice(prefix.length)] = v;
+      return o;
+    };
+    const session = {} as Row;
+    for (const [k, v] of Object.entries(r)) if (!k.startsWith('u_') && !k.startsWith('c_')) session[k] = v;
+    return {
+      session: session as unknown as SessionRecord,
+      user: toUser({ ...pick('u_'), user_id: r.user_id }),
+      client: toClient({ ...pick('c_'), client_id: r.client_id }),
+    };
+  }
+
+  /** Marks a session revoked; returns false when it was already revoked or does not exist. */
+  async revokeSession(sessionId: string, reason: string, now: number): Promise<boolean> {
+    return (
+      (await this.q.run(
+        'UPDATE sessions SET revoked_at = ?, revoked_reason = ? WHERE session_id = ? AND revoked_at IS NULL',
+        [now, reason, sessionId],
+      )) === 1
+    );
+  }
+
+  async touchSession(sessionId: string, now: number, ip: string | null, userAgent: string | null): Promise<void> {
+    await this.q.run('UPDATE sessions SET last_activity = ?, last_ip = ?, last_user_agent = ? WHERE session_id = ?', [
+      now,
+      ip,
+      userAgent,
+      sessionId,
+    ]);
+  }
+
+  async insertRefreshToken(t: NewRefreshToken): Promise<void> {
+    await this.q.run(
+      'INSERT INTO refresh_tokens (token_hash, session_id, client_id, expires_at, created_at) VALUES (?, ?, ?, ?, ?)',
+      [t.token_hash, t.session_id, t.client_id, t.expires_at, t.created_at],
+    );
+  }
+
+  /**
+   * Single use, enforced by the database: one conditional UPDATE marks the token used and returns its
+   * session only if it was unused, unexpired and issued to this client. Two concurrent callers can never
+   * both get a row.
+   */
+  async consumeRefreshToken(tokenHash: string, clientId: string, now: number): Promise<string | undefined> {
+    const r = await one<{ session_id: string }>(
+      this.q,
+      `UPDATE refresh_tokens SET used_at = ?
+       WHERE token_hash = ? AND client_id = ? AND used_at IS NULL AND expires_at > ?
+       RETURNING session_id`,
+      [now, tokenHash, clientId, now],
+    );
+    return r?.session_id;
+  }
+
+  async getRefreshToken(tokenHash: string): Promise<RefreshTokenRow | undefined> {
+    return one<RefreshTokenRow>(this.q, 'SELECT * FROM refresh_tokens WHERE token_hash = ?', [tokenHash]);
+  }
+
+  // ---- signing keys
+
+  async listSigningKeys(): Promise<SigningKeyRecord[]> {
+    return this.q.all<SigningKeyRecord>('SELECT * FROM signing_keys ORDER BY activates_at, kid');
+  }
+
+  async insertSigningKey(k: SigningKeyRecord): Promise<void> {
+    await this.q.run(
+      `INSERT INTO signing_keys (kid, alg, public_jwk, private_key, created_at, activates_at, retired_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      [k.kid, k.alg, k.public_jwk, k.private_key, k.created_at, k.activates_at, k.retired_at],
+    );
+  }
+
+  /** Retires a key and forgets its private half. */
+  async retireSigningKey(kid: string, now: number): Promise<boolean> {
+    return (
+      (await this.q.run(
+        "UPDATE signing_keys SET retired_at = ?, private_key = '' WHERE kid = ? AND retired_at IS NULL",
+        [now, kid],
+      )) === 1
+    );
+  }
+
+  // ---- rate counters
+
+  /**
+   * Counts one hit in a fixed window, atomically (one upsert): a window older than `window` seconds
+   * starts again at 1. Returns the hits in the current window and when it started.
+   */
+  async hit(key: string, window: number, now: number): Promise<{ hits: number; window_start: number }> {
+    const r = await one<{ hits: number; window_start: number }>(
+      this.q,
+      `INSERT INTO rate_counters (counter_key, window_start, hits) VALUES (?, ?, 1)
+       ON CONFLICT (counter_key) DO UPDATE SET
+         hits = CASE WHEN rate_counters.window_start <= ? THEN 1 ELSE rate_counters.hits + 1 END,
+         window_start = CASE WHEN rate_counters.window_start <= ? THEN excluded.window_start
+                        ELSE rate_counters.window_start END
+       RETURNING hits, window_start`,
+      [key, now, now - window, now - window],
+    );
+    return { hits: Number(r!.hits), window_start: Number(r!.window_start) };
+  }
+
+  async resetCounter(key: string): Promise<void> {
+    await this.q.run('DELETE FROM rate_counters WHERE counter_key = ?', [key]);
+  }
+
+  async deleteExpiredCounters(before: number): Promise<number> {
+    return this.q.run('DELETE FROM rate_counters WHERE window_start < ?', [before]);
+  }
+}
+
+export type { GrantType };

@@ -1,0 +1,76 @@
+export type ClientType = 'confidential' | 'public';
+export type GrantType = 'authorization_code' | 'refresh_token' | 'password_limited';
+export const GRANT_TYPES: readonly GrantType[] = ['authorization_code', 'refresh_token', 'password_limited'];
+
+export interface ClientRecord {
+  client_id: string;
+  client_name: string;
+  client_type: ClientType;
+  /** SHA-256 (base64) of the masked client secret; null for public clients. */
+  secret_hash: string | null;
+  redirect_uris: string[];
+  audiences: string[];
+  grant_types: GrantType[];
+  access_token_ttl: number;
+  refresh_token_ttl: number;
+  developer_name: string | null;
+  developer_email: string | null;
+  developer_url: string | null;
+  owner_email: string | null;
+  disabled_at: number | null;
+  last_used_at: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface UserRecord {
+  user_id: string;
+  /** Trimmed and lower-cased, as the masking algorithm normalises it. */
+  username: string;
+  display_name: string;
+  cust_id: number | null;
+  group_ids: number[];
+  env: string | null;
+  subscription_active: boolean;
+  /** argon2id of the masked password. */
+  password_hash: string;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface SessionRecord {
+  session_id: string;
+  user_id: string;
+  client_id: string;
+  scope: string | null;
+  grant_type: GrantType;
+  auth_time: number;
+  expires_at: number;
+  last_activity: number;
+  revoked_at: number | null;
+  revoked_reason: string | null;
+  first_ip: string | null;
+  first_user_agent: string | null;
+  last_ip: string | null;
+  last_user_agent: string | null;
+}
+
+export interface SigningKeyRecord {
+  kid: string;
+  alg: string;
+  public_jwk: string;
+  /** Encrypted with the master key; emptied when the key is retired. */
+  private_key: string;
+  created_at: number;
+  activates_at: number;
+  retired_at: number | null;
+}
+
+export interface RefreshTokenRow {
+  token_hash: string;
+  session_id: string;
+  client_id: string;
+  expires_at: number;
+  created_at: number;
+  used_at: number | null;
+}

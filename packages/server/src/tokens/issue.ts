@@ -1,0 +1,102 @@
+import { randomUUID } from 'node:crypto';
+import { endpoints } from '../config.ts';
+import type { AppContext } from '../context.ts';
+import { OAuthError } from '../oauth/errors.ts';
+import type { ClientRecord, SessionRecord, UserRecord } from '../store/types.ts';
+import { sha256 } from './hash.ts';
+import { signJwt } from './jwt.ts';
+
+/** The audience every access token carries besides its client_id and the client's registered audiences. */
+export const OAUTH_API_AUDIENCE = 'oauth-api';
+
+export interface TokenResponse {
+  access_token: string;
+  token_type: 'Bearer';
+  expires_in: number;
+  refresh_token?: string;
+  refresh_token_expires_in?: number;
+  scope?: string;
+}
+
+function activeKey(ctx: AppContext) {
+  const key = ctx.keys.activeKey();
+  if (!key) throw new OAuthError('temporarily_unavailable', 'no signing key is active yet');
+  return key;
+}
+
+/** An access token: an EdDSA JWT with exactly the book's header fields and claims. */
+export function mintAccessToken(
+  ctx: AppContext,
+  session: SessionRecord,
+  user: UserRecord,
+  client: ClientRecord,
+  now: number,
+): { token: string; expires_in: number } {
+  const { kid, key } = activeKey(ctx);
+  const expiresIn = client.access_token_ttl;
+  const aud = [client.client_id, OAUTH_API_AUDIENCE];
+  for (const a of client.audiences) if (!aud.includes(a)) aud.push(a);
+  const token = signJwt(
+    { kid, alg: 'EdDSA', jku: endpoints(ctx.config).jwks },
+    {
+      session_id: session.session_id,
+      iss: ctx.config.issuer,
+      exp: now + expiresIn,
+      aud,
+      sub: user.user_id,
+      client_id: client.client_id,
+      iat: now,
+      jti: randomUUID(),
+      auth_time: session.auth_time,
+      scope: session.scope,
+      iracing_env: user.env,
+      iracing_cust_id: user.cust_id,
+      iracing_group_ids: user.group_ids,
+    },
+    key,
+  );
+  return { token, expires_in: expiresIn };
+}
+
+/**
+ * A refresh token: a signed JWT (clients in the wild decode it for `exp`) that the server tracks only
+ * by its hash. It never outlives its session.
+ */
+export function mintRefreshToken(
+  ctx: AppContext,
+  session: SessionRecord,
+  client: ClientRecord,
+  now: number,
+): { token: string; token_hash: string; expires_at: number } {
+  const { kid, key } = activeKey(ctx);
+  const expiresAt = Math.min(now + client.refresh_token_ttl, session.expires_at);
+  const token = signJwt(
+    { kid, alg: 'EdDSA', typ: 'JWT' },
+    {
+      iss: ctx.config.issuer,
+      aud: endpoints(ctx.config).token,
+      client_id: client.client_id,
+      session_id: session.session_id,
+      iat: now,
+      exp: expiresAt,
+      jti: randomUUID(),
+    },
+    key,
+  );
+  return { token, token_hash: sha256(token), expires_at: expiresAt };
+}
+
+export function tokenResponse(
+  access: { token: string; expires_in: number },
+  refresh: { token: string; expires_at: number } | undefined,
+  scope: string | null,
+  now: number,
+): TokenResponse {
+  const body: TokenResponse = { access_token: access.token, token_type: 'Bearer', expires_in: access.expires_in };
+  if (refresh) {
+    body.refresh_token = refresh.token;
+    body.refresh_token_expires_in = refresh.expires_at - now;
+  }
+  if (scope) body.scope = scope;
+  return body;
+}
