@@ -91,7 +91,8 @@ export function loadConfig(env: Env = process.env, flags: Flags = {}): Config {
 }
 
 function defaultIssuer(host: string, port: number): string {
-  const h = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '[::1]' : host.includes(':') ? `[${host}]` : host;
+  const h =
+    host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '[::1]' : host.includes(':') ? `[${host}]` : host;
   return `http://${h}:${port}`;
 }
 
@@ -112,11 +113,18 @@ function parseIssuer(raw: string): { href: string; basePath: string } {
   return { href: url.origin + basePath, basePath };
 }
 
-function parseIntIn(name: string, raw: string | undefined, fallback: number, min: number, max: number): number {
+function parseIntIn(
+  name: string,
+  raw: string | undefined,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
   if (raw === undefined || raw === '') return fallback;
   if (!/^\d+$/.test(raw)) throw new ConfigError(`${name}: expected a whole number, got "${raw}"`);
   const n = Number(raw);
-  if (n < min || n > max) throw new ConfigError(`${name}: expected a number from ${min} to ${max}, got ${raw}`);
+  if (n < min || n > max)
+    throw new ConfigError(`${name}: expected a number from ${min} to ${max}, got ${raw}`);
   return n;
 }
 

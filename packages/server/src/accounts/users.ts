@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { mask, normalizeId } from '../oauth/masking.ts';
 import { RegistryError } from '../clients/registry.ts';
+import { mask, normalizeId } from '../oauth/masking.ts';
 import type { Store } from '../store/store.ts';
 import type { UserRecord } from '../store/types.ts';
 import { hashPassword } from './passwords.ts';
@@ -22,7 +22,8 @@ export function hashUserPassword(username: string, password: string): Promise<st
 
 export async function createUser(store: Store, input: UserInput, now: number): Promise<UserRecord> {
   const username = normalizeId(input.username);
-  if (!username || /\s/.test(username)) throw new RegistryError('username must be non-empty and without spaces');
+  if (!username || /\s/.test(username))
+    throw new RegistryError('username must be non-empty and without spaces');
   if (!input.display_name.trim()) throw new RegistryError('--name must not be empty');
   if (input.password.length === 0) throw new RegistryError('the password must not be empty');
   if (await store.getUserByUsername(username)) throw new RegistryError(`user ${username} already exists`);
@@ -41,7 +42,10 @@ export async function createUser(store: Store, input: UserInput, now: number): P
   try {
     await store.insertUser(user);
   } catch (err) {
-    if ((err as { code?: string }).code?.includes('CONSTRAINT') || (err as { code?: string }).code === '23505') {
+    if (
+      (err as { code?: string }).code?.includes('CONSTRAINT') ||
+      (err as { code?: string }).code === '23505'
+    ) {
       throw new RegistryError(`a user with cust id ${user.cust_id} or username ${username} already exists`);
     }
     throw err;

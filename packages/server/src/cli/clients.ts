@@ -1,5 +1,4 @@
 import { type Command, Option } from 'commander';
-import { normalizeId } from '../oauth/masking.ts';
 import {
   checkGrants,
   checkRedirectUris,
@@ -7,6 +6,7 @@ import {
   RegistryError,
   rotateClientSecret,
 } from '../clients/registry.ts';
+import { normalizeId } from '../oauth/masking.ts';
 import type { ClientPatch, Store } from '../store/store.ts';
 import { MAX_PASSWORD_LIMITED_USERS } from '../store/store.ts';
 import type { ClientRecord, ClientType, GrantType } from '../store/types.ts';
@@ -34,15 +34,29 @@ function clientFlags(cmd: Command, forUpdate: boolean): Command {
   if (forUpdate) cmd.option('--name <name>', 'the name users see');
   else cmd.requiredOption('--name <name>', 'the name users see');
   if (!forUpdate) {
-    cmd.addOption(new Option('--type <type>', 'client type').choices(['confidential', 'public']).default('confidential'));
+    cmd.addOption(
+      new Option('--type <type>', 'client type').choices(['confidential', 'public']).default('confidential'),
+    );
   }
   return cmd
-    .option('--redirect-uri <uri>', 'a redirect URI (repeat for several; on update, replaces the list)', collect)
+    .option(
+      '--redirect-uri <uri>',
+      'a redirect URI (repeat for several; on update, replaces the list)',
+      collect,
+    )
     .option('--allow-http', 'accept http:// redirect URIs other than the native loopback form')
     .option('--audience <aud>', 'an extra access-token audience, e.g. data-server (repeatable)', collect)
     .option('--grant <grant>', 'authorization_code, refresh_token or password_limited (repeatable)', collect)
-    .option('--access-token-ttl <s>', 'access-token lifetime in seconds (default 600)', parseSeconds('--access-token-ttl'))
-    .option('--refresh-token-ttl <s>', 'refresh-token lifetime in seconds (default 604800)', parseSeconds('--refresh-token-ttl'))
+    .option(
+      '--access-token-ttl <s>',
+      'access-token lifetime in seconds (default 600)',
+      parseSeconds('--access-token-ttl'),
+    )
+    .option(
+      '--refresh-token-ttl <s>',
+      'refresh-token lifetime in seconds (default 604800)',
+      parseSeconds('--refresh-token-ttl'),
+    )
     .option('--developer-name <name>', "the developer's name")
     .option('--developer-email <email>', "the developer's email address")
     .option('--developer-url <url>', "the developer's web site")
@@ -110,8 +124,9 @@ export function clientsCommand(program: Command): void {
     }),
   );
 
-  withCommon(clients.command('show <client_id>').description('show one client')).action((id: string, o: ClientFlags) =>
-    withStore(o, async (store) => show(store, await mustGetClient(store, id), !!o.json)),
+  withCommon(clients.command('show <client_id>').description('show one client')).action(
+    (id: string, o: ClientFlags) =>
+      withStore(o, async (store) => show(store, await mustGetClient(store, id), !!o.json)),
   );
 
   withCommon(clientFlags(clients.command('update <client_id>').description('change a client'), true)).action(
@@ -121,7 +136,9 @@ export function clientsCommand(program: Command): void {
         const patch: ClientPatch = {};
         if (o.name !== undefined) patch.client_name = o.name;
         if (o.redirectUri) {
-          await registryErrors(Promise.resolve().then(() => checkRedirectUris(o.redirectUri!, !!o.allowHttp)));
+          await registryErrors(
+            Promise.resolve().then(() => checkRedirectUris(o.redirectUri!, !!o.allowHttp)),
+          );
           patch.redirect_uris = [...new Set(o.redirectUri)];
         }
         if (o.audience) patch.audiences = [...new Set(o.audience)];
@@ -159,7 +176,9 @@ export function clientsCommand(program: Command): void {
   }
 
   withCommon(
-    clients.command('rotate-secret <client_id>').description('issue a new client secret; the old one stops working'),
+    clients
+      .command('rotate-secret <client_id>')
+      .description('issue a new client secret; the old one stops working'),
   ).action((id: string, o: ClientFlags) =>
     withStore(o, async (store) => {
       const secret = await registryErrors(rotateClientSecret(store, id, now()));

@@ -19,11 +19,19 @@ export function withCommon(cmd: Command, json = true): Command {
 }
 
 export function configFrom(opts: CommonOptions & { host?: string; port?: string; issuer?: string }): Config {
-  return loadConfig(process.env, { dataDir: opts.dataDir, host: opts.host, port: opts.port, issuer: opts.issuer });
+  return loadConfig(process.env, {
+    dataDir: opts.dataDir,
+    host: opts.host,
+    port: opts.port,
+    issuer: opts.issuer,
+  });
 }
 
 /** Opens the store of the configured data dir or database, runs fn, and closes it. */
-export async function withStore<T>(opts: CommonOptions, fn: (store: Store, config: Config) => Promise<T>): Promise<T> {
+export async function withStore<T>(
+  opts: CommonOptions,
+  fn: (store: Store, config: Config) => Promise<T>,
+): Promise<T> {
   const config = configFrom(opts);
   const store = await openStore(config, now());
   try {
@@ -39,7 +47,8 @@ export function collect(value: string, previous: string[] = []): string[] {
 
 export function parseSeconds(name: string) {
   return (value: string): number => {
-    if (!/^\d+$/.test(value) || Number(value) < 1) throw new CliError(`${name} must be a whole number of seconds`);
+    if (!/^\d+$/.test(value) || Number(value) < 1)
+      throw new CliError(`${name} must be a whole number of seconds`);
     return Number(value);
   };
 }
@@ -81,4 +90,6 @@ export async function passwordFrom(opts: { password?: string; passwordStdin?: bo
 export const passwordOptions = (cmd: Command) =>
   cmd
     .option('--password-stdin', 'read the password from standard input')
-    .addOption(new Option('--password <password>', 'the password (visible to other users: prefer --password-stdin)'));
+    .addOption(
+      new Option('--password <password>', 'the password (visible to other users: prefer --password-stdin)'),
+    );

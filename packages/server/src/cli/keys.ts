@@ -27,7 +27,12 @@ export function keysCommand(program: Command): void {
   ).action((o: { dataDir?: string; json?: boolean; activateIn?: number }) =>
     withStore(o, async (store, config) => {
       const t = now();
-      const key = await rotateKey(store, loadMasterKey(config), t, o.activateIn ?? config.keys.activationDelay);
+      const key = await rotateKey(
+        store,
+        loadMasterKey(config),
+        t,
+        o.activateIn ?? config.keys.activationDelay,
+      );
       const maxTtl = Math.max((await store.maxAccessTokenTtl()) ?? 0, DEFAULT_ACCESS_TOKEN_TTL);
       const status = keyStatuses(await store.listSigningKeys(), t, maxTtl).find((s) => s.kid === key.kid)!;
       print(keyView(status), !!o.json);

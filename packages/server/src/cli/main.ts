@@ -1,6 +1,5 @@
 import { Command, CommanderError } from 'commander';
-import { ConfigError } from '../config.ts';
-import { endpoints } from '../config.ts';
+import { ConfigError, endpoints } from '../config.ts';
 import { DEMO, seedDemo } from '../dev/seed.ts';
 import { mask } from '../oauth/masking.ts';
 import { startServer } from '../server.ts';
@@ -65,9 +64,13 @@ export function buildProgram(): Command {
     .showHelpAfterError(false)
     .exitOverride();
 
-  serveFlags(program.command('serve').description('run the server')).action((o: ServeFlags) => serve(o, false));
+  serveFlags(program.command('serve').description('run the server')).action((o: ServeFlags) =>
+    serve(o, false),
+  );
   serveFlags(
-    program.command('dev').description('run the server with demo users and clients, and print how to get a token'),
+    program
+      .command('dev')
+      .description('run the server with demo users and clients, and print how to get a token'),
   ).action((o: ServeFlags) => serve(o, true));
   withCommon(program.command('migrate').description('apply pending database migrations')).action(
     (o: { dataDir?: string; json?: boolean }) =>

@@ -74,21 +74,22 @@ export function usersCommand(program: Command): void {
     withStore(o, async (store) => print((await store.listUsers()).map(userView), !!o.json)),
   );
 
-  withCommon(users.command('show <username>').description('show one user')).action((username: string, o: UserFlags) =>
-    withStore(o, async (store) => print(userView(await mustGetUser(store, username)), !!o.json)),
+  withCommon(users.command('show <username>').description('show one user')).action(
+    (username: string, o: UserFlags) =>
+      withStore(o, async (store) => print(userView(await mustGetUser(store, username)), !!o.json)),
   );
 
-  passwordOptions(withCommon(users.command('set-password <username>').description("change a user's password"))).action(
-    async (username: string, o: UserFlags) => {
-      const password = await passwordFrom(o);
-      if (password.length === 0) throw new CliError('the password must not be empty');
-      await withStore(o, async (store) => {
-        const user = await mustGetUser(store, username);
-        await store.setPasswordHash(user.user_id, await hashUserPassword(user.username, password), now());
-        print(userView(user), !!o.json);
-      });
-    },
-  );
+  passwordOptions(
+    withCommon(users.command('set-password <username>').description("change a user's password")),
+  ).action(async (username: string, o: UserFlags) => {
+    const password = await passwordFrom(o);
+    if (password.length === 0) throw new CliError('the password must not be empty');
+    await withStore(o, async (store) => {
+      const user = await mustGetUser(store, username);
+      await store.setPasswordHash(user.user_id, await hashUserPassword(user.username, password), now());
+      print(userView(user), !!o.json);
+    });
+  });
 
   withCommon(
     users
@@ -96,7 +97,8 @@ export function usersCommand(program: Command): void {
       .description('mark the subscription active or inactive (state: active | inactive)'),
   ).action((username: string, state: string, o: UserFlags) =>
     withStore(o, async (store) => {
-      if (state !== 'active' && state !== 'inactive') throw new CliError('state must be "active" or "inactive"');
+      if (state !== 'active' && state !== 'inactive')
+        throw new CliError('state must be "active" or "inactive"');
       const user = await mustGetUser(store, username);
       await store.setSubscription(user.user_id, state === 'active', now());
       print(userView((await store.getUserById(user.user_id))!), !!o.json);

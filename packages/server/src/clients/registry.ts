@@ -53,7 +53,9 @@ export function checkGrants(grants: readonly string[], type: ClientType): GrantT
     }
   }
   if (type === 'public' && grants.includes('password_limited')) {
-    throw new RegistryError('a public client cannot use password_limited: the grant needs a confidential client');
+    throw new RegistryError(
+      'a public client cannot use password_limited: the grant needs a confidential client',
+    );
   }
   return [...new Set(grants)] as GrantType[];
 }
@@ -71,7 +73,8 @@ export async function createClient(
   const type = input.client_type ?? 'confidential';
   const grants = checkGrants(input.grant_types ?? ['authorization_code', 'refresh_token'], type);
   checkRedirectUris(input.redirect_uris ?? [], input.allow_http ?? false);
-  if (await store.getClient(input.client_id)) throw new RegistryError(`client ${input.client_id} already exists`);
+  if (await store.getClient(input.client_id))
+    throw new RegistryError(`client ${input.client_id} already exists`);
   const secret = type === 'confidential' ? generateClientSecret() : undefined;
   const client: ClientRecord = {
     client_id: input.client_id,
@@ -100,7 +103,8 @@ export async function createClient(
 export async function rotateClientSecret(store: Store, clientId: string, now: number): Promise<string> {
   const client = await store.getClient(clientId);
   if (!client) throw new RegistryError(`no client ${clientId}`);
-  if (client.client_type !== 'confidential') throw new RegistryError(`client ${clientId} is public and has no secret`);
+  if (client.client_type !== 'confidential')
+    throw new RegistryError(`client ${clientId} is public and has no secret`);
   const secret = generateClientSecret();
   await store.updateClient(clientId, { secret_hash: secretHash(secret, clientId) }, now);
   return secret;

@@ -4,9 +4,10 @@
 // - rate limits per client+user and per IP, reported in RateLimit-* headers on every response;
 //   past a limit: 400 unauthorized_client with Retry-After; repeated failures lock the user out;
 // - an inactive subscription is invalid_grant; two-factor is never asked.
-import { seconds } from '../clock.ts';
-import { authenticateClient } from '../clients/authenticate.ts';
+
 import { verifyPassword } from '../accounts/passwords.ts';
+import { authenticateClient } from '../clients/authenticate.ts';
+import { seconds } from '../clock.ts';
 import { accessDenied, invalidGrant, unauthorizedClient } from '../oauth/errors.ts';
 import { optional, required } from '../oauth/form.ts';
 import { looksMasked, normalizeId } from '../oauth/masking.ts';
@@ -32,10 +33,13 @@ export const passwordLimited: GrantHandler = async (ctx, req) => {
     buckets.push(bucket);
     setRateLimitHeaders(req.headers, buckets, now);
     if (hit.hits > limit) {
-      throw unauthorizedClient('rate limit for the password_limited grant exceeded; use the refresh_token grant', {
-        status: 400,
-        headers: { 'Retry-After': String(Math.max(1, bucket.resetAt - now)) },
-      });
+      throw unauthorizedClient(
+        'rate limit for the password_limited grant exceeded; use the refresh_token grant',
+        {
+          status: 400,
+          headers: { 'Retry-After': String(Math.max(1, bucket.resetAt - now)) },
+        },
+      );
     }
   };
 
@@ -74,7 +78,15 @@ export const passwordLimited: GrantHandler = async (ctx, req) => {
 
   return startSession(
     ctx,
-    { user, client, scope, grantType: 'password_limited', authTime: now, ip: req.ip, userAgent: req.userAgent },
+    {
+      user,
+      client,
+      scope,
+      grantType: 'password_limited',
+      authTime: now,
+      ip: req.ip,
+      userAgent: req.userAgent,
+    },
     now,
   );
 };

@@ -3,10 +3,11 @@
 // - each use rotates it; presenting a used one revokes its whole session (RFC 9700 reuse detection);
 // - revoked or expired sessions, inactive subscriptions and disabled clients get nothing;
 // - a refresh token never outlives its session; refresh_token_expires_in is its true remaining life.
-import { seconds } from '../clock.ts';
+
 import { authenticateClient } from '../clients/authenticate.ts';
+import { seconds } from '../clock.ts';
 import type { AppContext } from '../context.ts';
-import { invalidGrant, OAuthError, unauthorizedClient } from '../oauth/errors.ts';
+import { invalidGrant, type OAuthError, unauthorizedClient } from '../oauth/errors.ts';
 import { required } from '../oauth/form.ts';
 import type { SessionContext } from '../store/store.ts';
 import { sha256 } from '../tokens/hash.ts';
@@ -47,14 +48,20 @@ export const refreshToken: GrantHandler = async (ctx, req) => {
 
 function assertLive(sc: SessionContext | undefined, now: number): asserts sc is SessionContext {
   if (!sc) throw invalidGrant('refresh_token is not valid');
-  if (sc.session.revoked_at !== null) throw invalidGrant('the session of this refresh_token has been revoked');
+  if (sc.session.revoked_at !== null)
+    throw invalidGrant('the session of this refresh_token has been revoked');
   if (sc.session.expires_at <= now) throw invalidGrant('the session of this refresh_token has expired');
   if (sc.client.disabled_at !== null) throw unauthorizedClient('client is disabled');
   if (!sc.user.subscription_active) throw invalidGrant('user has no active subscription');
 }
 
 /** Explains a refresh token the conditional update did not take; a reused one revokes its session. */
-async function whyUnusable(ctx: AppContext, tokenHash: string, clientId: string, now: number): Promise<OAuthError> {
+async function whyUnusable(
+  ctx: AppContext,
+  tokenHash: string,
+  clientId: string,
+  now: number,
+): Promise<OAuthError> {
   const row = await ctx.store.getRefreshToken(tokenHash);
   if (!row) return invalidGrant('refresh_token is not valid');
   if (row.client_id !== clientId) return invalidGrant('refresh_token was not issued to this client');

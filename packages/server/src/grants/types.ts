@@ -1,6 +1,6 @@
+import type { AppContext } from '../context.ts';
 import type { Form } from '../oauth/form.ts';
 import type { TokenResponse } from '../tokens/issue.ts';
-import type { AppContext } from '../context.ts';
 
 export interface GrantRequest {
   form: Form;

@@ -14,25 +14,30 @@ export function redirectUriProblem(uri: string, options: RedirectUriOptions = {}
   if ((uri.match(/\//g) ?? []).length < 3) {
     return `redirect URI ${uri} needs at least three slashes (e.g. https://app.example/ rather than https://app.example)`;
   }
-  if (/\s/.test(uri)) return `redirect URI ${uri} must not contain white space`;
-  let url: URL;
-  try {
-    url = new URL(uri);
-  } catch {
-    return `redirect URI ${uri} is not a valid URI`;
-  }
-  const scheme = url.protocol.slice(0, -1);
-  if (!/^[a-z][a-z0-9+.-]*$/.test(scheme)) return `redirect URI ${uri} has an invalid scheme`;
-  if (scheme === 'https') return url.host === '' ? `redirect URI ${uri} has no host` : null;
-  if (scheme === 'http') {
+  if (/[\s\x00-\x1f\x7f]/.test(uri)) return `redirect URI ${uri} must not contain white space or control characters`;
+  // The book's own example scheme (my_iracing_app://) has an underscore, which RFC 3986 and WHATWG URL
+  // do not allow; custom schemes are therefore checked by this pattern rather than by a URL parser.
+  const m = /^([A-Za-z][A-Za-z0-9+.\-_]*):/.exec(uri);
+  if (!m) return `redirect URI ${uri} has no valid scheme`;
+  const scheme = m[1]!.toLowerCase();
+  if (scheme === 'http' || scheme === 'https') {
+    let url: URL;
+    try {
+      url = new URL(uri);
+    } catch {
+      return `redirect URI ${uri} is not a valid URI`;
+    }
+    if (url.host === '') return `redirect URI ${uri} has no host`;
+    if (url.username || url.password) return `redirect URI ${uri} must not contain user information`;
+    if (scheme === 'https') return null;
     if (isLoopbackPortZero(uri)) return null;
-    if (/^http:\/\/localhost(:0)?[/?]/i.test(uri) && /:0[/?]/.test(uri)) {
+    if (/^http:\/\/localhost:0[/?]/i.test(uri)) {
       return `redirect URI ${uri}: the native loopback form needs 127.0.0.1 or [::1], not localhost`;
     }
     if (!options.allowHttp) {
       return `redirect URI ${uri} uses http://; use https://, the native form http://127.0.0.1:0/path, or pass --allow-http`;
     }
-    return url.host === '' ? `redirect URI ${uri} has no host` : null;
+    return null;
   }
   if (['javascript', 'data', 'file', 'vbscript', 'blob', 'about'].includes(scheme)) {
     return `redirect URI ${uri} uses the ${scheme}: scheme, which cannot be a redirect URI`;

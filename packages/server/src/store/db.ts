@@ -21,7 +21,11 @@ export interface Db extends Queryable {
   close(): Promise<void>;
 }
 
-export async function one<T = Row>(q: Queryable, sql: string, params?: readonly Param[]): Promise<T | undefined> {
+export async function one<T = Row>(
+  q: Queryable,
+  sql: string,
+  params?: readonly Param[],
+): Promise<T | undefined> {
   const rows = await q.all<T>(sql, params);
   return rows[0];
 }
@@ -29,5 +33,9 @@ export async function one<T = Row>(q: Queryable, sql: string, params?: readonly 
 /** True for a unique-constraint violation in either dialect. */
 export function isUniqueViolation(err: unknown): boolean {
   const e = err as { code?: string };
-  return e?.code === '23505' || e?.code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || e?.code === 'SQLITE_CONSTRAINT_UNIQUE';
+  return (
+    e?.code === '23505' ||
+    e?.code === 'SQLITE_CONSTRAINT_PRIMARYKEY' ||
+    e?.code === 'SQLITE_CONSTRAINT_UNIQUE'
+  );
 }

@@ -12,7 +12,11 @@ export function sqliteFile(config: Config): string {
 }
 
 /** Opens the configured database (PostgreSQL when DATABASE_URL is set, else SQLite) and migrates it. */
-export async function openStore(config: Config, now: number, options: { migrate?: boolean } = {}): Promise<Store> {
+export async function openStore(
+  config: Config,
+  now: number,
+  options: { migrate?: boolean } = {},
+): Promise<Store> {
   const db = config.databaseUrl
     ? new PostgresDb(config.databaseUrl, config.pgPoolSize)
     : new SqliteDb(sqliteFile(config), config.sqliteSynchronous);

@@ -99,7 +99,8 @@ export async function migrate(db: Db, now: number): Promise<number[]> {
   for (const m of MIGRATIONS) {
     try {
       const done = await db.transaction(async (tx) => {
-        if (await one(tx, 'SELECT version FROM schema_migrations WHERE version = ?', [m.version])) return false;
+        if (await one(tx, 'SELECT version FROM schema_migrations WHERE version = ?', [m.version]))
+          return false;
         // On PostgreSQL a concurrent migrator blocks on this insert until we commit, then fails on the key.
         await tx.run('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)', [
           m.version,

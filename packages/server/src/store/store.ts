@@ -128,7 +128,12 @@ export class Store {
   /** Adds a user to a client's password_limited access list, never past the limit, atomically. */
   async allowUser(clientId: string, userId: string, now: number): Promise<'added' | 'already' | 'full'> {
     return this.transaction(async (tx) => {
-      if (await one(tx.q, 'SELECT 1 AS x FROM client_users WHERE client_id = ? AND user_id = ?', [clientId, userId])) {
+      if (
+        await one(tx.q, 'SELECT 1 AS x FROM client_users WHERE client_id = ? AND user_id = ?', [
+          clientId,
+          userId,
+        ])
+      ) {
         return 'already';
       }
       // Lock the client row first so two concurrent adds on PostgreSQL cannot both see room for one more.
@@ -149,7 +154,10 @@ export class Store {
   }
 
   async disallowUser(clientId: string, userId: string): Promise<boolean> {
-    return (await this.q.run('DELETE FROM client_users WHERE client_id = ? AND user_id = ?', [clientId, userId])) > 0;
+    return (
+      (await this.q.run('DELETE FROM client_users WHERE client_id = ? AND user_id = ?', [clientId, userId])) >
+      0
+    );
   }
 
   async isUserAllowed(clientId: string, userId: string): Promise<boolean> {
@@ -218,8 +226,11 @@ export class Store {
 
   async setPasswordHash(userId: string, hash: string, now: number): Promise<boolean> {
     return (
-      (await this.q.run('UPDATE users SET password_hash = ?, updated_at = ? WHERE user_id = ?', [hash, now, userId])) ===
-      1
+      (await this.q.run('UPDATE users SET password_hash = ?, updated_at = ? WHERE user_id = ?', [
+        hash,
+        now,
+        userId,
+      ])) === 1
     );
   }
 
@@ -307,13 +318,16 @@ export class Store {
     );
   }
 
-  async touchSession(sessionId: string, now: number, ip: string | null, userAgent: string | null): Promise<void> {
-    await this.q.run('UPDATE sessions SET last_activity = ?, last_ip = ?, last_user_agent = ? WHERE session_id = ?', [
-      now,
-      ip,
-      userAgent,
-      sessionId,
-    ]);
+  async touchSession(
+    sessionId: string,
+    now: number,
+    ip: string | null,
+    userAgent: string | null,
+  ): Promise<void> {
+    await this.q.run(
+      'UPDATE sessions SET last_activity = ?, last_ip = ?, last_user_agent = ? WHERE session_id = ?',
+      [now, ip, userAgent, sessionId],
+    );
   }
 
   async insertRefreshToken(t: NewRefreshToken): Promise<void> {

@@ -92,7 +92,11 @@ export function tokenResponse(
   scope: string | null,
   now: number,
 ): TokenResponse {
-  const body: TokenResponse = { access_token: access.token, token_type: 'Bearer', expires_in: access.expires_in };
+  const body: TokenResponse = {
+    access_token: access.token,
+    token_type: 'Bearer',
+    expires_in: access.expires_in,
+  };
   if (refresh) {
     body.refresh_token = refresh.token;
     body.refresh_token_expires_in = refresh.expires_at - now;

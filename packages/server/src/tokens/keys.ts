@@ -47,7 +47,11 @@ export function newSigningKey(masterKey: Buffer, now: number, activatesAt: numbe
 }
 
 /** Works out each key's place in its life from the table alone, so every process reaches the same answer. */
-export function keyStatuses(keys: readonly SigningKeyRecord[], now: number, maxAccessTtl: number): KeyStatus[] {
+export function keyStatuses(
+  keys: readonly SigningKeyRecord[],
+  now: number,
+  maxAccessTtl: number,
+): KeyStatus[] {
   const started = keys.filter((k) => k.activates_at <= now && k.retired_at == null);
   const active = latest(started);
   return keys.map((k) => {
@@ -168,7 +172,12 @@ export class KeyRing {
   }
 }
 
-export async function rotateKey(store: Store, masterKey: Buffer, now: number, delay: number): Promise<SigningKeyRecord> {
+export async function rotateKey(
+  store: Store,
+  masterKey: Buffer,
+  now: number,
+  delay: number,
+): Promise<SigningKeyRecord> {
   const key = newSigningKey(masterKey, now, now + delay);
   await store.insertSigningKey(key);
   return key;

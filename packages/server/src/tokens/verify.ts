@@ -1,7 +1,7 @@
 import { importJWK, type JWTPayload, jwtVerify } from 'jose';
+import { seconds } from '../clock.ts';
 import type { AppContext } from '../context.ts';
 import { invalidToken } from '../oauth/errors.ts';
-import { seconds } from '../clock.ts';
 import { OAUTH_API_AUDIENCE } from './issue.ts';
 
 export interface AccessTokenClaims extends JWTPayload {
@@ -49,7 +49,8 @@ export async function verifyBearer(ctx: AppContext, token: string): Promise<Acce
   }
   const session = await ctx.store.getSession(claims.session_id);
   const now = seconds(ctx.clock);
-  if (!session || session.revoked_at !== null) throw invalidToken('the session of this access token has been revoked');
+  if (!session || session.revoked_at !== null)
+    throw invalidToken('the session of this access token has been revoked');
   if (session.expires_at <= now) throw invalidToken('the session of this access token has expired');
   return claims;
 }

@@ -29,10 +29,12 @@ export async function registerBench(app: FastifyInstance, ctx: AppContext, key: 
     guard(request.ip, request.headers['x-bench-key']);
     const { kind, client: which, n } = request.body as { kind?: string; client?: string; n?: number };
     if (kind !== 'refresh_token') throw invalidRequest('bench hook: only kind "refresh_token" is supported');
-    const clientId = which === 'public' ? process.env.PADDOCK_BENCH_PUBLIC_CLIENT : process.env.PADDOCK_BENCH_CLIENT;
+    const clientId =
+      which === 'public' ? process.env.PADDOCK_BENCH_PUBLIC_CLIENT : process.env.PADDOCK_BENCH_CLIENT;
     const client = clientId ? await ctx.store.getClient(clientId) : undefined;
     const user = await ctx.store.getUserByUsername(process.env.PADDOCK_BENCH_USER ?? '');
-    if (!client || !user) throw invalidRequest('bench hook: PADDOCK_BENCH_CLIENT and PADDOCK_BENCH_USER must exist');
+    if (!client || !user)
+      throw invalidRequest('bench hook: PADDOCK_BENCH_CLIENT and PADDOCK_BENCH_USER must exist');
     const count = Math.min(Math.max(Number(n) || 0, 0), 200_000);
     const now = seconds(ctx.clock);
     const items: string[] = [];

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { AppContext } from '../../context.ts';
 import { GRANTS } from '../../grants/index.ts';
 import type { GrantRequest } from '../../grants/types.ts';
-import { OAuthError, invalidRequest } from '../../oauth/errors.ts';
+import { invalidRequest, OAuthError } from '../../oauth/errors.ts';
 import type { Form } from '../../oauth/form.ts';
 
 export async function registerToken(app: FastifyInstance, ctx: AppContext): Promise<void> {
@@ -15,7 +15,8 @@ export async function registerToken(app: FastifyInstance, ctx: AppContext): Prom
     const grantType = form.grant_type;
     if (grantType === undefined || grantType === '') throw invalidRequest('grant_type missing');
     const grant = GRANTS[grantType];
-    if (!grant) throw new OAuthError('unsupported_grant_type', `grant_type "${printable(grantType)}" is not supported`);
+    if (!grant)
+      throw new OAuthError('unsupported_grant_type', `grant_type "${printable(grantType)}" is not supported`);
     const req: GrantRequest = {
       form,
       ip: request.ip,

@@ -1,0 +1,54 @@
+// `npm test`: lint and type-check, run every test file with node's test runner, then audit the logs
+// the run captured for secrets, and close with one summary line.
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+
+const root = path.resolve(import.meta.dirname, '..');
+process.chdir(root);
+fs.rmSync('test-output/logs', { recursive: true, force: true });
+fs.rmSync('test-output/secrets', { recursive: true, force: true });
+
+function run(cmd, args, opts = {}) {
+  const r = spawnSync(cmd, args, {
+    stdio: opts.capture ? ['inherit', 'pipe', 'inherit'] : 'inherit',
+    ...opts,
+  });
+  if (opts.capture) process.stdout.write(r.stdout);
+  return r;
+}
+
+const only = process.argv.slice(2);
+if (only.length === 0) {
+  console.log('# lint: biome check, tsc --noEmit');
+  if (run('npx', ['biome', 'check', '.']).status !== 0) process.exit(1);
+  if (run('npx', ['tsc', '-p', 'packages/server', '--noEmit']).status !== 0) process.exit(1);
+}
+
+const files = (
+  only.length
+    ? only
+    : fs
+        .readdirSync('packages', { recursive: true })
+        .map((f) => path.join('packages', String(f)))
+        .filter((f) => f.endsWith('.test.ts') && !f.includes('node_modules'))
+        .filter((f) => !f.endsWith('log-audit.test.ts'))
+).sort();
+
+const counts = { pass: 0, fail: 0, skipped: 0 };
+function tally(stdout) {
+  for (const [, k, n] of String(stdout).matchAll(/^# (pass|fail|skipped) (\d+)$/gm)) counts[k] += Number(n);
+}
+const base = ['--import', 'tsx', '--test', '--test-reporter=tap', '--test-timeout=180000'];
+const main = run(process.execPath, [...base, '--test-concurrency=2', ...files], {
+  capture: true,
+  env: process.env,
+});
+tally(main.stdout);
+if (only.length === 0) {
+  const audit = run(process.execPath, [...base, 'packages/server/test/log-audit.test.ts'], { capture: true });
+  tally(audit.stdout);
+}
+const total = counts.pass + counts.fail;
+console.log(`\ntests: ${counts.pass} passed, ${counts.fail} failed, ${counts.skipped} skipped`);
+process.exit(counts.fail > 0 || total === 0 || main.status !== 0 ? 1 : 0);
