@@ -90,20 +90,41 @@ export function buildProgram(): Command {
 export async function main(argv: string[]): Promise<void> {
   const program = buildProgram();
   program.configureOutput({ writeErr: (s) => process.stderr.write(s) });
-  for (const cmd of allCommands(program)) cmd.exitOverride().configureOutput({ writeErr: () => {} });
+  // Commander's own messages are suppressed (fail() prints one line instead); remember which command
+  // tried to print its help for a missing subcommand, which commander reports only as "(outputHelp)".
+  let helpOf: Command = program;
+  for (const cmd of allCommands(program)) {
+    cmd.exitOverride().configureOutput({
+      writeErr: () => {
+        helpOf = cmd;
+      },
+    });
+  }
   try {
     await program.parseAsync(argv);
   } catch (err) {
     if (err instanceof CommanderError) {
       if (err.exitCode === 0) process.exit(0);
+      if (err.code === 'commander.help') {
+        const name = commandPath(helpOf);
+        const subs = helpOf.commands.map((c) => c.name()).filter((n) => n !== 'help');
+        fail(`${name} needs a command (${subs.join(', ')}); see "${name} --help"`);
+      }
       fail(err.message.replace(/^error: /, ''));
     }
     if (err instanceof CliError || err instanceof ConfigError) fail(err.message);
+    if ((err as Error).message?.startsWith('signing key ')) fail((err as Error).message);
     const e = err as { code?: string; message?: string };
     if (e.code === 'ECONNREFUSED' || e.code === '3D000') fail(`cannot reach the database: ${e.message}`);
     if (e.code === 'EADDRINUSE') fail(`${e.message}: another process is listening there`);
     fail(`unexpected failure: ${e.message ?? String(err)}`);
   }
+}
+
+function commandPath(cmd: Command): string {
+  const names: string[] = [];
+  for (let c: Command | null = cmd; c; c = c.parent) names.unshift(c.name());
+  return names.join(' ');
 }
 
 function allCommands(cmd: Command): Command[] {

@@ -5,6 +5,9 @@ import type { Db, Param, Queryable } from './db.ts';
 
 type Statement = Database.Statement<unknown[], unknown>;
 
+/** How long a statement waits for another process's write lock before giving up. */
+const BUSY_TIMEOUT_MS = 15_000;
+
 /**
  * better-sqlite3 is synchronous; the Db interface is async so both stores share one code path.
  * A transaction holds a queue so that no other request's statements run inside it while it awaits.
@@ -21,7 +24,9 @@ export class SqliteDb implements Db {
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma(`synchronous = ${synchronous}`);
-    this.db.pragma('busy_timeout = 10000');
+    // No synchronous busy wait: it would block the event loop, and with it whoever holds the lock in
+    // this process. A busy database is retried asynchronously instead (see retryBusy).
+    this.db.pragma('busy_timeout = 0');
     this.db.pragma('foreign_keys = ON');
   }
 
@@ -32,6 +37,19 @@ export class SqliteDb implements Db {
       this.statements.set(sql, st);
     }
     return st;
+  }
+
+  /** Runs fn, retrying while another connection holds the write lock, without blocking the event loop. */
+  private async retryBusy<T>(fn: () => T): Promise<T> {
+    const deadline = Date.now() + BUSY_TIMEOUT_MS;
+    for (let delay = 1; ; delay = Math.min(delay * 2, 50)) {
+      try {
+        return fn();
+      } catch (err) {
+        if ((err as { code?: string }).code !== 'SQLITE_BUSY' || Date.now() > deadline) throw err;
+      }
+      await new Promise((r) => setTimeout(r, delay * (0.5 + Math.random())));
+    }
   }
 
   private readonly direct: Queryable = {
@@ -48,12 +66,14 @@ export class SqliteDb implements Db {
 
   async all<T>(sql: string, params: readonly Param[] = []): Promise<T[]> {
     if (this.inTransaction) await this.waitIdle();
-    return this.prepare(sql).all(...params) as T[];
+    const st = this.prepare(sql);
+    return this.retryBusy(() => st.all(...params) as T[]);
   }
 
   async run(sql: string, params: readonly Param[] = []): Promise<number> {
     if (this.inTransaction) await this.waitIdle();
-    return this.prepare(sql).run(...params).changes;
+    const st = this.prepare(sql);
+    return this.retryBusy(() => st.run(...params).changes);
   }
 
   async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
@@ -66,10 +86,12 @@ export class SqliteDb implements Db {
     this.inTransaction = true;
     try {
       // IMMEDIATE takes the write lock up front, so two processes never deadlock upgrading a read lock.
-      this.prepare('BEGIN IMMEDIATE').run();
+      const begin = this.prepare('BEGIN IMMEDIATE');
+      await this.retryBusy(() => begin.run());
       try {
         const result = await fn(this.direct);
-        this.prepare('COMMIT').run();
+        const commit = this.prepare('COMMIT');
+        await this.retryBusy(() => commit.run());
         return result;
       } catch (err) {
         if (this.db.inTransaction) this.prepare('ROLLBACK').run();
@@ -83,7 +105,7 @@ export class SqliteDb implements Db {
 
   async exec(sql: string): Promise<void> {
     if (this.inTransaction) await this.waitIdle();
-    this.db.exec(sql);
+    await this.retryBusy(() => this.db.exec(sql));
   }
 
   async close(): Promise<void> {

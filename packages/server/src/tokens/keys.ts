@@ -144,14 +144,23 @@ export class KeyRing {
     this.keys = keys.filter((k) => k.retired_at == null);
     for (const k of this.keys) {
       if (!this.privateKeys.has(k.kid)) {
-        const pem = decrypt(this.masterKey, k.private_key, k.kid);
-        this.privateKeys.set(k.kid, createPrivateKey(pem));
+        this.privateKeys.set(k.kid, createPrivateKey(this.unseal(k)));
       }
     }
     for (const kid of this.privateKeys.keys()) {
       if (!this.keys.some((k) => k.kid === kid)) this.privateKeys.delete(kid);
     }
     this.jwksBody = JSON.stringify({ keys: this.keys.map((k) => JSON.parse(k.public_jwk) as PublicJwk) });
+  }
+
+  private unseal(k: SigningKeyRecord): string {
+    try {
+      return decrypt(this.masterKey, k.private_key, k.kid);
+    } catch {
+      throw new Error(
+        `signing key ${k.kid} cannot be decrypted: this process's master key (PADDOCK_MASTER_KEY or master.key in the data dir) is not the one the key was sealed with`,
+      );
+    }
   }
 
   /** The key that signs now: the newest whose activation time has come. */
@@ -172,13 +181,15 @@ export class KeyRing {
   }
 }
 
+/** A new key always activates after every existing one, so "newest" is never decided by a tie. */
 export async function rotateKey(
   store: Store,
   masterKey: Buffer,
   now: number,
   delay: number,
 ): Promise<SigningKeyRecord> {
-  const key = newSigningKey(masterKey, now, now + delay);
+  const latestStart = Math.max(-Infinity, ...(await store.listSigningKeys()).map((k) => k.activates_at));
+  const key = newSigningKey(masterKey, now, Math.max(now + delay, latestStart + 1));
   await store.insertSigningKey(key);
   return key;
 }

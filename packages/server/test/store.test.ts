@@ -1,0 +1,145 @@
+// The Store on both databases: migrations (also when several processes start at once), atomic counters,
+// and secrets stored only as hashes.
+import assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
+import { loadConfig } from '../src/config.ts';
+import { mask } from '../src/oauth/masking.ts';
+import { openStore, sqliteFile } from '../src/store/index.ts';
+import { LATEST_VERSION, migrate } from '../src/store/migrations.ts';
+import type { Store } from '../src/store/store.ts';
+import { sha256 } from '../src/tokens/hash.ts';
+import { headless, login } from './fixtures.ts';
+import { createPgDatabase, pgSkip, startInProcess, tmpDir } from './helpers.ts';
+
+interface Backend {
+  name: string;
+  skip: string | false;
+  open(): Promise<{ env: Record<string, string>; cleanup(): Promise<void> }>;
+}
+
+const backends: Backend[] = [
+  {
+    name: 'SQLite',
+    skip: false,
+    async open() {
+      return { env: { PADDOCK_DATA_DIR: tmpDir() }, cleanup: async () => {} };
+    },
+  },
+  {
+    name: 'PostgreSQL',
+    skip: pgSkip,
+    async open() {
+      const db = await createPgDatabase();
+      return { env: { DATABASE_URL: db.url, PADDOCK_DATA_DIR: tmpDir() }, cleanup: db.drop };
+    },
+  },
+];
+
+for (const backend of backends) {
+  describe(`Store on ${backend.name}`, { skip: backend.skip }, () => {
+    const cleanups: (() => Promise<void>)[] = [];
+    after(async () => {
+      for (const c of cleanups) await c();
+    });
+    const fresh = async () => {
+      const { env, cleanup } = await backend.open();
+      cleanups.push(cleanup);
+      return env;
+    };
+
+    test('migrations are recorded and applying them again changes nothing', async () => {
+      const env = await fresh();
+      const store = await openStore(loadConfig(env), 100);
+      try {
+        const rows = await store.db.all<{ version: number }>('SELECT version FROM schema_migrations');
+        assert.deepEqual(
+          rows.map((r) => Number(r.version)),
+          Array.from({ length: LATEST_VERSION }, (_, i) => i + 1),
+        );
+        assert.deepEqual(await migrate(store.db, 200), []);
+      } finally {
+        await store.close();
+      }
+    });
+
+    test('several processes migrating at once: each migration applied exactly once', async () => {
+      const env = await fresh();
+      const stores = await Promise.all(Array.from({ length: 5 }, () => openStore(loadConfig(env), 100)));
+      try {
+        const rows = await stores[0]!.db.all<{ n: number }>('SELECT COUNT(*) AS n FROM schema_migrations');
+        assert.equal(Number(rows[0]!.n), LATEST_VERSION);
+      } finally {
+        for (const s of stores) await s.close();
+      }
+    });
+
+    test('the rate counter is atomic: 100 parallel hits get 100 distinct counts', async () => {
+      const env = await fresh();
+      const stores: Store[] = await Promise.all([
+        openStore(loadConfig(env), 0),
+        openStore(loadConfig(env), 0),
+      ]);
+      try {
+        const hits = await Promise.all(
+          Array.from({ length: 100 }, (_, i) => stores[i % 2]!.hit('test:key', 60, 1000)),
+        );
+        assert.deepEqual(
+          hits.map((h) => h.hits).sort((a, b) => a - b),
+          Array.from({ length: 100 }, (_, i) => i + 1),
+        );
+        // A new window starts again at 1.
+        assert.equal((await stores[0]!.hit('test:key', 60, 1060)).hits, 1);
+      } finally {
+        for (const s of stores) await s.close();
+      }
+    });
+
+    test('refresh tokens and client secrets are stored only as hashes', async () => {
+      const env = await fresh();
+      const server = await startInProcess({
+        env,
+        dataDir: env.PADDOCK_DATA_DIR,
+        name: `hashes-${backend.name}`,
+      });
+      try {
+        const store = server.ctx!.store;
+        const h = await headless(store);
+        const r = await login(server, h);
+        const rows = await store.db.all<Record<string, unknown>>('SELECT * FROM refresh_tokens');
+        assert.equal(rows.length, 1);
+        assert.equal(rows[0]!.token_hash, sha256(r.body.refresh_token));
+        const dump = JSON.stringify([
+          rows,
+          await store.db.all('SELECT * FROM clients'),
+          await store.db.all('SELECT * FROM users'),
+        ]);
+        for (const secret of [r.body.refresh_token, h.secret, h.maskedSecret, h.password, h.maskedPassword]) {
+          assert.ok(!dump.includes(secret), 'no secret is stored as it was sent');
+        }
+        const client = await store.getClient(h.clientId);
+        assert.equal(client!.secret_hash, sha256(mask(h.secret, h.clientId)));
+        const user = await store.getUserByUsername(h.username);
+        assert.match(user!.password_hash, /^\$argon2id\$/);
+      } finally {
+        await server.stop();
+      }
+    });
+  });
+}
+
+describe('SQLite durability', () => {
+  test('WAL with synchronous=FULL by default, in one file in the data dir', async () => {
+    const env = { PADDOCK_DATA_DIR: tmpDir() };
+    const config = loadConfig(env);
+    const store = await openStore(config, 0);
+    try {
+      const [mode] = await store.db.all<{ journal_mode: string }>('PRAGMA journal_mode');
+      const [sync] = await store.db.all<{ synchronous: number }>('PRAGMA synchronous');
+      assert.equal(mode!.journal_mode, 'wal');
+      assert.equal(sync!.synchronous, 2);
+      assert.ok(sqliteFile(config).startsWith(env.PADDOCK_DATA_DIR));
+    } finally {
+      await store.close();
+    }
+  });
+});
