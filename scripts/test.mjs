@@ -22,7 +22,9 @@ const only = process.argv.slice(2);
 if (only.length === 0) {
   console.log('# lint: biome check, tsc --noEmit');
   if (run('npx', ['biome', 'check', '.']).status !== 0) process.exit(1);
-  if (run('npx', ['tsc', '-p', 'packages/server', '--noEmit']).status !== 0) process.exit(1);
+  for (const p of ['packages/server', 'packages/client']) {
+    if (run('npx', ['tsc', '-p', p, '--noEmit']).status !== 0) process.exit(1);
+  }
 }
 
 const files = (
