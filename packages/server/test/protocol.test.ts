@@ -41,6 +41,8 @@ describe('scopes', () => {
     ['iracing.auth  iracing.profile', /malformed/],
     [' iracing.auth', /malformed/],
     ['iracing."auth', /disallowed/],
+    ['toString', /unknown/],
+    ['__proto__', /unknown/],
   ] as const) {
     test(`"${raw}" is invalid_scope`, () => {
       assert.throws(

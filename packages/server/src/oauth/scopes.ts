@@ -19,7 +19,7 @@ export function parseScope(raw: string | undefined): string[] {
   for (const part of parts) {
     if (part === '') throw invalidScope('scope is malformed: scopes are separated by single spaces');
     if (!SCOPE_TOKEN.test(part)) throw invalidScope(`scope "${printable(part)}" has disallowed characters`);
-    if (!(part in SCOPES)) throw invalidScope(`scope "${part}" is unknown`);
+    if (!Object.hasOwn(SCOPES, part)) throw invalidScope(`scope "${part}" is unknown`);
     if (seen.has(part)) throw invalidScope(`scope "${part}" is duplicated`);
     seen.add(part);
   }
@@ -31,7 +31,7 @@ export function formatScope(scopes: readonly string[]): string | null {
 }
 
 export function scopeDescriptions(scopes: readonly string[]): string[] {
-  return scopes.map((s) => SCOPES[s] ?? s);
+  return scopes.map((s) => (Object.hasOwn(SCOPES, s) ? SCOPES[s]! : s));
 }
 
 function printable(s: string): string {

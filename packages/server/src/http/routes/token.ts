@@ -14,7 +14,7 @@ export async function registerToken(app: FastifyInstance, ctx: AppContext): Prom
     }
     const grantType = form.grant_type;
     if (grantType === undefined || grantType === '') throw invalidRequest('grant_type missing');
-    const grant = GRANTS[grantType];
+    const grant = Object.hasOwn(GRANTS, grantType) ? GRANTS[grantType] : undefined;
     if (!grant)
       throw new OAuthError('unsupported_grant_type', `grant_type "${printable(grantType)}" is not supported`);
     const req: GrantRequest = {
