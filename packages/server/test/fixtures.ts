@@ -2,7 +2,7 @@ import { createUser } from '../src/accounts/users.ts';
 import { type ClientInput, createClient } from '../src/clients/registry.ts';
 import { mask } from '../src/oauth/masking.ts';
 import type { Store } from '../src/store/store.ts';
-import { noteSecret, post, type HttpResult, type TestServer } from './helpers.ts';
+import { type HttpResult, noteSecret, post, type TestServer } from './helpers.ts';
 
 let n = 0;
 const unique = (p: string) => `${p}-${process.pid}-${++n}`;
@@ -75,7 +75,11 @@ export function passwordForm(h: Headless, extra: Record<string, string> = {}): R
   };
 }
 
-export async function login(server: TestServer, h: Headless, extra: Record<string, string> = {}): Promise<HttpResult> {
+export async function login(
+  server: TestServer,
+  h: Headless,
+  extra: Record<string, string> = {},
+): Promise<HttpResult> {
   const r = await post(`${server.url}/oauth2/token`, passwordForm(h, extra));
   if (r.status === 200) noteSecret(r.body.access_token, r.body.refresh_token);
   return r;

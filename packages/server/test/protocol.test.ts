@@ -7,8 +7,8 @@ import { parseForm } from '../src/oauth/form.ts';
 import { looksMasked, mask } from '../src/oauth/masking.ts';
 import { redirectUriProblem } from '../src/oauth/redirect-uri.ts';
 import { parseScope } from '../src/oauth/scopes.ts';
-import { keyStatuses, RETIRE_GRACE } from '../src/tokens/keys.ts';
 import type { SigningKeyRecord } from '../src/store/types.ts';
+import { keyStatuses, RETIRE_GRACE } from '../src/tokens/keys.ts';
 
 describe('masking (the book\'s "Client Secret and User Password Masking")', () => {
   test("the book's example", () => {
@@ -57,7 +57,8 @@ describe('form bodies', () => {
   test('a repeated parameter is invalid_request naming it', () => {
     assert.throws(
       () => parseForm('grant_type=a&client_id=x&grant_type=b'),
-      (e: unknown) => e instanceof OAuthError && e.error === 'invalid_request' && /grant_type is repeated/.test(e.message),
+      (e: unknown) =>
+        e instanceof OAuthError && e.error === 'invalid_request' && /grant_type is repeated/.test(e.message),
     );
   });
   test('percent-encoding is decoded', () => {
@@ -112,7 +113,8 @@ describe('redirect URI registration rules', () => {
     ['https://user:pw@app.example/cb', /user information/],
     ['javascript://x/%0aalert(1)', /javascript/],
   ];
-  for (const [uri, why] of bad) test(`refuses ${uri}`, () => assert.match(redirectUriProblem(uri) ?? '', why));
+  for (const [uri, why] of bad)
+    test(`refuses ${uri}`, () => assert.match(redirectUriProblem(uri) ?? '', why));
   test('http:// with --allow-http', () => {
     assert.equal(redirectUriProblem('http://app.example/cb', { allowHttp: true }), null);
   });
@@ -126,7 +128,10 @@ describe('configuration', () => {
   });
   test('the issuer follows --port unless given', () => {
     assert.equal(loadConfig({}, { port: '9000' }).issuer, 'http://127.0.0.1:9000');
-    assert.equal(loadConfig({ PADDOCK_ISSUER: 'https://auth.example/' }, { port: '9000' }).issuer, 'https://auth.example');
+    assert.equal(
+      loadConfig({ PADDOCK_ISSUER: 'https://auth.example/' }, { port: '9000' }).issuer,
+      'https://auth.example',
+    );
   });
   for (const [env, name] of [
     [{ PADDOCK_PORT: 'abc' }, /PADDOCK_PORT.*"abc"/],

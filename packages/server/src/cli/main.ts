@@ -2,7 +2,6 @@ import { Command, CommanderError } from 'commander';
 import { ConfigError, endpoints } from '../config.ts';
 import { DEMO, seedDemo } from '../dev/seed.ts';
 import { mask } from '../oauth/masking.ts';
-import { startServer } from '../server.ts';
 import { migrate } from '../store/migrations.ts';
 import { clientsCommand } from './clients.ts';
 import { configFrom, now, withCommon, withStore } from './common.ts';
@@ -26,11 +25,12 @@ function serveFlags(cmd: Command): Command {
 
 async function serve(flags: ServeFlags, seed: boolean): Promise<void> {
   const config = configFrom(flags);
+  // Demo data is in place before the first request can arrive.
+  if (seed) await withStore(flags, (store) => seedDemo(store, now()));
+  // Loaded here so that admin commands do not pay for the HTTP stack.
+  const { startServer } = await import('../server.ts');
   const server = await startServer(config);
-  if (seed) {
-    await seedDemo(server.ctx.store, now());
-    process.stdout.write(devBanner(config.issuer, endpoints(config).token));
-  }
+  if (seed) process.stdout.write(devBanner(config.issuer, endpoints(config).token));
   const stop = async () => {
     await server.close();
     process.exit(0);

@@ -14,7 +14,9 @@ export function redirectUriProblem(uri: string, options: RedirectUriOptions = {}
   if ((uri.match(/\//g) ?? []).length < 3) {
     return `redirect URI ${uri} needs at least three slashes (e.g. https://app.example/ rather than https://app.example)`;
   }
-  if (/[\s\x00-\x1f\x7f]/.test(uri)) return `redirect URI ${uri} must not contain white space or control characters`;
+  if (/\s/.test(uri) || hasControlCharacter(uri)) {
+    return `redirect URI ${uri} must not contain white space or control characters`;
+  }
   // The book's own example scheme (my_iracing_app://) has an underscore, which RFC 3986 and WHATWG URL
   // do not allow; custom schemes are therefore checked by this pattern rather than by a URL parser.
   const m = /^([A-Za-z][A-Za-z0-9+.\-_]*):/.exec(uri);
@@ -48,4 +50,12 @@ export function redirectUriProblem(uri: string, options: RedirectUriOptions = {}
 /** The native-application form: http, an IP loopback literal, explicit port 0. */
 export function isLoopbackPortZero(uri: string): boolean {
   return /^http:\/\/(127\.0\.0\.1|\[::1\]):0\//.test(uri);
+}
+
+function hasControlCharacter(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c === 0x7f) return true;
+  }
+  return false;
 }

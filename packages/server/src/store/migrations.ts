@@ -126,8 +126,11 @@ async function createMigrationsTable(db: Db): Promise<void> {
       await db.exec(ddl);
       return;
     } catch (err) {
-      // PostgreSQL's IF NOT EXISTS races on its catalog when two processes create the table at once.
-      if (!isUniqueViolation(err) || attempt >= 3) throw err;
+      // PostgreSQL's IF NOT EXISTS races on its catalog when two processes create the table at once:
+      // the loser sees a unique violation, a duplicate type (42710) or a duplicate table (42P07).
+      const code = (err as { code?: string }).code;
+      const race = isUniqueViolation(err) || code === '42710' || code === '42P07';
+      if (!race || attempt >= 3) throw err;
     }
   }
 }
