@@ -88,6 +88,59 @@ CREATE TABLE rate_counters (
 );
 `,
   },
+  {
+    version: 2,
+    name: 'authorization_code_flow',
+    sql: `
+CREATE TABLE authorization_requests (
+  request_id TEXT PRIMARY KEY,
+  client_id TEXT NOT NULL REFERENCES clients (client_id) ON DELETE CASCADE,
+  redirect_uri TEXT NOT NULL,
+  scope TEXT,
+  state TEXT,
+  code_challenge TEXT,
+  code_challenge_method TEXT,
+  prompt TEXT,
+  verified_session TEXT,
+  created_at BIGINT NOT NULL,
+  expires_at BIGINT NOT NULL
+);
+CREATE TABLE browser_sessions (
+  session_hash TEXT PRIMARY KEY,
+  user_id TEXT NOT NULL REFERENCES users (user_id) ON DELETE CASCADE,
+  auth_time BIGINT NOT NULL,
+  created_at BIGINT NOT NULL,
+  expires_at BIGINT NOT NULL,
+  revoked_at BIGINT,
+  ip TEXT,
+  user_agent TEXT
+);
+CREATE TABLE consents (
+  user_id TEXT NOT NULL REFERENCES users (user_id) ON DELETE CASCADE,
+  client_id TEXT NOT NULL REFERENCES clients (client_id) ON DELETE CASCADE,
+  scope TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL,
+  PRIMARY KEY (user_id, client_id)
+);
+CREATE TABLE authorization_codes (
+  code_hash TEXT PRIMARY KEY,
+  client_id TEXT NOT NULL REFERENCES clients (client_id) ON DELETE CASCADE,
+  user_id TEXT NOT NULL REFERENCES users (user_id) ON DELETE CASCADE,
+  redirect_uri TEXT NOT NULL,
+  scope TEXT,
+  code_challenge TEXT,
+  code_challenge_method TEXT,
+  auth_time BIGINT NOT NULL,
+  ip TEXT,
+  user_agent TEXT,
+  created_at BIGINT NOT NULL,
+  expires_at BIGINT NOT NULL,
+  used_at BIGINT,
+  session_id TEXT
+);
+`,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -74,3 +74,46 @@ export interface RefreshTokenRow {
   created_at: number;
   used_at: number | null;
 }
+
+export interface AuthorizationRequestRecord {
+  request_id: string;
+  client_id: string;
+  redirect_uri: string;
+  scope: string | null;
+  state: string | null;
+  code_challenge: string | null;
+  code_challenge_method: 'plain' | 'S256' | null;
+  prompt: string | null;
+  /** Set once the user signed in for this request (prompt=verify demands a fresh sign-in). */
+  verified_session: string | null;
+  created_at: number;
+  expires_at: number;
+}
+
+export interface BrowserSessionRecord {
+  session_hash: string;
+  user_id: string;
+  auth_time: number;
+  created_at: number;
+  expires_at: number;
+  revoked_at: number | null;
+  ip: string | null;
+  user_agent: string | null;
+}
+
+export interface AuthorizationCodeRecord {
+  code_hash: string;
+  client_id: string;
+  user_id: string;
+  redirect_uri: string;
+  scope: string | null;
+  code_challenge: string | null;
+  code_challenge_method: 'plain' | 'S256' | null;
+  auth_time: number;
+  ip: string | null;
+  user_agent: string | null;
+  created_at: number;
+  expires_at: number;
+  used_at: number | null;
+  session_id: string | null;
+}
