@@ -22,6 +22,10 @@ export interface Config {
     jwksMaxAge: number;
   };
   sessionMaxAge: number;
+  /** Seconds a browser stays signed in at the server. */
+  browserSessionMaxAge: number;
+  /** Seconds an authorization code may be exchanged. */
+  codeTtl: number;
   passwordLimited: {
     window: number;
     clientUserLimit: number;
@@ -79,6 +83,8 @@ export function loadConfig(env: Env = process.env, flags: Flags = {}): Config {
       jwksMaxAge: int('PADDOCK_JWKS_MAX_AGE', 300, 0, 86400),
     },
     sessionMaxAge: int('PADDOCK_SESSION_MAX_AGE', 30 * 86400, 60),
+    browserSessionMaxAge: int('PADDOCK_BROWSER_SESSION_MAX_AGE', 12 * 3600, 60),
+    codeTtl: int('PADDOCK_CODE_TTL', 60, 1, 600),
     passwordLimited: {
       window: int('PADDOCK_PASSWORD_LIMITED_WINDOW', 900, 1),
       clientUserLimit: int('PADDOCK_PASSWORD_LIMITED_LIMIT', 10, 1),
@@ -148,6 +154,8 @@ export function endpoints(config: Config) {
   return {
     token: `${oauth2}/token`,
     authorize: `${oauth2}/authorize`,
+    login: `${oauth2}/login`,
+    consent: `${oauth2}/consent`,
     profile: `${oauth2}/iracing/profile`,
     book: `${oauth2}/book`,
     jwks: `${config.issuer}/.well-known/jwks.json`,

@@ -9,4 +9,6 @@ export interface AppContext {
   store: Store;
   clock: Clock;
   keys: KeyRing;
+  /** Derived from the master key: signs CSRF tokens of the sign-in and consent forms. */
+  csrfKey: Buffer;
 }

@@ -5,7 +5,7 @@ import type { AppContext } from './context.ts';
 import { buildApp } from './http/app.ts';
 import { openStore } from './store/index.ts';
 import { KeyRing } from './tokens/keys.ts';
-import { loadMasterKey } from './tokens/master-key.ts';
+import { deriveKey, loadMasterKey } from './tokens/master-key.ts';
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -17,13 +17,15 @@ export interface RunningServer {
 /** Opens the store, loads the keys and listens. */
 export async function startServer(config: Config, clock: Clock = systemClock): Promise<RunningServer> {
   const store = await openStore(config, seconds(clock));
-  const keys = new KeyRing(store, loadMasterKey(config), () => seconds(clock));
+  const masterKey = loadMasterKey(config);
+  const keys = new KeyRing(store, masterKey, () => seconds(clock));
   await keys.init();
   keys.startRefreshing(config.keys.refreshInterval);
-  const ctx: AppContext = { config, store, clock, keys };
+  const ctx: AppContext = { config, store, clock, keys, csrfKey: deriveKey(masterKey, 'csrf') };
   const app = await buildApp(ctx);
   const sweep = setInterval(() => {
     store.deleteExpiredCounters(seconds(clock) - 86400).catch(() => {});
+    store.deleteExpiredFlowState(seconds(clock)).catch(() => {});
   }, 3600_000);
   sweep.unref();
   const address = await app.listen({ host: config.host, port: config.port });

@@ -5,6 +5,7 @@
 //   past a limit: 400 unauthorized_client with Retry-After; repeated failures lock the user out;
 // - an inactive subscription is invalid_grant; two-factor is never asked.
 
+import { attemptSucceeded, beginAttempt } from '../accounts/lockout.ts';
 import { verifyPassword } from '../accounts/passwords.ts';
 import { authenticateClient } from '../clients/authenticate.ts';
 import { seconds } from '../clock.ts';
@@ -20,8 +21,6 @@ interface Bucket {
   hits: number;
   resetAt: number;
 }
-
-export const lockoutKey = (username: string) => `lockout:${normalizeId(username)}`;
 
 export const passwordLimited: GrantHandler = async (ctx, req) => {
   const now = seconds(ctx.clock);
@@ -53,13 +52,11 @@ export const passwordLimited: GrantHandler = async (ctx, req) => {
   const scope = formatScope(parseScope(optional(req.form, 'scope')));
   await count(`password_limited:client_user:${client.client_id}:${username}`, pl.clientUserLimit);
 
-  // Every attempt counts as a failure until the password is found right, so parallel guesses cannot
-  // get past the threshold; a success clears the count.
-  const lock = await ctx.store.hit(lockoutKey(username), pl.lockoutDuration, now);
-  if (lock.hits > pl.lockoutThreshold) {
+  const lockedFor = await beginAttempt(ctx, username, now);
+  if (lockedFor > 0) {
     throw unauthorizedClient('too many failed sign-ins for this user; it is locked for a while', {
       status: 400,
-      headers: { 'Retry-After': String(Math.max(1, lock.window_start + pl.lockoutDuration - now)) },
+      headers: { 'Retry-After': String(lockedFor) },
     });
   }
   const user = await ctx.store.getUserByUsername(username);
@@ -70,7 +67,7 @@ export const passwordLimited: GrantHandler = async (ctx, req) => {
         : 'username or password is not correct: the password must be masked with the username before it is sent',
     );
   }
-  await ctx.store.resetCounter(lockoutKey(username));
+  await attemptSucceeded(ctx, username);
   if (!(await ctx.store.isUserAllowed(client.client_id, user.user_id))) {
     throw accessDenied("user is not on this client's password_limited access list");
   }

@@ -1,10 +1,14 @@
 import { randomUUID } from 'node:crypto';
+import cookie from '@fastify/cookie';
 import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
 import type { AppContext } from '../context.ts';
 import { parseForm } from '../oauth/form.ts';
+import { withCors } from './cors.ts';
 import { installErrorHandling } from './errors.ts';
+import { registerAuthorize } from './routes/authorize.ts';
 import { registerBench } from './routes/bench.ts';
 import { registerBook } from './routes/book.ts';
+import { registerDiscovery } from './routes/discovery.ts';
 import { registerJwks } from './routes/jwks.ts';
 import { registerProfile } from './routes/profile.ts';
 import { registerToken } from './routes/token.ts';
@@ -50,9 +54,14 @@ export async function buildApp(ctx: AppContext, options: AppOptions = {}): Promi
   });
 
   installErrorHandling(app, ctx.config);
-  await registerToken(app, ctx);
-  await registerProfile(app, ctx);
-  await registerJwks(app, ctx);
+  await app.register(cookie);
+  await withCors(app, ctx, async (api) => {
+    await registerToken(api, ctx);
+    await registerProfile(api, ctx);
+    await registerJwks(api, ctx);
+  });
+  await registerAuthorize(app, ctx);
+  await registerDiscovery(app, ctx);
   await registerBook(app, { basePath: ctx.config.basePath });
   if (ctx.config.benchKey) await registerBench(app, ctx, ctx.config.benchKey);
   app.get(`${ctx.config.basePath}/healthz`, async () => ({ status: 'ok' }));

@@ -1,13 +1,21 @@
-import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../config.ts';
 import { endpoints } from '../config.ts';
 import { errorBody, OAuthError, statusReason } from '../oauth/errors.ts';
+import { errorPage } from '../ui/pages.ts';
+import { pageHeaders } from './browser.ts';
 
 export function errorUri(config: Config, code: string): string {
   return `${endpoints(config).book}/error_${code}.html`;
 }
 
-/** Sends the book's JSON error object, with WWW-Authenticate on every 401. */
+/** Browsers navigating to a page get the error as HTML; API clients get the book's JSON. */
+function wantsHtml(request: FastifyRequest): boolean {
+  const accept = request.headers.accept ?? '';
+  return /text\/html/.test(accept) && !/^application\/json/.test(accept);
+}
+
+/** Sends the book's JSON error object (or the same as a page), with WWW-Authenticate on every 401. */
 export function sendError(reply: FastifyReply, config: Config, err: OAuthError): FastifyReply {
   reply.code(err.status);
   for (const [k, v] of Object.entries(err.headers)) reply.header(k, v);
@@ -18,6 +26,17 @@ export function sendError(reply: FastifyReply, config: Config, err: OAuthError):
     );
   }
   reply.header('Cache-Control', 'no-store');
+  if (wantsHtml(reply.request)) {
+    return pageHeaders(reply).send(
+      errorPage({
+        status: err.status,
+        error: err.error,
+        description: err.description,
+        errorUri: errorUri(config, err.error),
+        requestId: String(reply.request.id),
+      }),
+    );
+  }
   return reply.send(errorBody(err, errorUri(config, err.error)));
 }
 

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { AppContext } from '../context.ts';
+import type { Store } from '../store/store.ts';
 import type { ClientRecord, GrantType, SessionRecord, UserRecord } from '../store/types.ts';
 import { mintAccessToken, mintRefreshToken, type TokenResponse, tokenResponse } from '../tokens/issue.ts';
 
@@ -13,8 +14,8 @@ export interface NewSession {
   userAgent: string | null;
 }
 
-/** Starts a session and issues its first tokens; the session and its refresh token are stored together. */
-export async function startSession(ctx: AppContext, s: NewSession, now: number): Promise<TokenResponse> {
+/** A session and its first refresh token, ready to be stored. */
+export function prepareSession(ctx: AppContext, s: NewSession, now: number) {
   const session: SessionRecord = {
     session_id: randomUUID(),
     user_id: s.user.user_id,
@@ -34,18 +35,33 @@ export async function startSession(ctx: AppContext, s: NewSession, now: number):
   const refresh = s.client.grant_types.includes('refresh_token')
     ? mintRefreshToken(ctx, session, s.client, now)
     : undefined;
-  await ctx.store.transaction(async (tx) => {
-    await tx.insertSession(session);
-    if (refresh) {
-      await tx.insertRefreshToken({
-        token_hash: refresh.token_hash,
-        session_id: session.session_id,
-        client_id: s.client.client_id,
-        expires_at: refresh.expires_at,
-        created_at: now,
-      });
-    }
-  });
-  const access = mintAccessToken(ctx, session, s.user, s.client, now);
-  return tokenResponse(access, refresh, session.scope, now);
+  return { session, refresh, user: s.user, client: s.client };
+}
+
+export type PreparedSession = ReturnType<typeof prepareSession>;
+
+export async function saveSession(tx: Store, p: PreparedSession, now: number): Promise<void> {
+  await tx.insertSession(p.session);
+  if (p.refresh) {
+    await tx.insertRefreshToken({
+      token_hash: p.refresh.token_hash,
+      session_id: p.session.session_id,
+      client_id: p.client.client_id,
+      expires_at: p.refresh.expires_at,
+      created_at: now,
+    });
+  }
+}
+
+/** The token response of a stored session; the access token is signed after the commit. */
+export function sessionTokens(ctx: AppContext, p: PreparedSession, now: number): TokenResponse {
+  const access = mintAccessToken(ctx, p.session, p.user, p.client, now);
+  return tokenResponse(access, p.refresh, p.session.scope, now);
+}
+
+/** Starts a session and issues its first tokens; the session and its refresh token are stored together. */
+export async function startSession(ctx: AppContext, s: NewSession, now: number): Promise<TokenResponse> {
+  const p = prepareSession(ctx, s, now);
+  await ctx.store.transaction((tx) => saveSession(tx, p, now));
+  return sessionTokens(ctx, p, now);
 }

@@ -464,7 +464,9 @@ export class Store {
 
   /** Remembers the scopes a user allowed a client: the union with what was allowed before. */
   async saveConsent(userId: string, clientId: string, scopes: readonly string[], now: number): Promise<void> {
-    const all = [...new Set([...(await this.getConsent(userId, clientId)), ...scopes])].sort().join(' ');
+    const all = [...new Set([...((await this.getConsent(userId, clientId)) ?? []), ...scopes])]
+      .sort()
+      .join(' ');
     await this.q.run(
       `INSERT INTO consents (user_id, client_id, scope, created_at, updated_at) VALUES (?, ?, ?, ?, ?)
        ON CONFLICT (user_id, client_id) DO UPDATE SET scope = excluded.scope, updated_at = excluded.updated_at`,

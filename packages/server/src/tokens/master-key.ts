@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../config.ts';
@@ -39,4 +39,9 @@ export function decrypt(masterKey: Buffer, sealed: string, aad: string): string 
   decipher.setAAD(Buffer.from(aad));
   decipher.setAuthTag(Buffer.from(tag, 'base64url'));
   return Buffer.concat([decipher.update(Buffer.from(ct, 'base64url')), decipher.final()]).toString('utf8');
+}
+
+/** A key for one purpose, derived from the master key, so processes sharing it agree. */
+export function deriveKey(masterKey: Buffer, purpose: string): Buffer {
+  return createHmac('sha256', masterKey).update(`paddock:${purpose}`).digest();
 }

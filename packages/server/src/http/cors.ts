@@ -1,0 +1,66 @@
+// CORS (the book's chapter has no text): the API endpoints answer browsers on the origins of the
+// registered redirect URIs of public clients, and no other; a native loopback registration
+// (http://127.0.0.1:0/...) admits that loopback host on any port. /authorize is a navigation, never CORS.
+import cors from '@fastify/cors';
+import type { FastifyInstance } from 'fastify';
+import { seconds } from '../clock.ts';
+import type { AppContext } from '../context.ts';
+
+const LOOPBACK_ZERO = /^http:\/\/(127\.0\.0\.1|\[::1\]):0\//;
+const REFRESH_SECONDS = 5;
+
+export function originRule(ctx: AppContext): (origin: string) => Promise<boolean> {
+  let loadedAt = -Infinity;
+  let exact = new Set<string>();
+  let loopbackHosts = new Set<string>();
+  return async (origin) => {
+    const now = seconds(ctx.clock);
+    if (now - loadedAt >= REFRESH_SECONDS) {
+      const uris = await ctx.store.publicRedirectUris();
+      exact = new Set();
+      loopbackHosts = new Set();
+      for (const uri of uris) {
+        const m = LOOPBACK_ZERO.exec(uri);
+        if (m) loopbackHosts.add(m[1]!);
+        else if (/^https?:\/\//i.test(uri)) exact.add(new URL(uri).origin);
+      }
+      loadedAt = now;
+    }
+    if (exact.has(origin)) return true;
+    const m = /^http:\/\/(127\.0\.0\.1|\[::1\]):([1-9][0-9]{0,4})$/.exec(origin);
+    return !!m && loopbackHosts.has(m[1]!);
+  };
+}
+
+/** Registers `routes` in a context whose responses carry CORS headers for allowed origins. */
+export async function withCors(
+  app: FastifyInstance,
+  ctx: AppContext,
+  routes: (api: FastifyInstance) => Promise<void>,
+): Promise<void> {
+  const allowed = originRule(ctx);
+  await app.register(async (api) => {
+    await api.register(cors, {
+      origin: (origin, cb) => {
+        if (!origin) return cb(null, false);
+        allowed(origin).then(
+          (ok) => cb(null, ok),
+          () => cb(null, false),
+        );
+      },
+      methods: ['GET', 'POST'],
+      allowedHeaders: ['authorization', 'content-type'],
+      exposedHeaders: [
+        'x-request-id',
+        'www-authenticate',
+        'retry-after',
+        'ratelimit-limit',
+        'ratelimit-remaining',
+        'ratelimit-reset',
+      ],
+      maxAge: 600,
+      strictPreflight: false,
+    });
+    await routes(api);
+  });
+}

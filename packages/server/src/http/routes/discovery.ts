@@ -1,0 +1,26 @@
+import type { FastifyInstance } from 'fastify';
+import { endpoints } from '../../config.ts';
+import type { AppContext } from '../../context.ts';
+import { SCOPES } from '../../oauth/scopes.ts';
+
+/** RFC 8414 metadata, describing only what this server really does. */
+export async function registerDiscovery(app: FastifyInstance, ctx: AppContext): Promise<void> {
+  const e = endpoints(ctx.config);
+  const metadata = {
+    issuer: ctx.config.issuer,
+    authorization_endpoint: e.authorize,
+    token_endpoint: e.token,
+    jwks_uri: e.jwks,
+    scopes_supported: Object.keys(SCOPES),
+    response_types_supported: ['code'],
+    response_modes_supported: ['query'],
+    grant_types_supported: ['authorization_code', 'refresh_token', 'password_limited'],
+    token_endpoint_auth_methods_supported: ['client_secret_post', 'none'],
+    code_challenge_methods_supported: ['S256', 'plain'],
+    service_documentation: `${e.book}/`,
+  };
+  app.get(`${ctx.config.basePath}/.well-known/oauth-authorization-server`, async (_request, reply) => {
+    reply.header('Cache-Control', 'public, max-age=300');
+    return metadata;
+  });
+}

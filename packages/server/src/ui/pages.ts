@@ -1,0 +1,477 @@
+// The server-rendered pages of the Authorization Code flow: sign-in, consent, and the browser error page
+// shown when the user cannot be sent back to the app. Each function is pure and returns a complete HTML
+// document. The pages work without JavaScript (plain forms), carry no script at all, and load nothing
+// from elsewhere: the CSS is inline and the mark is inline SVG, as the pages' CSP demands
+// (default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; ...).
+//
+// Every dynamic value goes through Handlebars' escaping `{{ }}`; no template uses the triple-stash. URLs
+// that end up in an href (the developer's site, the error's documentation) are checked to be http(s)
+// first, and a form's action must be a same-site path or an http(s) URL.
+
+import Handlebars from 'handlebars';
+
+export interface ClientInfo {
+  client_id: string;
+  client_name: string;
+  developer_name: string | null;
+  developer_url: string | null;
+}
+
+export interface ScopeInfo {
+  name: string;
+  description: string;
+}
+
+// An isolated environment: helpers or partials registered elsewhere cannot change these pages.
+const hb = Handlebars.create();
+
+const OPTIONS = { strict: true, preventIndent: true } as const;
+
+const STYLE = `
+:root {
+  color-scheme: light dark;
+  --bg: #f3f4f7; --card: #ffffff; --fg: #14161b; --muted: #5a6170; --subtle: #8a909c; --line: #e3e6eb;
+  --field: #ffffff; --field-line: #c5cbd5; --field-hover: #9aa2b0;
+  --accent: #2350d4; --accent-hover: #1a41b3; --accent-fg: #ffffff; --accent-soft: #eaf0ff;
+  --ring: #5b8cff; --ring-halo: rgba(35, 80, 212, .22);
+  --danger-bg: #fdeeee; --danger-line: #f3c4c4; --danger-fg: #8c1c1c; --danger-icon: #c62828;
+  --info-bg: #eef3fd; --info-line: #cfdcf6; --info-fg: #213d77; --info-icon: #2350d4;
+  --code: #f1f3f6;
+  --shadow: 0 1px 2px rgba(16, 24, 40, .05), 0 12px 32px -8px rgba(16, 24, 40, .12);
+}
+@media (prefers-color-scheme: dark) {
+  :root {
+    --bg: #0d0f13; --card: #161920; --fg: #e8eaef; --muted: #a2a9b6; --subtle: #7c8391; --line: #272c36;
+    --field: #0f1217; --field-line: #3a414e; --field-hover: #566072;
+    --accent: #6d98ff; --accent-hover: #8aadff; --accent-fg: #0a1024; --accent-soft: #1b2440;
+    --ring: #8aadff; --ring-halo: rgba(109, 152, 255, .28);
+    --danger-bg: #2b1517; --danger-line: #5a262a; --danger-fg: #ffc2c2; --danger-icon: #ff8a8a;
+    --info-bg: #141d31; --info-line: #2a3b62; --info-fg: #c9d8ff; --info-icon: #8aadff;
+    --code: #20242d;
+    --shadow: 0 1px 2px rgba(0, 0, 0, .4), 0 12px 32px -8px rgba(0, 0, 0, .5);
+  }
+}
+*, *::before, *::after { box-sizing: border-box; }
+html { -webkit-text-size-adjust: 100%; text-size-adjust: 100%; }
+body {
+  margin: 0; min-height: 100vh; min-height: 100dvh; display: flex; flex-direction: column; align-items: center;
+  padding: 3rem 1rem 1.5rem; background: var(--bg); color: var(--fg);
+  font: 16px/1.55 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif;
+  -webkit-font-smoothing: antialiased;
+}
+.brand { display: flex; align-items: center; gap: .55rem; margin: 0 0 1.5rem; font-weight: 650;
+  font-size: 1.125rem; letter-spacing: -.01em; color: var(--fg); }
+.mark { width: 28px; height: 28px; flex: none; display: block; }
+main { width: 100%; max-width: 27rem; }
+.card { background: var(--card); border: 1px solid var(--line); border-radius: 16px; box-shadow: var(--shadow);
+  padding: 2rem 2rem 1.75rem; }
+.center { text-align: center; }
+h1 { font-size: 1.375rem; line-height: 1.3; font-weight: 650; letter-spacing: -.015em; margin: 0 0 .375rem;
+  overflow-wrap: anywhere; }
+.center h1 { text-wrap: balance; }
+.lead { margin: 0; color: var(--muted); overflow-wrap: anywhere; }
+.lead strong, h1 strong { color: var(--fg); font-weight: 650; }
+.by { margin: .25rem 0 0; color: var(--muted); font-size: .875rem; overflow-wrap: anywhere; }
+.site { margin: .125rem 0 0; font-size: .875rem; overflow-wrap: anywhere; }
+.site span { color: var(--muted); }
+a { color: var(--accent); text-underline-offset: .15em; }
+a:hover { color: var(--accent-hover); }
+.app { display: flex; align-items: center; justify-content: center; gap: .75rem; margin: 0 0 1.25rem; }
+.avatar { width: 52px; height: 52px; border-radius: 14px; display: grid; place-items: center; flex: none;
+  font-size: 1.5rem; font-weight: 700; line-height: 1; color: #fff; overflow: hidden; }
+.avatar.small { width: 44px; height: 44px; border-radius: 12px; font-size: 1.25rem; }
+.av0 { background: linear-gradient(135deg, #3b6cf0, #2247b8); }
+.av1 { background: linear-gradient(135deg, #14a37f, #0b7a5f); }
+.av2 { background: linear-gradient(135deg, #e0742b, #b8521a); }
+.av3 { background: linear-gradient(135deg, #a14be0, #7a2fb5); }
+.av4 { background: linear-gradient(135deg, #e0457a, #b52a5a); }
+.av5 { background: linear-gradient(135deg, #2d9cc4, #1a7396); }
+.link-dots { display: flex; gap: 4px; color: var(--subtle); }
+.link-dots span { width: 5px; height: 5px; border-radius: 50%; background: currentColor; opacity: .7; }
+.mark-tile { width: 44px; height: 44px; border-radius: 12px; display: grid; place-items: center; flex: none;
+  background: var(--accent-soft); }
+.alert { display: flex; gap: .625rem; align-items: flex-start; margin: 1.25rem 0 0; padding: .75rem .875rem;
+  border-radius: 10px; border: 1px solid; font-size: .9375rem; line-height: 1.45; overflow-wrap: anywhere; }
+.alert svg { flex: none; width: 18px; height: 18px; margin-top: .1rem; }
+.alert.error { background: var(--danger-bg); border-color: var(--danger-line); color: var(--danger-fg); }
+.alert.error svg { color: var(--danger-icon); }
+.alert.info { background: var(--info-bg); border-color: var(--info-line); color: var(--info-fg); }
+.alert.info svg { color: var(--info-icon); }
+form { margin: 1.5rem 0 0; }
+.field { margin: 0 0 1rem; }
+label { display: block; font-size: .875rem; font-weight: 600; margin: 0 0 .375rem; }
+input[type=email], input[type=password] {
+  display: block; width: 100%; font: inherit; color: var(--fg); background: var(--field);
+  border: 1px solid var(--field-line); border-radius: 10px; padding: .625rem .75rem; min-height: 2.75rem;
+  transition: border-color .15s, box-shadow .15s;
+}
+input[type=email]:hover, input[type=password]:hover { border-color: var(--field-hover); }
+input[type=email]:focus, input[type=password]:focus { outline: none; border-color: var(--ring);
+  box-shadow: 0 0 0 4px var(--ring-halo); }
+.btn { display: inline-flex; align-items: center; justify-content: center; width: 100%; min-height: 2.75rem;
+  padding: .625rem 1rem; border-radius: 10px; border: 1px solid transparent; font: inherit; font-weight: 600;
+  cursor: pointer; transition: background-color .15s, border-color .15s; }
+.btn:focus-visible, a:focus-visible { outline: 3px solid var(--ring); outline-offset: 2px; }
+a:focus-visible { border-radius: 3px; }
+.btn.primary { background: var(--accent); color: var(--accent-fg); }
+.btn.primary:hover { background: var(--accent-hover); }
+.btn.secondary { background: transparent; color: var(--fg); border-color: var(--field-line); }
+.btn.secondary:hover { background: var(--code); border-color: var(--field-hover); }
+.actions { display: flex; gap: .75rem; margin-top: 1.5rem; }
+.actions .btn { flex: 1 1 0; }
+form > .btn { margin-top: .5rem; }
+.who { display: flex; align-items: center; gap: .625rem; margin: 1.25rem 0 0; padding: .625rem .75rem;
+  border: 1px solid var(--line); border-radius: 10px; font-size: .875rem; color: var(--muted); }
+.who .initial { width: 28px; height: 28px; border-radius: 50%; flex: none; display: grid; place-items: center;
+  background: var(--code); color: var(--fg); font-weight: 650; font-size: .8125rem; }
+.who div { min-width: 0; overflow-wrap: anywhere; line-height: 1.35; }
+.who strong { color: var(--fg); font-weight: 600; }
+h2 { font-size: .8125rem; font-weight: 650; text-transform: uppercase; letter-spacing: .06em; color: var(--muted);
+  margin: 1.5rem 0 .625rem; }
+.scopes { list-style: none; margin: 0; padding: 0; border: 1px solid var(--line); border-radius: 12px; }
+.scopes li { display: flex; gap: .75rem; align-items: flex-start; padding: .75rem .875rem; }
+.scopes li + li { border-top: 1px solid var(--line); }
+.scopes svg { flex: none; width: 18px; height: 18px; margin-top: .15rem; color: var(--accent); }
+.scopes div { min-width: 0; overflow-wrap: anywhere; }
+.scopes .desc { display: block; line-height: 1.4; }
+code { font: .8125rem/1.4 ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; overflow-wrap: anywhere; }
+.scopes code { color: var(--subtle); }
+.none { margin: 0; padding: .875rem; border: 1px dashed var(--field-line); border-radius: 12px; color: var(--muted);
+  font-size: .9375rem; }
+.fine { margin: 1.25rem 0 0; font-size: .8125rem; color: var(--muted); line-height: 1.45; }
+.status { display: inline-block; margin: 0 0 .75rem; padding: .125rem .5rem; border-radius: 999px;
+  background: var(--danger-bg); color: var(--danger-fg); border: 1px solid var(--danger-line);
+  font-size: .75rem; font-weight: 650; letter-spacing: .02em; }
+.details { margin: 1.25rem 0 0; padding: .875rem 1rem; border: 1px solid var(--line); border-radius: 12px; }
+.err-code { display: inline-block; padding: .125rem .45rem; border-radius: 6px; background: var(--code);
+  color: var(--fg); font-weight: 600; }
+.desc-text { margin: .5rem 0 0; overflow-wrap: anywhere; }
+.more { margin: .625rem 0 0; font-size: .9375rem; font-weight: 600; }
+.reqid { margin: 1rem 0 0; padding: .875rem 1rem; border-radius: 10px; background: var(--code); font-size: .875rem;
+  color: var(--muted); }
+.reqid code { display: block; margin-top: .25rem; color: var(--fg); font-size: .875rem; user-select: all;
+  -webkit-user-select: all; }
+footer { margin-top: auto; padding-top: 2rem; font-size: .8125rem; color: var(--subtle); text-align: center; }
+@media (max-width: 480px) {
+  body { padding: 1.5rem .75rem 1rem; }
+  .brand { margin-bottom: 1.125rem; }
+  .card { padding: 1.5rem 1.25rem 1.25rem; border-radius: 14px; }
+  h1 { font-size: 1.25rem; }
+}
+@media (max-width: 340px) {
+  .actions { flex-direction: column-reverse; }
+}
+@media (prefers-reduced-motion: reduce) { * { transition: none !important; } }
+@media (forced-colors: active) { .btn, .card, input { border: 1px solid CanvasText; } }
+`;
+
+// The Paddock mark: a rounded tile with a fence (two posts, two rails), drawn inline.
+const MARK = `<svg class="mark" viewBox="0 0 32 32" aria-hidden="true" focusable="false">
+<rect width="32" height="32" rx="8" fill="#2350d4"/>
+<path fill="#fff" d="M8 10.2l1.8-2.4 1.8 2.4V24H8zM14.2 10.2l1.8-2.4 1.8 2.4V24h-3.6zM20.4 10.2l1.8-2.4 1.8 2.4V24h-3.6z"/>
+<rect x="5.5" y="13" width="21" height="2.4" rx="1.2" fill="#fff"/>
+<rect x="5.5" y="18.6" width="21" height="2.4" rx="1.2" fill="#fff"/>
+</svg>`;
+
+const ICON_ALERT = `<svg viewBox="0 0 20 20" fill="currentColor" aria-hidden="true" focusable="false"><path fill-rule="evenodd" d="M10 18a8 8 0 1 0 0-16 8 8 0 0 0 0 16Zm-.75-11.5a.75.75 0 0 1 1.5 0v4a.75.75 0 0 1-1.5 0v-4ZM10 14.75a1 1 0 1 0 0-2 1 1 0 0 0 0 2Z" clip-rule="evenodd"/></svg>`;
+const ICON_INFO = `<svg viewBox="0 0 20 20" fill="currentColor" aria-hidden="true" focusable="false"><path fill-rule="evenodd" d="M10 18a8 8 0 1 0 0-16 8 8 0 0 0 0 16Zm-1-9.25a.75.75 0 0 1 .75-.75h.5a.75.75 0 0 1 .75.75v4.5a.75.75 0 0 1-1.5 0V9.5a.75.75 0 0 1-.5-.75ZM10 7a1 1 0 1 0 0-2 1 1 0 0 0 0 2Z" clip-rule="evenodd"/></svg>`;
+const ICON_CHECK = `<svg viewBox="0 0 20 20" fill="currentColor" aria-hidden="true" focusable="false"><path fill-rule="evenodd" d="M16.7 5.3a1 1 0 0 1 0 1.4l-7.5 7.5a1 1 0 0 1-1.4 0l-3.5-3.5a1 1 0 1 1 1.4-1.4l2.8 2.79 6.8-6.8a1 1 0 0 1 1.4 0Z" clip-rule="evenodd"/></svg>`;
+
+// The constant markup above (CSS, SVG) is spliced into the template sources here, at module load; it is
+// never a dynamic value, so it needs no escaping and the templates need no triple-stash.
+const LAYOUT = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
+<meta name="robots" content="noindex, nofollow">
+<meta name="color-scheme" content="light dark">
+<title>{{title}} · Paddock</title>
+<style>${STYLE}</style>
+</head>
+<body>
+<header class="brand">${MARK}<span>Paddock</span></header>
+<main>
+{{> @partial-block}}
+</main>
+<footer>Paddock · OAuth 2.1</footer>
+</body>
+</html>
+`;
+
+const LOGIN = `{{#> layout title="Sign in"}}
+<div class="card">
+  <div class="center">
+    <div class="app"><div class="avatar {{avatarClass}}" aria-hidden="true">{{initial}}</div></div>
+    <h1>Sign in</h1>
+    <p class="lead">to continue to <strong>{{client.client_name}}</strong></p>
+    {{#if client.developer_name}}<p class="by">by {{client.developer_name}}</p>{{/if}}
+  </div>
+  {{#if error}}
+  <div class="alert error" role="alert">${ICON_ALERT}<div>{{error}}</div></div>
+  {{/if}}
+  {{#if notice}}
+  <div class="alert info" role="status">${ICON_INFO}<div>{{notice}}</div></div>
+  {{/if}}
+  <form method="post" action="{{action}}">
+    <input type="hidden" name="request_id" value="{{requestId}}">
+    <input type="hidden" name="csrf_token" value="{{csrfToken}}">
+    <div class="field">
+      <label for="email">Email</label>
+      <input id="email" name="email" type="email" autocomplete="username" inputmode="email" autocapitalize="none" spellcheck="false" required value="{{email}}"{{#unless email}} autofocus{{/unless}}>
+    </div>
+    <div class="field">
+      <label for="password">Password</label>
+      <input id="password" name="password" type="password" autocomplete="current-password" required{{#if email}} autofocus{{/if}}>
+    </div>
+    <button class="btn primary" type="submit">Sign in</button>
+  </form>
+</div>
+{{/layout}}`;
+
+const CONSENT = `{{#> layout title=title}}
+<div class="card">
+  <div class="center">
+    <div class="app" aria-hidden="true">
+      <div class="avatar small {{avatarClass}}">{{initial}}</div>
+      <div class="link-dots"><span></span><span></span><span></span></div>
+      <div class="mark-tile">${MARK}</div>
+    </div>
+    <h1><strong>{{client.client_name}}</strong> wants to access your account</h1>
+    {{#if client.developer_name}}<p class="by">by {{client.developer_name}}</p>{{/if}}
+    {{#if developerUrl}}
+    <p class="site">{{#if developerUrlSafe}}<a href="{{developerUrl}}" rel="noopener noreferrer" target="_blank">{{developerUrlText}}</a>{{else}}<span>{{developerUrl}}</span>{{/if}}</p>
+    {{/if}}
+  </div>
+  <div class="who">
+    <span class="initial" aria-hidden="true">{{userInitial}}</span>
+    <div>Signed in as <strong>{{user.name}}</strong><br>{{user.email}}</div>
+  </div>
+  {{#if scopes.length}}
+  <h2>Requested access</h2>
+  <ul class="scopes">
+    {{#each scopes}}
+    <li>${ICON_CHECK}<div><span class="desc">{{description}}</span><code>{{name}}</code></div></li>
+    {{/each}}
+  </ul>
+  {{else}}
+  <h2>Requested access</h2>
+  <p class="none">This app asks for no special access, only to confirm who you are.</p>
+  {{/if}}
+  <form method="post" action="{{action}}">
+    <input type="hidden" name="request_id" value="{{requestId}}">
+    <input type="hidden" name="csrf_token" value="{{csrfToken}}">
+    <div class="actions">
+      <button class="btn secondary" type="submit" name="decision" value="deny">Deny</button>
+      <button class="btn primary" type="submit" name="decision" value="allow">Allow</button>
+    </div>
+  </form>
+  <p class="fine">Allow only if you trust {{client.client_name}}. You will be sent back to the app either way.</p>
+</div>
+{{/layout}}`;
+
+const ERROR = `{{#> layout title=title}}
+<div class="card">
+  <span class="status">Error {{status}}</span>
+  <h1>{{title}}</h1>
+  <p class="lead">We can't send you back to the app that brought you here.</p>
+  <div class="details">
+    <code class="err-code">{{error}}</code>
+    <p class="desc-text">{{description}}</p>
+    {{#if errorUriSafe}}<p class="more"><a href="{{errorUri}}">What this error means</a></p>{{/if}}
+  </div>
+  <div class="reqid">Quote this request id if you report the problem: <code>{{requestId}}</code></div>
+</div>
+{{/layout}}`;
+
+// Compiled once, here at module load (and warmed up at the end of the module).
+hb.registerPartial('layout', hb.compile(LAYOUT, OPTIONS));
+
+interface LoginView {
+  action: string;
+  requestId: string;
+  csrfToken: string;
+  client: ClientInfo;
+  email: string;
+  error: string;
+  notice: string;
+  initial: string;
+  avatarClass: string;
+}
+
+interface ConsentView {
+  title: string;
+  action: string;
+  requestId: string;
+  csrfToken: string;
+  client: ClientInfo;
+  developerUrl: string;
+  developerUrlSafe: boolean;
+  developerUrlText: string;
+  scopes: ScopeInfo[];
+  user: { name: string; email: string };
+  initial: string;
+  avatarClass: string;
+  userInitial: string;
+}
+
+interface ErrorView {
+  title: string;
+  status: number;
+  error: string;
+  description: string;
+  errorUri: string;
+  errorUriSafe: boolean;
+  requestId: string;
+}
+
+const loginTemplate = hb.compile<LoginView>(LOGIN, OPTIONS);
+const consentTemplate = hb.compile<ConsentView>(CONSENT, OPTIONS);
+const errorTemplate = hb.compile<ErrorView>(ERROR, OPTIONS);
+
+/** Sign-in page: email and password, posted with the pending request's id and the CSRF token. */
+export function loginPage(p: {
+  action: string;
+  requestId: string;
+  csrfToken: string;
+  client: ClientInfo;
+  email?: string;
+  error?: string;
+  notice?: string;
+}): string {
+  return loginTemplate({
+    action: formAction(p.action),
+    requestId: p.requestId,
+    csrfToken: p.csrfToken,
+    client: p.client,
+    email: p.email ?? '',
+    error: p.error ?? '',
+    notice: p.notice ?? '',
+    initial: initialOf(p.client.client_name),
+    avatarClass: avatarClass(p.client.client_id),
+  });
+}
+
+/** Consent page: who asks, for what, on whose behalf; the user answers with decision=allow or deny. */
+export function consentPage(p: {
+  action: string;
+  requestId: string;
+  csrfToken: string;
+  client: ClientInfo;
+  scopes: ScopeInfo[];
+  user: { name: string; email: string };
+}): string {
+  const developerUrl = p.client.developer_url ?? '';
+  return consentTemplate({
+    title: `Allow ${p.client.client_name}?`,
+    action: formAction(p.action),
+    requestId: p.requestId,
+    csrfToken: p.csrfToken,
+    client: p.client,
+    developerUrl,
+    developerUrlSafe: isHttpUrl(developerUrl),
+    developerUrlText: displayUrl(developerUrl),
+    scopes: p.scopes,
+    user: p.user,
+    initial: initialOf(p.client.client_name),
+    avatarClass: avatarClass(p.client.client_id),
+    userInitial: initialOf(p.user.name || p.user.email),
+  });
+}
+
+/** The browser error page, for failures that cannot be redirected back to the client. */
+export function errorPage(p: {
+  status: number;
+  error: string;
+  description: string;
+  errorUri: string;
+  requestId: string;
+}): string {
+  return errorTemplate({
+    title: humanTitle(p.error, p.status),
+    status: p.status,
+    error: p.error,
+    description: p.description,
+    errorUri: p.errorUri,
+    errorUriSafe: isHttpUrl(p.errorUri) || isLocalPath(p.errorUri),
+    requestId: p.requestId,
+  });
+}
+
+const TITLES: Readonly<Record<string, string>> = {
+  invalid_request: 'This sign-in request is not valid',
+  invalid_client: 'We could not recognise this app',
+  unauthorized_client: 'This app is not allowed to sign you in this way',
+  unsupported_response_type: 'This app sent a request we do not support',
+  invalid_scope: 'This app asked for access it cannot have',
+  access_denied: 'Access was denied',
+  server_error: 'Something went wrong on our side',
+  temporarily_unavailable: 'Sign-in is temporarily unavailable',
+};
+
+function humanTitle(error: string, status: number): string {
+  if (Object.hasOwn(TITLES, error)) return TITLES[error]!;
+  return status >= 500 ? 'Something went wrong on our side' : 'This request could not be completed';
+}
+
+/** True for an absolute http: or https: URL; anything else (javascript:, data:, relative) is not linked. */
+function isHttpUrl(s: string): boolean {
+  if (!/^https?:\/\//i.test(s)) return false;
+  try {
+    const url = new URL(s);
+    return url.protocol === 'http:' || url.protocol === 'https:';
+  } catch {
+    return false;
+  }
+}
+
+/** An http(s) URL as people read it: without the scheme, and without a lone trailing slash. */
+function displayUrl(s: string): string {
+  if (!isHttpUrl(s)) return s;
+  const url = new URL(s);
+  const rest = `${url.pathname}${url.search}`;
+  return url.host + (rest === '/' ? '' : rest);
+}
+
+/** A path on this site ("/..."), not a protocol-relative URL ("//host") or a backslash trick ("/\\host"). */
+function isLocalPath(s: string): boolean {
+  return /^\/(?![/\\])/.test(s) && !/[\s\\]/.test(s);
+}
+
+/** A form may only post to this site or to an http(s) URL; anything else is a programming error. */
+function formAction(action: string): string {
+  if (isLocalPath(action) || isHttpUrl(action)) return action;
+  throw new TypeError('form action must be a path on this site or an http(s) URL');
+}
+
+/** The first character (a whole code point) of a name, upper-cased, for the monogram tiles. */
+function initialOf(name: string): string {
+  const first = Array.from(name.trim())[0];
+  return first ? first.toLocaleUpperCase('en') : '?';
+}
+
+/** A stable colour for the app's monogram, picked from a fixed palette by its client_id. */
+function avatarClass(clientId: string): string {
+  let h = 0;
+  for (let i = 0; i < clientId.length; i++) h = (h * 31 + clientId.charCodeAt(i)) >>> 0;
+  return `av${h % 6}`;
+}
+
+// Handlebars finishes compiling a template on its first call. Render every page (and every branch of
+// it) once here, so that the compilation, and any mistake in a template, happens at module load rather
+// than on a user's first request.
+{
+  const client: ClientInfo = {
+    client_id: 'c',
+    client_name: 'c',
+    developer_name: 'd',
+    developer_url: 'https://d/',
+  };
+  const user = { name: 'u', email: 'u' };
+  const form = { action: '/', requestId: 'r', csrfToken: 't', client };
+  loginPage({ ...form, email: 'e', error: 'e', notice: 'n' });
+  consentPage({ ...form, scopes: [{ name: 's', description: 's' }], user });
+  consentPage({ ...form, client: { ...client, developer_name: null }, scopes: [], user });
+  errorPage({ status: 400, error: 'e', description: 'd', errorUri: '/', requestId: 'r' });
+}
