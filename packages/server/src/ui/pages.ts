@@ -248,15 +248,14 @@ const CONSENT = `{{#> layout title=title}}
     <span class="initial" aria-hidden="true">{{userInitial}}</span>
     <div>Signed in as <strong>{{user.name}}</strong><br>{{user.email}}</div>
   </div>
-  {{#if scopes.length}}
   <h2>Requested access</h2>
+  {{#if scopes.length}}
   <ul class="scopes">
     {{#each scopes}}
     <li>${ICON_CHECK}<div><span class="desc">{{description}}</span><code>{{name}}</code></div></li>
     {{/each}}
   </ul>
   {{else}}
-  <h2>Requested access</h2>
   <p class="none">This app asks for no special access, only to confirm who you are.</p>
   {{/if}}
   <form method="post" action="{{action}}">
