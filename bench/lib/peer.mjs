@@ -1,0 +1,185 @@
+// The peer comparison: runs the shared oidc-provider harness (../shared/bench/peer-oidc-provider)
+// with bench/paddock-target.mjs as a second target, scenario A only, and reads its results.
+//
+// The shared folder is never written to: it is copied (without node_modules/results) into a cache
+// directory under the OS temp dir, keyed by its package.json + package-lock.json, where run.sh can
+// `npm ci` once and later runs reuse node_modules (BENCH_SKIP_INSTALL=1).
+//
+// The harness has no scenario selection: it runs A, B and B-pub and, in its sanity checks, mints
+// authorization codes on every target, which Paddock cannot do yet. The copy therefore gets a
+// small, checked patch adding `--scenarios=A[,B,B-pub,C]` (B checks and scenarios B/B-pub/C only
+// run when selected). If the harness ever gains its own `--scenarios` flag, the patch is skipped;
+// if the code it patches has changed, the peer run stops with a clear message instead of
+// guessing.
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+export function peerDir(repoRoot) {
+  return resolve(repoRoot, '../shared/bench/peer-oidc-provider');
+}
+
+const SKIP = new Set(['node_modules', 'results', 'data', '.git']);
+
+function copyTree(src, dst) {
+  mkdirSync(dst, { recursive: true });
+  chmodSync(dst, 0o755);
+  for (const name of readdirSync(src)) {
+    if (SKIP.has(name)) continue;
+    const s = join(src, name);
+    const d = join(dst, name);
+    const st = statSync(s);
+    if (st.isDirectory()) copyTree(s, d);
+    else if (st.isFile()) {
+      if (existsSync(d)) chmodSync(d, 0o644);
+      writeFileSync(d, readFileSync(s));
+      chmodSync(d, (st.mode & 0o755) | 0o600);
+    }
+  }
+}
+
+// [before, after] pairs; every `before` must occur exactly once in bench.mjs.
+const PATCHES = [
+  [
+    "const SKIP_FLOORS = argv['skip-floors'] === 'true';",
+    "const SKIP_FLOORS = argv['skip-floors'] === 'true';\n" +
+      '// [patched by paddock bench/lib/peer.mjs] --scenarios=A[,B,B-pub,C]: run only these (default all).\n' +
+      "const SCENARIO_SET = argv.scenarios ? new Set(argv.scenarios.split(',')) : null;\n" +
+      'const SCENARIO_ON = (id) => !SCENARIO_SET || SCENARIO_SET.has(id);',
+  ],
+  [
+    "  const codes = await target.mintCodes('confidential', 2);",
+    "  if (SCENARIO_ON('B') || SCENARIO_ON('B-pub')) {\n  const codes = await target.mintCodes('confidential', 2);",
+  ],
+  [
+    "  check('B-pub: public client code + verifier -> 200', p1.status === 200 && p1.json.access_token, JSON.stringify(p1.json));",
+    "  check('B-pub: public client code + verifier -> 200', p1.status === 200 && p1.json.access_token, JSON.stringify(p1.json));\n  }",
+  ],
+  [
+    '    target.verifyInput = await collectVerifyInput(target);',
+    "    if (SCENARIO_ON('C')) target.verifyInput = await collectVerifyInput(target);",
+  ],
+  ['  for (const sc of SCENARIOS) {', '  for (const sc of SCENARIOS.filter((s) => SCENARIO_ON(s.id))) {'],
+  [
+    "// Scenario C: verification cost of each target's access tokens, with the targets stopped.\nfor (const target of targets) {",
+    "// Scenario C: verification cost of each target's access tokens, with the targets stopped.\nfor (const target of (SCENARIO_ON('C') ? targets : [])) {",
+  ],
+];
+
+function patchBench(file) {
+  let src = readFileSync(file, 'utf8');
+  if (/argv\.scenarios|argv\['scenarios'\]/.test(src))
+    return 'harness has its own --scenarios flag (or is already patched)';
+  for (const [before, after] of PATCHES) {
+    const first = src.indexOf(before);
+    if (first < 0 || src.indexOf(before, first + 1) >= 0) {
+      throw new Error(
+        `cannot add --scenarios to ${file}: expected exactly one occurrence of:\n  ${before.split('\n').pop()}\n(the harness changed; update PATCHES in bench/lib/peer.mjs)`,
+      );
+    }
+    src = src.slice(0, first) + after + src.slice(first + before.length);
+  }
+  writeFileSync(file, src);
+  return 'patched a copy of bench.mjs to add --scenarios';
+}
+
+/**
+ * Runs the peer harness. Returns { skipped } when the shared folder is missing, else
+ * { code, stdout, rows, sanity, meta, workDir, resultsFile }.
+ * @param {object} o
+ * @param {string} o.repoRoot
+ * @param {string} o.targetPath   absolute path of bench/paddock-target.mjs
+ * @param {number} o.durationS
+ * @param {number[]} o.conc
+ * @param {number} o.budgetS      cap for run.sh (BENCH_MAX_S)
+ * @param {(m: string) => void} o.log
+ * @param {(child: import('node:child_process').ChildProcess) => void} o.onChild  for cleanup on signals/timeouts
+ */
+export async function runPeer(o) {
+  const src = peerDir(o.repoRoot);
+  if (!existsSync(join(src, 'bench.mjs')) || !existsSync(join(src, 'run.sh'))) {
+    return {
+      skipped: `peer harness not found at ${src} (expected bench.mjs and run.sh there); skipping the peer comparison`,
+    };
+  }
+  const key = createHash('sha256');
+  for (const f of ['package.json', 'package-lock.json'])
+    if (existsSync(join(src, f))) key.update(readFileSync(join(src, f)));
+  const work = join(tmpdir(), `paddock-peer-bench-${key.digest('hex').slice(0, 12)}`);
+  copyTree(src, work);
+  o.log(`peer harness copied from ${src} to ${work}; ${patchBench(join(work, 'bench.mjs'))}`);
+  const installed = existsSync(join(work, 'node_modules/oidc-provider/package.json'));
+  o.log(
+    installed
+      ? 'peer: reusing node_modules (BENCH_SKIP_INSTALL=1)'
+      : 'peer: first run here, run.sh installs dependencies (npm ci)',
+  );
+
+  const args = [
+    'run.sh',
+    '--skip-floors',
+    `--targets=oidc-provider,${o.targetPath}`,
+    `--duration=${o.durationS}`,
+    `--conc=${o.conc.join(',')}`,
+    '--scenarios=A',
+  ];
+  o.log(`peer: bash ${args.join(' ')}  (cwd ${work})`);
+  const started = Date.now();
+  const child = spawn('bash', args, {
+    cwd: work,
+    // Own process group, so a stop can reach run.sh, the harness and the servers it started.
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: {
+      ...process.env,
+      BENCH_SKIP_INSTALL: installed ? '1' : '0',
+      BENCH_MAX_S: String(Math.max(60, Math.floor(o.budgetS))),
+    },
+  });
+  o.onChild(child);
+  let stdout = '';
+  child.stdout.on('data', (d) => {
+    stdout += d;
+  });
+  let pending = '';
+  child.stderr.on('data', (d) => {
+    pending += d;
+    const lines = pending.split('\n');
+    pending = lines.pop();
+    for (const l of lines) process.stderr.write(`  [peer] ${l}\n`);
+  });
+  const code = await new Promise((r) => child.on('exit', (c, sig) => r(c ?? (sig ? 128 : 1))));
+  if (pending) process.stderr.write(`  [peer] ${pending}\n`);
+
+  // The newest results/run-*.json written by this run.
+  const resDir = join(work, 'results');
+  let resultsFile;
+  if (existsSync(resDir)) {
+    const candidates = readdirSync(resDir)
+      .filter((f) => /^run-.*\.json$/.test(f))
+      .map((f) => ({ f: join(resDir, f), t: statSync(join(resDir, f)).mtimeMs }))
+      .filter((x) => x.t >= started - 1000)
+      .sort((a, b) => b.t - a.t);
+    resultsFile = candidates[0]?.f;
+  }
+  const parsed = resultsFile ? JSON.parse(readFileSync(resultsFile, 'utf8')) : {};
+  return {
+    code,
+    stdout,
+    rows: parsed.rows || [],
+    sanity: parsed.sanity,
+    meta: parsed.meta,
+    workDir: work,
+    resultsFile,
+  };
+}

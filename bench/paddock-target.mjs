@@ -1,0 +1,355 @@
+// Paddock as a benchmark target: starts a fresh Paddock (embedded SQLite store, fresh temp data
+// dir, bench hook enabled) as a child process on 127.0.0.1 and exposes it in the shape the peer
+// harness (../shared/bench/peer-oidc-provider, `--targets=...`) expects:
+//
+//   { name, baseUrl, pid, tokenPath, jwksPath, jwt, clientAuth(kind), reset(), mintRefreshTokens(kind, n),
+//     mintCodes(kind, n), sanity({ postToken }), stop() }
+//
+// bench/run.mjs uses the same module for its own runs, so both measure the same server setup.
+// Only loopback, only child processes this module started, stopped by PID (SIGTERM, then SIGKILL).
+import { spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+export const REPO_ROOT = resolve(HERE, '..');
+const CLI = join(REPO_ROOT, 'packages/server/bin/paddock.mjs');
+const WATCHDOG = join(HERE, 'lib/watchdog.mjs');
+
+const CLIENT_ID = 'bench-confidential';
+const USERNAME = 'bench@example.com';
+const MINT_CHUNK = 2000;
+
+/** The book's masking: base64(sha256(secret + id.trim().toLowerCase())), standard base64 with padding. */
+export function maskSecret(secret, id) {
+  return createHash('sha256')
+    .update(secret + id.trim().toLowerCase(), 'utf8')
+    .digest('base64');
+}
+
+// The server's environment: ours, minus anything that would change its configuration (a
+// DATABASE_URL would switch it to PostgreSQL; PADDOCK_* from the caller's shell), plus the bench
+// settings. Logging at warn: per-request info logs would dominate the measurement.
+function serverEnv(extra) {
+  const env = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (k.startsWith('PADDOCK_') || k === 'DATABASE_URL') continue;
+    env[k] = v;
+  }
+  return { ...env, PADDOCK_LOG_LEVEL: 'warn', ...extra };
+}
+
+function freePort() {
+  return new Promise((resolvePort, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolvePort(port));
+    });
+  });
+}
+
+// Runs one `paddock` CLI command to completion (bounded), returns stdout.
+function cli(args, { env, input, timeoutMs = 60_000 }) {
+  return new Promise((resolveRun, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], {
+      cwd: REPO_ROOT,
+      env,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+    });
+    child.stderr.on('data', (d) => {
+      err += d;
+    });
+    const timer = setTimeout(() => {
+      try {
+        process.kill(child.pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }, timeoutMs);
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      if (code === 0) resolveRun(out);
+      else
+        reject(
+          new Error(
+            `paddock ${args.slice(0, 2).join(' ')} failed (${signal ?? `exit ${code}`}): ${err.trim() || out.trim()}`,
+          ),
+        );
+    });
+    child.stdin.end(input ?? '');
+  });
+}
+
+// Keeps the last `max` characters written to a stream, for error reports.
+function tail(stream, max = 64 * 1024) {
+  let buf = '';
+  stream.on('data', (d) => {
+    buf += d;
+    if (buf.length > max * 2) buf = buf.slice(-max);
+  });
+  return () => buf.slice(-max);
+}
+
+// Servers (and their data dirs) still live when this process exits, e.g. when the peer harness is
+// stopped by a signal: kill them and remove their data dirs (synchronously, as 'exit' requires).
+const live = new Map(); // child -> data dir
+process.on('exit', () => {
+  for (const [child, dir] of live) {
+    try {
+      process.kill(child.pid, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+    try {
+      rmSync(dir, { recursive: true, force: true });
+    } catch {
+      /* best effort */
+    }
+  }
+});
+
+/**
+ * Starts Paddock and returns the target.
+ * @param {object} [opts]
+ * @param {(msg: string) => void} [opts.log]
+ * @param {Record<string,string>} [opts.env]  extra server environment (e.g. PADDOCK_SQLITE_SYNCHRONOUS)
+ */
+export async function createTarget(opts = {}) {
+  const log = opts.log || ((m) => console.error(`[paddock-target] ${m}`));
+  const dataDir = mkdtempSync(join(tmpdir(), 'paddock-bench-'));
+  const benchKey = randomBytes(24).toString('base64url');
+  const env = serverEnv({
+    PADDOCK_BENCH_KEY: benchKey,
+    PADDOCK_BENCH_CLIENT: CLIENT_ID,
+    PADDOCK_BENCH_USER: USERNAME,
+    ...(opts.env || {}),
+  });
+  let child;
+  try {
+    // The client and user, through the CLI, on the same data dir, before the server starts.
+    const password = randomBytes(18).toString('base64url');
+    await cli(
+      [
+        'users',
+        'add',
+        USERNAME,
+        '--name',
+        'Bench',
+        '--cust-id',
+        '1',
+        '--password-stdin',
+        '--data-dir',
+        dataDir,
+      ],
+      { env, input: password },
+    );
+    const clientJson = await cli(
+      [
+        'clients',
+        'add',
+        CLIENT_ID,
+        '--name',
+        'Bench',
+        '--grant',
+        'password_limited',
+        '--grant',
+        'refresh_token',
+        '--json',
+        '--data-dir',
+        dataDir,
+      ],
+      { env },
+    );
+    const clientSecret = JSON.parse(clientJson).client_secret;
+    if (!clientSecret) throw new Error(`clients add printed no client_secret: ${clientJson}`);
+    const maskedSecret = maskSecret(clientSecret, CLIENT_ID);
+
+    // The server, on a free loopback port (retried if someone takes the port in between).
+    let port;
+    let stdoutTail;
+    let stderrTail;
+    for (let attempt = 1; ; attempt++) {
+      port = await freePort();
+      child = spawn(
+        process.execPath,
+        [
+          '--import',
+          WATCHDOG,
+          CLI,
+          'serve',
+          '--host',
+          '127.0.0.1',
+          '--port',
+          String(port),
+          '--data-dir',
+          dataDir,
+        ],
+        // stdin stays a pipe: the watchdog stops the server when it closes (i.e. when we are gone).
+        { cwd: REPO_ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] },
+      );
+      live.set(child, dataDir);
+      stdoutTail = tail(child.stdout);
+      stderrTail = tail(child.stderr);
+      const exited = new Promise((r) => child.once('exit', (code, signal) => r({ code, signal })));
+      const up = await waitHealthy(`http://127.0.0.1:${port}/healthz`, exited, 30_000);
+      if (up === true) break;
+      live.delete(child);
+      const out = `${stderrTail()}${stdoutTail()}`.trim();
+      if (up === 'exited' && /EADDRINUSE|listening there/.test(out) && attempt < 3) continue;
+      if (up !== 'exited') await killChild(child);
+      child = undefined;
+      throw new Error(`Paddock did not come up (${up}):\n${out}`);
+    }
+    const baseUrl = `http://127.0.0.1:${port}`;
+    const server = child;
+    log(`Paddock pid ${server.pid} at ${baseUrl}, data dir ${dataDir}`);
+
+    const hook = async (op, body = {}) => {
+      const res = await fetch(`${baseUrl}/__bench/${op}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-bench-key': benchKey },
+        body: JSON.stringify(body),
+        signal: AbortSignal.timeout(120_000),
+      });
+      const text = await res.text();
+      if (!res.ok) throw new Error(`bench hook ${op}: HTTP ${res.status} ${text.slice(0, 500)}`);
+      return JSON.parse(text);
+    };
+
+    const enc = encodeURIComponent;
+    let stopping;
+    const target = {
+      name: 'paddock',
+      baseUrl,
+      pid: server.pid,
+      dataDir,
+      tokenPath: '/oauth2/token',
+      jwksPath: '/.well-known/jwks.json',
+      // Scenario C of the peer harness reads audience and typ from a real token when absent.
+      jwt: { issuer: baseUrl },
+      clientId: CLIENT_ID,
+      /** Paddock requires the masked client secret (client_secret_post, masked with the client_id). */
+      clientAuth(kind) {
+        if (kind !== 'confidential')
+          throw new Error(`paddock target: no ${kind} client is set up (only "confidential")`);
+        return `client_id=${enc(CLIENT_ID)}&client_secret=${enc(maskedSecret)}`;
+      },
+      async reset() {
+        await hook('reset');
+      },
+      async mintRefreshTokens(kind, n) {
+        if (kind !== 'confidential')
+          throw new Error(`paddock target: no ${kind} client is set up (only "confidential")`);
+        const out = [];
+        while (out.length < n) {
+          const { items } = await hook('mint', {
+            kind: 'refresh_token',
+            client: 'confidential',
+            n: Math.min(MINT_CHUNK, n - out.length),
+          });
+          if (!items?.length) throw new Error('bench hook mint returned no items');
+          for (const it of items) out.push(it);
+        }
+        return out;
+      },
+      async mintCodes() {
+        throw new Error(
+          'paddock target: minting authorization codes is not supported yet (the authorization_code grant comes in a later issue); run only scenario A (--scenarios=A)',
+        );
+      },
+      // Extra checks the peer harness runs (after its own black-box A checks).
+      async sanity({ postToken }) {
+        const out = {};
+        const [rt] = await target.mintRefreshTokens('confidential', 1);
+        const plain = await fetch(`${baseUrl}/oauth2/token`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: `grant_type=refresh_token&client_id=${enc(CLIENT_ID)}&client_secret=${enc(clientSecret)}&refresh_token=${enc(rt)}`,
+        });
+        const pj = await plain.json().catch(() => ({}));
+        out['paddock: unmasked client_secret -> invalid_client'] = pj.error === 'invalid_client';
+        const r = await postToken('confidential', 'refresh_token', rt);
+        out['paddock: same token with the masked secret afterwards -> 200'] = r.status === 200;
+        return out;
+      },
+      stdoutTail,
+      stderrTail,
+      get exited() {
+        return server.exitCode !== null || server.signalCode !== null;
+      },
+      /** Idempotent: every caller waits for the same stop (SIGTERM, SIGKILL after 3 s, data dir removed). */
+      stop() {
+        stopping ||= (async () => {
+          await killChild(server);
+          live.delete(server);
+          rmSync(dataDir, { recursive: true, force: true });
+        })();
+        return stopping;
+      },
+    };
+    return target;
+  } catch (err) {
+    if (child) {
+      await killChild(child);
+      live.delete(child);
+    }
+    rmSync(dataDir, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+// Polls GET /healthz until 200: true, or 'exited' if the process died, or 'timeout'.
+async function waitHealthy(url, exited, timeoutMs) {
+  let gone = false;
+  exited.then(() => {
+    gone = true;
+  });
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (gone) return 'exited';
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
+      if (res.status === 200) return true;
+    } catch {
+      /* not listening yet */
+    }
+    await new Promise((r) => setTimeout(r, 150));
+  }
+  return gone ? 'exited' : 'timeout';
+}
+
+/** SIGTERM, then SIGKILL after 3 s; resolves when the process has exited. */
+export async function killChild(child) {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  try {
+    process.kill(child.pid, 'SIGTERM');
+  } catch {
+    /* gone */
+  }
+  const t = setTimeout(() => {
+    try {
+      process.kill(child.pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }, 3000);
+  await exited;
+  clearTimeout(t);
+}
