@@ -5,6 +5,12 @@ import type { Db, Param, Queryable } from './db.ts';
 
 type Statement = Database.Statement<unknown[], unknown>;
 
+interface PendingTransaction {
+  fn: (tx: Queryable) => Promise<unknown>;
+  resolve: (value: unknown) => void;
+  reject: (err: unknown) => void;
+}
+
 /** How long a statement waits for another process's write lock before giving up. */
 const BUSY_TIMEOUT_MS = 15_000;
 
@@ -18,6 +24,8 @@ export class SqliteDb implements Db {
   private readonly statements = new Map<string, Statement>();
   private queue: Promise<void> = Promise.resolve();
   private inTransaction = false;
+  private pending: PendingTransaction[] = [];
+  private batchScheduled = false;
 
   constructor(file: string, synchronous: 'FULL' | 'NORMAL') {
     fs.mkdirSync(path.dirname(file), { recursive: true });
@@ -61,7 +69,7 @@ export class SqliteDb implements Db {
   };
 
   private async waitIdle(): Promise<void> {
-    while (this.inTransaction) await this.queue;
+    while (this.inTransaction || this.batchScheduled) await this.queue;
   }
 
   async all<T>(sql: string, params: readonly Param[] = []): Promise<T[]> {
@@ -76,31 +84,55 @@ export class SqliteDb implements Db {
     return this.retryBusy(() => st.run(...params).changes);
   }
 
-  async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
-    const previous = this.queue;
-    let release!: () => void;
-    this.queue = new Promise<void>((resolve) => {
-      release = resolve;
+  /**
+   * Group commit: transactions started in the same turn of the event loop run one after another inside
+   * one BEGIN IMMEDIATE ... COMMIT, each in its own SAVEPOINT, so a refused one rolls back alone and the
+   * whole batch pays one fsync. No caller hears of success before the COMMIT that makes it durable.
+   */
+  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.pending.push({ fn, resolve, reject } as PendingTransaction);
+      if (this.batchScheduled) return;
+      this.batchScheduled = true;
+      this.queue = this.queue.then(() => new Promise<void>((r) => setImmediate(r))).then(() => this.runBatch());
     });
-    await previous;
+  }
+
+  private async runBatch(): Promise<void> {
+    this.batchScheduled = false;
+    const batch = this.pending;
+    this.pending = [];
     this.inTransaction = true;
+    const outcomes: { ok: boolean; value: unknown }[] = [];
     try {
-      // IMMEDIATE takes the write lock up front, so two processes never deadlock upgrading a read lock.
       const begin = this.prepare('BEGIN IMMEDIATE');
       await this.retryBusy(() => begin.run());
-      try {
-        const result = await fn(this.direct);
-        const commit = this.prepare('COMMIT');
-        await this.retryBusy(() => commit.run());
-        return result;
-      } catch (err) {
-        if (this.db.inTransaction) this.prepare('ROLLBACK').run();
-        throw err;
+      for (const item of batch) {
+        this.prepare('SAVEPOINT paddock_tx').run();
+        try {
+          const value = await item.fn(this.direct);
+          this.prepare('RELEASE paddock_tx').run();
+          outcomes.push({ ok: true, value });
+        } catch (err) {
+          this.prepare('ROLLBACK TO paddock_tx').run();
+          this.prepare('RELEASE paddock_tx').run();
+          outcomes.push({ ok: false, value: err });
+        }
       }
-    } finally {
+      const commit = this.prepare('COMMIT');
+      await this.retryBusy(() => commit.run());
+    } catch (err) {
+      if (this.db.inTransaction) this.prepare('ROLLBACK').run();
       this.inTransaction = false;
-      release();
+      for (const item of batch) item.reject(err);
+      return;
     }
+    this.inTransaction = false;
+    batch.forEach((item, i) => {
+      const o = outcomes[i]!;
+      if (o.ok) item.resolve(o.value);
+      else item.reject(o.value);
+    });
   }
 
   async exec(sql: string): Promise<void> {
