@@ -14,7 +14,7 @@ import type { AppContext } from '../src/context.ts';
 import { buildApp } from '../src/http/app.ts';
 import { openStore } from '../src/store/index.ts';
 import { KeyRing } from '../src/tokens/keys.ts';
-import { loadMasterKey } from '../src/tokens/master-key.ts';
+import { deriveKey, loadMasterKey } from '../src/tokens/master-key.ts';
 
 export const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 export const BIN = path.join(REPO, 'packages/server/bin/paddock.mjs');
@@ -148,9 +148,10 @@ export async function startInProcess(
   const config = loadConfig(env);
   const clock = opts.clock ?? systemClock;
   const store = await openStore(config, Math.floor(clock.now() / 1000));
-  const keys = new KeyRing(store, loadMasterKey(config), () => Math.floor(clock.now() / 1000));
+  const masterKey = loadMasterKey(config);
+  const keys = new KeyRing(store, masterKey, () => Math.floor(clock.now() / 1000));
   await keys.init();
-  const ctx: AppContext = { config, store, clock, keys };
+  const ctx: AppContext = { config, store, clock, keys, csrfKey: deriveKey(masterKey, 'csrf') };
   const logFile = logFileFor(opts.name ?? 'inproc');
   const logStream = fs.createWriteStream(logFile);
   const app = await buildApp(ctx, { logStream });

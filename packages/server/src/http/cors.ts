@@ -32,35 +32,46 @@ export function originRule(ctx: AppContext): (origin: string) => Promise<boolean
   };
 }
 
-/** Registers `routes` in a context whose responses carry CORS headers for allowed origins. */
+/**
+ * Registers `routes` in a context whose responses carry CORS headers for allowed origins. The plugin's
+ * preflight route answers OPTIONS on every path (Fastify encapsulates hooks, not routes), so the decision
+ * also checks the path: only these API routes ever answer CORS.
+ */
 export async function withCors(
   app: FastifyInstance,
   ctx: AppContext,
   routes: (api: FastifyInstance) => Promise<void>,
 ): Promise<void> {
   const allowed = originRule(ctx);
+  const apiPaths = new Set<string>();
   await app.register(async (api) => {
+    api.addHook('onRoute', (route) => {
+      apiPaths.add(route.url);
+    });
     await api.register(cors, {
-      origin: (origin, cb) => {
-        if (!origin) return cb(null, false);
-        allowed(origin).then(
-          (ok) => cb(null, ok),
-          () => cb(null, false),
-        );
+      delegator: (request, cb) => {
+        const origin = request.headers.origin;
+        const path = request.url.split('?')[0]!;
+        const deny = () => cb(null, { origin: false });
+        if (!origin || !apiPaths.has(path)) return deny();
+        allowed(origin).then((ok) => cb(null, ok ? { ...OPTIONS, origin } : { origin: false }), deny);
       },
-      methods: ['GET', 'POST'],
-      allowedHeaders: ['authorization', 'content-type'],
-      exposedHeaders: [
-        'x-request-id',
-        'www-authenticate',
-        'retry-after',
-        'ratelimit-limit',
-        'ratelimit-remaining',
-        'ratelimit-reset',
-      ],
-      maxAge: 600,
-      strictPreflight: false,
     });
     await routes(api);
   });
 }
+
+const OPTIONS = {
+  methods: ['GET', 'POST'],
+  allowedHeaders: ['authorization', 'content-type'],
+  exposedHeaders: [
+    'x-request-id',
+    'www-authenticate',
+    'retry-after',
+    'ratelimit-limit',
+    'ratelimit-remaining',
+    'ratelimit-reset',
+  ],
+  maxAge: 600,
+  strictPreflight: false,
+};

@@ -94,7 +94,9 @@ export class SqliteDb implements Db {
       this.pending.push({ fn, resolve, reject } as PendingTransaction);
       if (this.batchScheduled) return;
       this.batchScheduled = true;
-      this.queue = this.queue.then(() => new Promise<void>((r) => setImmediate(r))).then(() => this.runBatch());
+      this.queue = this.queue
+        .then(() => new Promise<void>((r) => setImmediate(r)))
+        .then(() => this.runBatch());
     });
   }
 

@@ -1,0 +1,273 @@
+// A certified third-party client, openid-client v6, runs the authorization code flow (PKCE S256) and the
+// refresh token grant against Paddock; the sign-in and consent pages are driven over HTTP.
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import * as client from 'openid-client';
+import { createUser } from '../src/accounts/users.ts';
+import { createClient } from '../src/clients/registry.ts';
+import { mask } from '../src/oauth/masking.ts';
+import { decodeJwt, get, noteSecret, startInProcess, type TestServer } from './helpers.ts';
+
+const PUBLIC_ID = 'oidc-public';
+const CONF_ID = 'oidc-confidential';
+const REDIRECT = 'https://app.example/callback';
+const CONF_REDIRECT = 'https://server-app.example/callback';
+
+let server: TestServer;
+let username: string;
+let password: string;
+let userId: string;
+let maskedSecret: string;
+
+before(async () => {
+  server = await startInProcess({ name: 'openid-client' });
+  const store = server.ctx!.store;
+  username = 'oidc.user@example.com';
+  password = `pw-${randomBytes(9).toString('base64url')}-Battery-Staple`;
+  noteSecret(password, mask(password, username));
+  userId = (await createUser(store, { username, display_name: 'John West', password, cust_id: 15535 }, 0))
+    .user_id;
+  await createClient(
+    store,
+    { client_id: PUBLIC_ID, client_name: 'Public app', client_type: 'public', redirect_uris: [REDIRECT] },
+    0,
+  );
+  const { client_secret } = await createClient(
+    store,
+    { client_id: CONF_ID, client_name: 'Server app', redirect_uris: [CONF_REDIRECT] },
+    0,
+  );
+  maskedSecret = mask(client_secret!, CONF_ID);
+  noteSecret(client_secret, maskedSecret);
+});
+after(() => server.stop());
+
+// ---- a tiny browser: cookies, no automatic redirects
+
+class Browser {
+  readonly cookies = new Map<string, string>();
+
+  async open(url: string, form?: Record<string, string>) {
+    const headers: Record<string, string> = {
+      accept: 'text/html',
+      'user-agent': 'openid-client-test-browser',
+    };
+    if (this.cookies.size > 0) headers.cookie = [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+    if (form) {
+      headers['content-type'] = 'application/x-www-form-urlencoded';
+      headers.origin = new URL(url).origin;
+    }
+    const r = await fetch(url, {
+      method: form ? 'POST' : 'GET',
+      headers,
+      body: form ? new URLSearchParams(form).toString() : undefined,
+      redirect: 'manual',
+    });
+    for (const c of r.headers.getSetCookie()) {
+      const pair = c.split(';')[0]!;
+      const i = pair.indexOf('=');
+      noteSecret(pair.slice(i + 1));
+      this.cookies.set(pair.slice(0, i), pair.slice(i + 1));
+    }
+    const location = r.headers.get('location');
+    return { status: r.status, text: await r.text(), location: location && new URL(location, url).href };
+  }
+}
+
+function hidden(html: string, name: string): string {
+  const m = new RegExp(`<input type="hidden" name="${name}" value="([^"]*)">`).exec(html);
+  assert.ok(m, `hidden input ${name}`);
+  return m[1]!;
+}
+
+/** Follows the sign-in and consent pages as the user; returns the URL the browser lands on at the app. */
+async function userAgentFlow(
+  b: Browser,
+  authorizationUrl: URL,
+  decision: 'allow' | 'deny' = 'allow',
+): Promise<string> {
+  let step = await b.open(authorizationUrl.href);
+  for (let i = 0; i < 4; i++) {
+    assert.ok([302, 303].includes(step.status), `${step.status} ${step.text}`);
+    const next = step.location!;
+    if (!next.startsWith(`${server.url}/`)) return next;
+    const page = await b.open(next);
+    assert.equal(page.status, 200, page.text);
+    const form: Record<string, string> = {
+      request_id: hidden(page.text, 'request_id'),
+      csrf_token: hidden(page.text, 'csrf_token'),
+    };
+    noteSecret(form.csrf_token);
+    const isLogin = new URL(next).pathname === '/oauth2/login';
+    if (isLogin) Object.assign(form, { email: username, password });
+    else form.decision = decision;
+    step = await b.open(`${server.url}/oauth2/${isLogin ? 'login' : 'consent'}`, form);
+  }
+  assert.fail('the flow did not come back to the app');
+}
+
+async function profile(accessToken: string) {
+  return get(`${server.url}/oauth2/iracing/profile`, { authorization: `Bearer ${accessToken}` });
+}
+
+function noteTokens(t: { access_token: string; refresh_token?: string }) {
+  noteSecret(t.access_token, t.refresh_token);
+}
+
+const discoveryOptions = () => ({
+  execute: [client.allowInsecureRequests],
+  algorithm: 'oauth2' as const,
+});
+
+describe('openid-client v6 against Paddock', () => {
+  test('discovery reads the RFC 8414 metadata', async () => {
+    const config = await client.discovery(
+      new URL(server.issuer),
+      PUBLIC_ID,
+      undefined,
+      client.None(),
+      discoveryOptions(),
+    );
+    const md = config.serverMetadata();
+    assert.equal(md.issuer, server.issuer);
+    assert.equal(md.authorization_endpoint, `${server.issuer}/oauth2/authorize`);
+    assert.equal(md.token_endpoint, `${server.issuer}/oauth2/token`);
+    assert.ok(md.supportsPKCE());
+  });
+
+  test('public client: code flow with PKCE S256, then a refresh', async () => {
+    const config = await client.discovery(
+      new URL(server.issuer),
+      PUBLIC_ID,
+      undefined,
+      client.None(),
+      discoveryOptions(),
+    );
+    const verifier = client.randomPKCECodeVerifier();
+    const challenge = await client.calculatePKCECodeChallenge(verifier);
+    const state = client.randomState();
+    noteSecret(verifier);
+    const url = client.buildAuthorizationUrl(config, {
+      redirect_uri: REDIRECT,
+      scope: 'iracing.profile',
+      code_challenge: challenge,
+      code_challenge_method: 'S256',
+      state,
+    });
+    assert.equal(url.origin + url.pathname, `${server.issuer}/oauth2/authorize`);
+
+    const b = new Browser();
+    const callback = await userAgentFlow(b, url);
+    assert.ok(callback.startsWith(`${REDIRECT}?`), callback);
+    noteSecret(new URL(callback).searchParams.get('code') ?? undefined);
+
+    const tokens = await client.authorizationCodeGrant(config, new URL(callback), {
+      pkceCodeVerifier: verifier,
+      expectedState: state,
+    });
+    noteTokens(tokens);
+    assert.equal(tokens.token_type.toLowerCase(), 'bearer');
+    assert.equal(tokens.scope, 'iracing.profile');
+    assert.ok(tokens.refresh_token);
+    assert.equal(tokens.expires_in, 600);
+    assert.equal(decodeJwt(tokens.access_token).payload.sub, userId);
+    const p1 = await profile(tokens.access_token);
+    assert.equal(p1.status, 200);
+    assert.deepEqual(p1.body, { iracing_name: 'John West', iracing_cust_id: 15535 });
+
+    const refreshed = await client.refreshTokenGrant(config, tokens.refresh_token!);
+    noteTokens(refreshed);
+    assert.notEqual(refreshed.refresh_token, tokens.refresh_token);
+    assert.equal(refreshed.scope, 'iracing.profile');
+    const p2 = await profile(refreshed.access_token);
+    assert.equal(p2.status, 200);
+    assert.equal(p2.body.iracing_cust_id, 15535);
+
+    // The used refresh token is refused, as openid-client reports it.
+    await assert.rejects(
+      client.refreshTokenGrant(config, tokens.refresh_token!),
+      (err: unknown) => err instanceof client.ResponseBodyError && err.error === 'invalid_grant',
+    );
+
+    // Signed in and consented: the next authorization comes straight back with a code.
+    const v2 = client.randomPKCECodeVerifier();
+    noteSecret(v2);
+    const s2 = client.randomState();
+    const again = await b.open(
+      client.buildAuthorizationUrl(config, {
+        redirect_uri: REDIRECT,
+        scope: 'iracing.profile',
+        code_challenge: await client.calculatePKCECodeChallenge(v2),
+        code_challenge_method: 'S256',
+        state: s2,
+      }).href,
+    );
+    assert.equal(again.status, 302);
+    noteSecret(new URL(again.location!).searchParams.get('code') ?? undefined);
+    const t2 = await client.authorizationCodeGrant(config, new URL(again.location!), {
+      pkceCodeVerifier: v2,
+      expectedState: s2,
+    });
+    noteTokens(t2);
+    assert.equal((await profile(t2.access_token)).status, 200);
+  });
+
+  test('confidential client: client_secret_post with the masked secret', async () => {
+    const config = await client.discovery(
+      new URL(server.issuer),
+      CONF_ID,
+      undefined,
+      client.ClientSecretPost(maskedSecret),
+      discoveryOptions(),
+    );
+    const verifier = client.randomPKCECodeVerifier();
+    noteSecret(verifier);
+    const state = client.randomState();
+    const url = client.buildAuthorizationUrl(config, {
+      redirect_uri: CONF_REDIRECT,
+      scope: 'iracing.profile',
+      code_challenge: await client.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+      state,
+    });
+    const callback = await userAgentFlow(new Browser(), url);
+    noteSecret(new URL(callback).searchParams.get('code') ?? undefined);
+    const tokens = await client.authorizationCodeGrant(config, new URL(callback), {
+      pkceCodeVerifier: verifier,
+      expectedState: state,
+    });
+    noteTokens(tokens);
+    assert.equal((await profile(tokens.access_token)).status, 200);
+    const refreshed = await client.refreshTokenGrant(config, tokens.refresh_token!);
+    noteTokens(refreshed);
+    assert.equal((await profile(refreshed.access_token)).status, 200);
+  });
+
+  test('a user who denies: openid-client reports access_denied from the redirect', async () => {
+    const config = await client.discovery(
+      new URL(server.issuer),
+      PUBLIC_ID,
+      undefined,
+      client.None(),
+      discoveryOptions(),
+    );
+    const verifier = client.randomPKCECodeVerifier();
+    const state = client.randomState();
+    const url = client.buildAuthorizationUrl(config, {
+      redirect_uri: REDIRECT,
+      scope: 'iracing.auth',
+      code_challenge: await client.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+      state,
+    });
+    const callback = await userAgentFlow(new Browser(), url, 'deny');
+    await assert.rejects(
+      client.authorizationCodeGrant(config, new URL(callback), {
+        pkceCodeVerifier: verifier,
+        expectedState: state,
+      }),
+      (err: unknown) => err instanceof client.AuthorizationResponseError && err.error === 'access_denied',
+    );
+  });
+});
