@@ -11,6 +11,7 @@ import { registerBook } from './routes/book.ts';
 import { registerDiscovery } from './routes/discovery.ts';
 import { registerJwks } from './routes/jwks.ts';
 import { registerProfile } from './routes/profile.ts';
+import { registerSessions } from './routes/sessions.ts';
 import { registerToken } from './routes/token.ts';
 
 export interface AppOptions {
@@ -59,6 +60,7 @@ export async function buildApp(ctx: AppContext, options: AppOptions = {}): Promi
     await registerToken(api, ctx);
     await registerProfile(api, ctx);
     await registerJwks(api, ctx);
+    await registerSessions(api, ctx);
   });
   await registerAuthorize(app, ctx);
   await registerDiscovery(app, ctx);

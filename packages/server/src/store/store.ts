@@ -311,6 +311,29 @@ export class Store {
     };
   }
 
+  /** A user's live sessions with one client, newest first. */
+  async liveSessions(userId: string, clientId: string, now: number): Promise<SessionRecord[]> {
+    return this.q.all<SessionRecord>(
+      `SELECT * FROM sessions WHERE user_id = ? AND client_id = ? AND revoked_at IS NULL AND expires_at > ?
+       ORDER BY auth_time DESC, session_id`,
+      [userId, clientId, now],
+    );
+  }
+
+  /** Revokes every live session of a user with one client; returns how many. */
+  async revokeUserClientSessions(
+    userId: string,
+    clientId: string,
+    reason: string,
+    now: number,
+  ): Promise<number> {
+    return this.q.run(
+      `UPDATE sessions SET revoked_at = ?, revoked_reason = ?
+       WHERE user_id = ? AND client_id = ? AND revoked_at IS NULL`,
+      [now, reason, userId, clientId],
+    );
+  }
+
   /** Marks a session revoked; returns false when it was already revoked or does not exist. */
   async revokeSession(sessionId: string, reason: string, now: number): Promise<boolean> {
     return (

@@ -1,0 +1,53 @@
+// The book's session object. User agents are parsed with bowser; the geographic fields stay null until
+// a GeoIP database is configured (the book allows null for each of them).
+import Bowser from 'bowser';
+import { scopeDescriptions } from '../oauth/scopes.ts';
+import type { ClientRecord, SessionRecord } from '../store/types.ts';
+
+function agent(header: string | null) {
+  if (!header) return { operating_system: null, browser: null };
+  try {
+    const parsed = Bowser.parse(header);
+    return { operating_system: parsed.os.name ?? null, browser: parsed.browser.name ?? null };
+  } catch {
+    return { operating_system: null, browser: null };
+  }
+}
+
+export function sessionView(s: SessionRecord, client: ClientRecord, currentSessionId: string) {
+  const scopes = s.scope ? s.scope.split(' ') : [];
+  const first = agent(s.first_user_agent);
+  const last = agent(s.last_user_agent);
+  return {
+    session_id: s.session_id,
+    client_id: client.client_id,
+    client_name: client.client_name,
+    client_developer_name: client.developer_name,
+    client_developer_url: client.developer_url,
+    client_developer_email: client.developer_email,
+    scope: s.scope,
+    scope_descriptions: scopes.length ? scopeDescriptions(scopes) : null,
+    auth_time: s.auth_time,
+    last_activity: s.last_activity,
+    session_expiration: s.expires_at,
+    current_session: s.session_id === currentSessionId,
+    impersonated: false,
+    impersonation_note: null,
+    first_ip: s.first_ip,
+    first_continent: null,
+    first_country: null,
+    first_subdivisions: null,
+    first_city: null,
+    first_user_agent_header: s.first_user_agent,
+    first_user_agent_operating_system: first.operating_system,
+    first_user_agent_browser: first.browser,
+    last_ip: s.last_ip,
+    last_continent: null,
+    last_country: null,
+    last_subdivisions: null,
+    last_city: null,
+    last_user_agent_header: s.last_user_agent,
+    last_user_agent_operating_system: last.operating_system,
+    last_user_agent_browser: last.browser,
+  };
+}
