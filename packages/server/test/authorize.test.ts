@@ -8,6 +8,7 @@ import { createUser } from '../src/accounts/users.ts';
 import { type ClientInput, createClient } from '../src/clients/registry.ts';
 import { mask } from '../src/oauth/masking.ts';
 import type { Store } from '../src/store/store.ts';
+import { assertBookError } from './assert-error.ts';
 import { headless, login as passwordLogin } from './fixtures.ts';
 import {
   decodeJwt,
@@ -19,8 +20,8 @@ import {
   TestClock,
   type TestServer,
 } from './helpers.ts';
+import { Browser, hidden, type Page, TEST_BROWSER_UA } from './http-browser.ts';
 
-const BROWSER_UA = 'Mozilla/5.0 (X11; Linux x86_64) PaddockTestBrowser/1.0';
 const TOKEN_UA = 'paddock-test-app/1.0';
 const STATE = 'a b&c=d/é+x';
 
@@ -80,75 +81,6 @@ function pkce(): { verifier: string; challenge: string } {
   const verifier = randomBytes(48).toString('base64url'); // 64 characters
   noteSecret(verifier);
   return { verifier, challenge: createHash('sha256').update(verifier).digest('base64url') };
-}
-
-// ---- a tiny browser: cookies, no automatic redirects
-
-interface Page {
-  status: number;
-  headers: Headers;
-  text: string;
-  /** The Location header as sent. */
-  rawLocation: string | null;
-  /** The Location header resolved against the request URL. */
-  location: string | undefined;
-  setCookies: string[];
-}
-
-class Browser {
-  readonly cookies = new Map<string, string>();
-  constructor(readonly userAgent = BROWSER_UA) {}
-
-  async open(
-    url: string,
-    init: { form?: Record<string, string>; headers?: Record<string, string>; origin?: string | null } = {},
-  ): Promise<Page> {
-    const headers: Record<string, string> = {
-      'user-agent': this.userAgent,
-      accept: 'text/html,application/xhtml+xml,*/*;q=0.8',
-      ...init.headers,
-    };
-    if (this.cookies.size > 0) headers.cookie = [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
-    let body: string | undefined;
-    if (init.form) {
-      headers['content-type'] = 'application/x-www-form-urlencoded';
-      // Browsers send the page's origin with a form post.
-      const origin = init.origin === undefined ? new URL(url).origin : init.origin;
-      if (origin !== null) headers.origin = origin;
-      body = new URLSearchParams(init.form).toString();
-    }
-    const r = await fetch(url, { method: init.form ? 'POST' : 'GET', headers, body, redirect: 'manual' });
-    const setCookies = r.headers.getSetCookie();
-    for (const c of setCookies) this.keep(c);
-    const rawLocation = r.headers.get('location');
-    return {
-      status: r.status,
-      headers: r.headers,
-      text: await r.text(),
-      rawLocation,
-      location: rawLocation === null ? undefined : new URL(rawLocation, url).href,
-      setCookies,
-    };
-  }
-
-  private keep(header: string): void {
-    const [pair = '', ...attrs] = header.split(';');
-    const i = pair.indexOf('=');
-    const name = pair.slice(0, i).trim();
-    const value = pair.slice(i + 1).trim();
-    const maxAge = attrs.map((a) => a.trim()).find((a) => /^max-age=/i.test(a));
-    if (value === '' || (maxAge && Number(maxAge.split('=')[1]) <= 0)) this.cookies.delete(name);
-    else {
-      noteSecret(value);
-      this.cookies.set(name, value);
-    }
-  }
-}
-
-function hidden(html: string, name: string): string {
-  const m = new RegExp(`<input type="hidden" name="${name}" value="([^"]*)">`).exec(html);
-  assert.ok(m, `the page has a hidden ${name} input`);
-  return m[1]!.replace(/&#x3D;/g, '=').replace(/&amp;/g, '&');
 }
 
 function cookieNamed(setCookies: string[], name: string): string | undefined {
@@ -247,34 +179,12 @@ function spaParams(over: Record<string, string | undefined> = {}, challenge = pk
 
 // ---- the book's error object
 
-async function assertError(
+const assertError = (
   r: { status: number; body: any; headers: Headers },
   status: number,
   error: string,
-  description?: RegExp,
-) {
-  assert.equal(r.status, status, JSON.stringify(r.body));
-  assert.deepEqual(Object.keys(r.body ?? {}), [
-    'status',
-    'status_reason',
-    'error',
-    'error_description',
-    'error_uri',
-  ]);
-  assert.equal(r.body.status, status);
-  assert.equal(r.body.error, error);
-  assert.equal(typeof r.body.status_reason, 'string');
-  assert.ok(r.body.error_description.length > 0);
-  if (description) assert.match(r.body.error_description, description);
-  assert.equal(r.body.error_uri, `${server.issuer}/oauth2/book/error_${error}.html`);
-  assert.match(r.headers.get('x-request-id') ?? '', /^[0-9a-f-]{36}$/);
-  assert.equal(r.headers.get('cache-control'), 'no-store');
-  if (status === 401)
-    assert.match(r.headers.get('www-authenticate') ?? '', new RegExp(`^Bearer error="${error}"`));
-  const page = await fetch(r.body.error_uri);
-  assert.equal(page.status, 200);
-  assert.match(await page.text(), new RegExp(error));
-}
+  d?: RegExp,
+) => assertBookError(server.issuer, r, status, error, d);
 
 /** A fetch that does not follow redirects, shaped like the helpers' results. */
 async function fetchManual(url: string, headers: Record<string, string> = {}) {
@@ -696,7 +606,7 @@ describe('the authorization code flow over HTTP', () => {
     assert.equal(session.grant_type, 'authorization_code');
     assert.equal(session.auth_time, signedInAt);
     assert.equal(session.first_ip, '127.0.0.1');
-    assert.equal(session.first_user_agent, BROWSER_UA, "the session remembers the user's browser");
+    assert.equal(session.first_user_agent, TEST_BROWSER_UA, "the session remembers the user's browser");
 
     const profile = await get(profileUrl(), { authorization: `Bearer ${r.body.access_token}` });
     assert.equal(profile.status, 200);

@@ -8,6 +8,7 @@ import { createUser } from '../src/accounts/users.ts';
 import { createClient } from '../src/clients/registry.ts';
 import { mask } from '../src/oauth/masking.ts';
 import { decodeJwt, get, noteSecret, startInProcess, type TestServer } from './helpers.ts';
+import { Browser, hidden } from './http-browser.ts';
 
 const PUBLIC_ID = 'oidc-public';
 const CONF_ID = 'oidc-confidential';
@@ -43,44 +44,6 @@ before(async () => {
 });
 after(() => server.stop());
 
-// ---- a tiny browser: cookies, no automatic redirects
-
-class Browser {
-  readonly cookies = new Map<string, string>();
-
-  async open(url: string, form?: Record<string, string>) {
-    const headers: Record<string, string> = {
-      accept: 'text/html',
-      'user-agent': 'openid-client-test-browser',
-    };
-    if (this.cookies.size > 0) headers.cookie = [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
-    if (form) {
-      headers['content-type'] = 'application/x-www-form-urlencoded';
-      headers.origin = new URL(url).origin;
-    }
-    const r = await fetch(url, {
-      method: form ? 'POST' : 'GET',
-      headers,
-      body: form ? new URLSearchParams(form).toString() : undefined,
-      redirect: 'manual',
-    });
-    for (const c of r.headers.getSetCookie()) {
-      const pair = c.split(';')[0]!;
-      const i = pair.indexOf('=');
-      noteSecret(pair.slice(i + 1));
-      this.cookies.set(pair.slice(0, i), pair.slice(i + 1));
-    }
-    const location = r.headers.get('location');
-    return { status: r.status, text: await r.text(), location: location && new URL(location, url).href };
-  }
-}
-
-function hidden(html: string, name: string): string {
-  const m = new RegExp(`<input type="hidden" name="${name}" value="([^"]*)">`).exec(html);
-  assert.ok(m, `hidden input ${name}`);
-  return m[1]!;
-}
-
 /** Follows the sign-in and consent pages as the user; returns the URL the browser lands on at the app. */
 async function userAgentFlow(
   b: Browser,
@@ -102,7 +65,7 @@ async function userAgentFlow(
     const isLogin = new URL(next).pathname === '/oauth2/login';
     if (isLogin) Object.assign(form, { email: username, password });
     else form.decision = decision;
-    step = await b.open(`${server.url}/oauth2/${isLogin ? 'login' : 'consent'}`, form);
+    step = await b.open(`${server.url}/oauth2/${isLogin ? 'login' : 'consent'}`, { form });
   }
   assert.fail('the flow did not come back to the app');
 }

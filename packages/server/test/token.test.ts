@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { mask } from '../src/oauth/masking.ts';
+import { assertBookError } from './assert-error.ts';
 import { type Headless, headless, login, passwordForm, refresh } from './fixtures.ts';
 import { decodeJwt, get, noteSecret, post, startInProcess, TestClock, type TestServer } from './helpers.ts';
 
@@ -19,35 +20,12 @@ after(() => server.stop());
 
 const tokenUrl = () => `${server.url}/oauth2/token`;
 
-/** Asserts the book's error object and that its error_uri page is served. */
-async function assertError(
+const assertError = (
   r: { status: number; body: any; headers: Headers },
   status: number,
   error: string,
-  description?: RegExp,
-) {
-  assert.equal(r.status, status, JSON.stringify(r.body));
-  assert.deepEqual(Object.keys(r.body), [
-    'status',
-    'status_reason',
-    'error',
-    'error_description',
-    'error_uri',
-  ]);
-  assert.equal(r.body.status, status);
-  assert.equal(r.body.error, error);
-  assert.equal(typeof r.body.status_reason, 'string');
-  assert.ok(r.body.error_description.length > 0);
-  if (description) assert.match(r.body.error_description, description);
-  assert.equal(r.body.error_uri, `${server.issuer}/oauth2/book/error_${error}.html`);
-  assert.match(r.headers.get('x-request-id') ?? '', /^[0-9a-f-]{36}$/);
-  assert.equal(r.headers.get('cache-control'), 'no-store');
-  if (status === 401)
-    assert.match(r.headers.get('www-authenticate') ?? '', new RegExp(`^Bearer error="${error}"`));
-  const page = await fetch(r.body.error_uri);
-  assert.equal(page.status, 200);
-  assert.match(await page.text(), new RegExp(error));
-}
+  d?: RegExp,
+) => assertBookError(server.issuer, r, status, error, d);
 
 describe('password_limited grant', () => {
   test('returns exactly the book response, with no-store and a request id', async () => {

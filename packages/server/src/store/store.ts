@@ -30,6 +30,20 @@ function toUser(r: Row): UserRecord {
   };
 }
 
+/** The SET list of a partial update: given fields only (JSON columns serialised), plus updated_at. */
+function assignments(patch: object, jsonColumns: readonly string[], now: number) {
+  const sets: string[] = [];
+  const params: Param[] = [];
+  for (const [k, v] of Object.entries(patch)) {
+    if (v === undefined) continue;
+    sets.push(`${k} = ?`);
+    params.push(jsonColumns.includes(k) ? JSON.stringify(v) : (v as Param));
+  }
+  sets.push('updated_at = ?');
+  params.push(now);
+  return { sets: sets.join(', '), params };
+}
+
 export type ClientPatch = Partial<Omit<ClientRecord, 'client_id' | 'created_at' | 'client_type'>>;
 export type UserPatch = Partial<Pick<UserRecord, 'display_name' | 'cust_id' | 'group_ids' | 'env'>>;
 
@@ -111,16 +125,8 @@ export class Store {
 
   /** Applies a partial update; returns false when the client does not exist. */
   async updateClient(clientId: string, patch: ClientPatch, now: number): Promise<boolean> {
-    const sets: string[] = [];
-    const params: Param[] = [];
-    for (const [k, v] of Object.entries(patch)) {
-      if (v === undefined) continue;
-      sets.push(`${k} = ?`);
-      params.push((CLIENT_JSON as readonly string[]).includes(k) ? JSON.stringify(v) : (v as Param));
-    }
-    sets.push('updated_at = ?');
-    params.push(now, clientId);
-    return (await this.q.run(`UPDATE clients SET ${sets.join(', ')} WHERE client_id = ?`, params)) === 1;
+    const { sets, params } = assignments(patch, CLIENT_JSON, now);
+    return (await this.q.run(`UPDATE clients SET ${sets} WHERE client_id = ?`, [...params, clientId])) === 1;
   }
 
   async maxAccessTokenTtl(): Promise<number | null> {
@@ -215,16 +221,8 @@ export class Store {
   }
 
   async updateUser(userId: string, patch: UserPatch, now: number): Promise<boolean> {
-    const sets: string[] = [];
-    const params: Param[] = [];
-    for (const [k, v] of Object.entries(patch)) {
-      if (v === undefined) continue;
-      sets.push(`${k} = ?`);
-      params.push(k === 'group_ids' ? JSON.stringify(v) : (v as Param));
-    }
-    sets.push('updated_at = ?');
-    params.push(now, userId);
-    return (await this.q.run(`UPDATE users SET ${sets.join(', ')} WHERE user_id = ?`, params)) === 1;
+    const { sets, params } = assignments(patch, ['group_ids'], now);
+    return (await this.q.run(`UPDATE users SET ${sets} WHERE user_id = ?`, [...params, userId])) === 1;
   }
 
   async setPasswordHash(userId: string, hash: string, now: number): Promise<boolean> {
