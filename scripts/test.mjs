@@ -19,6 +19,9 @@ function run(cmd, args, opts = {}) {
 }
 
 const only = process.argv.slice(2);
+// The client SDK's dist/ is what `@paddock/client` resolves to: build it before anything imports it.
+console.log('# build: @paddock/client');
+if (run('npm', ['run', 'build', '-w', '@paddock/client']).status !== 0) process.exit(1);
 if (only.length === 0) {
   console.log('# lint: biome check, tsc --noEmit');
   if (run('npx', ['biome', 'check', '.']).status !== 0) process.exit(1);
@@ -30,9 +33,9 @@ if (only.length === 0) {
 const files = (
   only.length
     ? only
-    : fs
-        .readdirSync('packages', { recursive: true })
-        .map((f) => path.join('packages', String(f)))
+    : ['packages', 'examples']
+        .filter((dir) => fs.existsSync(dir))
+        .flatMap((dir) => fs.readdirSync(dir, { recursive: true }).map((f) => path.join(dir, String(f))))
         .filter((f) => f.endsWith('.test.ts') && !f.includes('node_modules'))
         .filter((f) => !f.endsWith('log-audit.test.ts'))
 ).sort();

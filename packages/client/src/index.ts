@@ -1,16 +1,39 @@
 /**
- * @paddock/client: what a client of the book needs. Runs in Node 20+ and browsers (WebCrypto only).
- * This first piece is the book's masking; the OAuth client, token manager and verifier follow.
+ * @paddock/client: what a client of the book needs. Isomorphic: runs in Node 20+ and browsers, using only
+ * WebCrypto, fetch, TextEncoder and btoa (and jose for the verifier). Node-only helpers (a file token
+ * store, the loopback sign-in for desktop apps) are in `@paddock/client/node`.
  */
-
-/**
- * Masks a client secret (with the client_id) or a password (with the username) before it is sent:
- * standard base64 of SHA-256 over the secret followed by the trimmed, lower-cased id.
- */
-export async function mask(secret: string, id: string): Promise<string> {
-  const data = new TextEncoder().encode(secret + id.trim().toLowerCase());
-  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', data));
-  let binary = '';
-  for (const byte of digest) binary += String.fromCharCode(byte);
-  return btoa(binary);
-}
+export {
+  type AuthorizeUrlOptions,
+  authorizeUrl,
+  type CallbackResult,
+  generateState,
+  parseCallback,
+} from './authorize.ts';
+export {
+  type ExchangeCodeOptions,
+  OAuthClient,
+  type OAuthClientOptions,
+  type PasswordLimitedOptions,
+  type Profile,
+  type Session,
+  type TokenSet,
+} from './client.ts';
+export { OAuthError, type OAuthErrorOptions, type RateLimit } from './errors.ts';
+export { mask } from './mask.ts';
+export {
+  type CodeChallengeMethod,
+  codeChallengeS256,
+  generateCodeVerifier,
+  isValidCodeVerifier,
+  isValidPkcePair,
+  VERIFIER_CHARSET,
+} from './pkce.ts';
+export {
+  MemoryTokenStore,
+  type StoredTokens,
+  TokenManager,
+  type TokenManagerOptions,
+  type TokenStore,
+} from './token-manager.ts';
+export * from './verify.ts';

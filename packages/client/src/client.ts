@@ -1,0 +1,279 @@
+/**
+ * OAuthClient: the calls a client of the book makes to the server — /token and its three grants,
+ * /iracing/profile, and Session Management. Every failure is thrown as an OAuthError; nothing is logged.
+ */
+import { type AuthorizeUrlOptions, authorizeUrl, issuerBase } from './authorize.ts';
+import { errorFromResponse, OAuthError, responseDetails } from './errors.ts';
+import { mask } from './mask.ts';
+
+/** The /token answer, the same for every grant. Optional fields are absent when the server omits them. */
+export interface TokenSet {
+  access_token: string;
+  token_type: 'Bearer';
+  /** Seconds the access token stays valid. */
+  expires_in: number;
+  /** Single use: each refresh returns a new one, and the old one must be forgotten. */
+  refresh_token?: string;
+  /** Seconds the refresh token stays valid. */
+  refresh_token_expires_in?: number;
+  /** The scopes granted, space-separated (they may differ from those asked for). */
+  scope?: string;
+}
+
+/** The /iracing/profile answer. */
+export interface Profile {
+  iracing_name: string;
+  iracing_cust_id: number;
+}
+
+/** One of the user's sessions with this client, as /sessions describes it. Times are Unix seconds. */
+export interface Session {
+  /** Opaque; pass it to `revokeSessions`. */
+  session_id: string;
+  client_id: string;
+  client_name: string;
+  client_developer_name: string | null;
+  client_developer_url: string | null;
+  client_developer_email: string | null;
+  /** Space-separated scopes, or null when none were granted. */
+  scope: string | null;
+  scope_descriptions: string[] | null;
+  auth_time: number;
+  last_activity: number;
+  session_expiration: number;
+  /** True for the session of the access token that asked. */
+  current_session: boolean;
+  impersonated: boolean;
+  impersonation_note: string | null;
+  first_ip: string | null;
+  first_continent: string | null;
+  first_country: string | null;
+  first_subdivisions: string[] | null;
+  first_city: string | null;
+  first_user_agent_header: string | null;
+  first_user_agent_operating_system: string | null;
+  first_user_agent_browser: string | null;
+  last_ip: string | null;
+  last_continent: string | null;
+  last_country: string | null;
+  last_subdivisions: string[] | null;
+  last_city: string | null;
+  last_user_agent_header: string | null;
+  last_user_agent_operating_system: string | null;
+  last_user_agent_browser: string | null;
+}
+
+export interface OAuthClientOptions {
+  /** The server's issuer URL; endpoints live under `${issuer}/oauth2`. */
+  issuer: string;
+  clientId: string;
+  /** The client secret as issued (confidential clients only). The SDK masks it before sending it. */
+  clientSecret?: string;
+  /** A fetch implementation to use instead of the global one (for proxies, tests, instrumentation). */
+  fetch?: typeof fetch;
+}
+
+export interface ExchangeCodeOptions {
+  code: string;
+  /** The redirect URI given to /authorize, byte for byte. */
+  redirectUri: string;
+  /** The PKCE verifier whose challenge went to /authorize. */
+  codeVerifier?: string;
+}
+
+export interface PasswordLimitedOptions {
+  username: string;
+  /** The user's password as typed. The SDK masks it with the username before sending it. */
+  password: string;
+  scope?: string | string[];
+}
+
+type Form = Record<string, string>;
+
+export class OAuthClient {
+  readonly issuer: string;
+  readonly clientId: string;
+  // Private fields keep the secret out of console.log, JSON.stringify and structured clones.
+  readonly #clientSecret: string | undefined;
+  #maskedSecret: Promise<string> | undefined;
+  readonly #fetch: typeof fetch;
+
+  constructor(options: OAuthClientOptions) {
+    if (!options.clientId) throw new TypeError('clientId is required');
+    this.issuer = issuerBase(options.issuer);
+    this.clientId = options.clientId;
+    this.#clientSecret = options.clientSecret;
+    // Called through a wrapper: a browser's fetch throws when invoked with another `this`.
+    this.#fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
+  }
+
+  /** The /authorize address for this client (see the standalone `authorizeUrl`). */
+  authorizeUrl(options: Omit<AuthorizeUrlOptions, 'issuer' | 'clientId'>): string {
+    return authorizeUrl({ ...options, issuer: this.issuer, clientId: this.clientId });
+  }
+
+  /** The authorization_code grant: trades the code from the callback (after checking its state) for tokens. */
+  async exchangeCode(options: ExchangeCodeOptions): Promise<TokenSet> {
+    const form: Form = {
+      grant_type: 'authorization_code',
+      code: options.code,
+      redirect_uri: options.redirectUri,
+    };
+    if (options.codeVerifier !== undefined) form.code_verifier = options.codeVerifier;
+    return this.#token(form);
+  }
+
+  /** The refresh_token grant. The refresh token is spent whatever the outcome: keep the new one. */
+  async refresh(refreshToken: string): Promise<TokenSet> {
+    return this.#token({ grant_type: 'refresh_token', refresh_token: refreshToken });
+  }
+
+  /**
+   * The password_limited grant, for headless clients with a secret and a registered user. Meant for
+   * start-up only: the server rate-limits it (see `OAuthError.retryAfter` and `.rateLimit`).
+   */
+  async passwordLimited(options: PasswordLimitedOptions): Promise<TokenSet> {
+    const form: Form = {
+      grant_type: 'password_limited',
+      username: options.username,
+      password: await mask(options.password, options.username),
+    };
+    const scope = Array.isArray(options.scope) ? options.scope.join(' ') : options.scope;
+    if (scope) form.scope = scope;
+    return this.#token(form);
+  }
+
+  /** GET /iracing/profile (the token needs the `iracing.profile` scope). */
+  async profile(accessToken: string): Promise<Profile> {
+    const body = await this.#json(
+      await this.#send('GET', '/iracing/profile', { bearer: accessToken }),
+      '/iracing/profile',
+    );
+    if (!isObject(body) || typeof body.iracing_name !== 'string') throw malformed('/iracing/profile');
+    return body as unknown as Profile;
+  }
+
+  /** GET /sessions: the user's live sessions with this client. */
+  async sessions(accessToken: string): Promise<Session[]> {
+    const body = await this.#json(await this.#send('GET', '/sessions', { bearer: accessToken }), '/sessions');
+    if (!isObject(body) || !Array.isArray(body.sessions)) throw malformed('/sessions');
+    return body.sessions as Session[];
+  }
+
+  /** POST /revoke/current: signs out the session of this access token; `forgetBrowser` also drops 2FA bypass. */
+  async revokeCurrent(accessToken: string, options: { forgetBrowser?: boolean } = {}): Promise<void> {
+    const form = { forget_browser: options.forgetBrowser ? 'true' : 'false' };
+    await this.#empty(await this.#send('POST', '/revoke/current', { bearer: accessToken, form }));
+  }
+
+  /** POST /revoke/sessions: signs out the given sessions of the user (ids from `sessions()`). */
+  async revokeSessions(accessToken: string, ids: string[]): Promise<void> {
+    const form = { session_ids: ids.join(',') };
+    await this.#empty(await this.#send('POST', '/revoke/sessions', { bearer: accessToken, form }));
+  }
+
+  /** POST /revoke/client: signs out every session of the user with this client. */
+  async revokeClient(accessToken: string): Promise<void> {
+    await this.#empty(await this.#send('POST', '/revoke/client', { bearer: accessToken }));
+  }
+
+  // ---- plumbing
+
+  async #token(grant: Form): Promise<TokenSet> {
+    const form: Form = { ...grant, client_id: this.clientId };
+    if (this.#clientSecret !== undefined) {
+      this.#maskedSecret ??= mask(this.#clientSecret, this.clientId);
+      form.client_secret = await this.#maskedSecret;
+    }
+    const res = await this.#send('POST', '/token', { form });
+    return tokenSet(await this.#json(res, '/token'), res);
+  }
+
+  async #send(
+    method: 'GET' | 'POST',
+    path: string,
+    opts: { bearer?: string; form?: Form },
+  ): Promise<Response> {
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (opts.bearer !== undefined) headers.authorization = `Bearer ${opts.bearer}`;
+    let body: string | undefined;
+    if (opts.form) {
+      headers['content-type'] = 'application/x-www-form-urlencoded';
+      body = new URLSearchParams(opts.form).toString();
+    }
+    try {
+      return await this.#fetch(`${this.issuer}/oauth2${path}`, { method, headers, body });
+    } catch (cause) {
+      throw new OAuthError('network_error', {
+        description: `no answer from ${this.issuer}/oauth2${path}: ${describe(cause)}`,
+        cause,
+      });
+    }
+  }
+
+  async #json(res: Response, path: string): Promise<Record<string, unknown>> {
+    if (!res.ok) throw await errorFromResponse(res);
+    let text: string;
+    try {
+      text = await res.text();
+    } catch (cause) {
+      throw new OAuthError('network_error', { ...responseDetails(res), description: describe(cause), cause });
+    }
+    try {
+      const body = JSON.parse(text);
+      if (isObject(body)) return body;
+    } catch {}
+    throw new OAuthError('server_error', {
+      ...responseDetails(res),
+      description: `the ${res.status} answer from /oauth2${path} is not a JSON object`,
+    });
+  }
+
+  async #empty(res: Response): Promise<void> {
+    if (!res.ok) throw await errorFromResponse(res);
+    // Drain the body so the connection can be reused.
+    await res.arrayBuffer().catch(() => undefined);
+  }
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function describe(err: unknown): string {
+  if (err instanceof Error) {
+    const cause = (err as { cause?: unknown }).cause;
+    const code = isObject(cause) && typeof cause.code === 'string' ? ` (${cause.code})` : '';
+    return `${err.message}${code}`;
+  }
+  return String(err);
+}
+
+function malformed(path: string): OAuthError {
+  return new OAuthError('server_error', { description: `the ${path} answer does not have the book's shape` });
+}
+
+/** Checks a /token answer and keeps the book's fields (absent or null optional fields are left out). */
+function tokenSet(body: Record<string, unknown>, res: Response): TokenSet {
+  const bad = (what: string) =>
+    new OAuthError('server_error', { ...responseDetails(res), description: `the /token answer ${what}` });
+  if (typeof body.access_token !== 'string' || !body.access_token) throw bad('has no access_token');
+  if (typeof body.token_type !== 'string' || body.token_type.toLowerCase() !== 'bearer') {
+    throw bad('has a token_type other than Bearer');
+  }
+  const seconds = (v: unknown) => typeof v === 'number' && Number.isFinite(v) && v >= 0;
+  if (!seconds(body.expires_in)) throw bad('has no valid expires_in');
+  const set: TokenSet = {
+    access_token: body.access_token,
+    token_type: 'Bearer',
+    expires_in: body.expires_in as number,
+  };
+  if (typeof body.refresh_token === 'string' && body.refresh_token) {
+    set.refresh_token = body.refresh_token;
+    if (seconds(body.refresh_token_expires_in)) {
+      set.refresh_token_expires_in = body.refresh_token_expires_in as number;
+    }
+  }
+  if (typeof body.scope === 'string' && body.scope) set.scope = body.scope;
+  return set;
+}
