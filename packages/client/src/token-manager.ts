@@ -20,6 +20,8 @@ export interface StoredTokens {
   refresh_token?: string;
   scope?: string;
   access_expires_at: number;
+  /** How long the access token was given for (ms): the margin never exceeds half of it. */
+  access_lifetime?: number;
   refresh_expires_at?: number;
 }
 
@@ -126,7 +128,11 @@ export class TokenManager {
   }
 
   #fresh(t: StoredTokens): boolean {
-    return t.access_expires_at - this.#now() > this.#marginMs;
+    // A token that lives less than twice the margin is still used for the first half of its life,
+    // rather than renewed on every call.
+    const margin =
+      t.access_lifetime === undefined ? this.#marginMs : Math.min(this.#marginMs, t.access_lifetime / 2);
+    return t.access_expires_at - this.#now() > margin;
   }
 
   async #obtain(): Promise<string> {
@@ -182,9 +188,11 @@ export class TokenManager {
    * than the server's.
    */
   async #keep(tokens: TokenSet, sentAt: number, generation: number): Promise<StoredTokens> {
+    const lifetime = (tokens.expires_in - WHOLE_SECOND_SLACK) * 1000;
     const stored: StoredTokens = {
       access_token: tokens.access_token,
-      access_expires_at: sentAt + (tokens.expires_in - WHOLE_SECOND_SLACK) * 1000,
+      access_expires_at: sentAt + lifetime,
+      access_lifetime: lifetime,
     };
     if (tokens.refresh_token) {
       stored.refresh_token = tokens.refresh_token;

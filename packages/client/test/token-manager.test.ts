@@ -159,6 +159,17 @@ describe('TokenManager with a fake client', () => {
     assert.equal(await manager.getAccessToken(), 'a2');
   });
 
+  test('a token shorter-lived than twice the margin is used for the first half of its life', async () => {
+    const { clock, client, manager } = setup({ margin: 30 });
+    client.ttl = 11; // counted as 10 s: the margin shrinks from 30 s to 5 s
+    await manager.setTokens(client.issue());
+    clock.t = T0 + 4_999;
+    assert.equal(await manager.getAccessToken(), 'a1');
+    assert.equal(await manager.getAccessToken(), 'a1');
+    clock.t = T0 + 5_000;
+    assert.equal(await manager.getAccessToken(), 'a2');
+  });
+
   test('expiry counts from when the request was sent', async () => {
     const { clock, client, manager, store } = setup();
     await manager.setTokens(client.issue());
