@@ -7,10 +7,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { OAuthClient, type TokenSet } from '@paddock/client';
-import { type Browser as Chromium, chromium } from 'playwright-core';
+import type { Browser as Chromium } from 'playwright-core';
 import { createUser } from '../packages/server/src/accounts/users.ts';
 import { type ClientInput, createClient } from '../packages/server/src/clients/registry.ts';
 import { mask } from '../packages/server/src/oauth/masking.ts';
+import { chromiumSkip, launchChromium } from '../packages/server/test/chromium.ts';
 import {
   decodeJwt,
   noteSecret,
@@ -23,11 +24,6 @@ import { start as startDataApi } from './data-api/server.mjs';
 import { run as runHeadless } from './headless/index.mjs';
 import { main as nativeMain } from './native/index.mjs';
 import { start as startSpa } from './spa/serve.mjs';
-
-const CHROMIUM = '/usr/bin/chromium';
-const chromiumSkip = fs.existsSync(CHROMIUM)
-  ? false
-  : `${CHROMIUM} is missing (apt-get install chromium): the single-page app test needs a real browser`;
 
 let server: TestServer;
 let dataApi: { url: string; close(): Promise<void> };
@@ -403,19 +399,7 @@ describe('spa example in Chromium', { skip: chromiumSkip }, () => {
   let spa: { url: string; redirectUri: string; close(): Promise<void> } | undefined;
 
   before(async () => {
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    browser = await launchChromium();
   });
 
   after(async () => {

@@ -25,7 +25,7 @@ if (run('npm', ['run', 'build', '-w', '@paddock/client']).status !== 0) process.
 if (only.length === 0) {
   console.log('# lint: biome check, tsc --noEmit');
   if (run('npx', ['biome', 'check', '.']).status !== 0) process.exit(1);
-  for (const p of ['packages/server', 'packages/client']) {
+  for (const p of ['packages/server', 'packages/client', 'examples']) {
     if (run('npx', ['tsc', '-p', p, '--noEmit']).status !== 0) process.exit(1);
   }
 }

@@ -7,6 +7,8 @@ import { createUser } from '../../server/src/accounts/users.ts';
 import { type ClientInput, createClient } from '../../server/src/clients/registry.ts';
 import type { Store } from '../../server/src/store/store.ts';
 import { noteSecret, startInProcess, type TestServer } from '../../server/test/helpers.ts';
+import { Browser, hidden } from '../../server/test/http-browser.ts';
+
 import { mask } from '../src/mask.ts';
 
 export { noteSecret, startInProcess, type TestServer };
@@ -85,59 +87,6 @@ export function recordingFetch(): { fetch: typeof fetch; calls: Recorded[] } {
   return { fetch: f, calls };
 }
 
-// ---- a browser
-
-interface Page {
-  status: number;
-  text: string;
-  location: string | undefined;
-}
-
-export class Browser {
-  readonly cookies = new Map<string, string>();
-
-  async open(url: string, form?: Record<string, string>): Promise<Page> {
-    const headers: Record<string, string> = {
-      'user-agent': 'Mozilla/5.0 (X11; Linux x86_64) PaddockSdkTestBrowser/1.0',
-      accept: 'text/html,application/xhtml+xml,*/*;q=0.8',
-    };
-    if (this.cookies.size > 0) headers.cookie = [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
-    let body: string | undefined;
-    if (form) {
-      headers['content-type'] = 'application/x-www-form-urlencoded';
-      headers.origin = new URL(url).origin;
-      body = new URLSearchParams(form).toString();
-    }
-    const r = await fetch(url, { method: form ? 'POST' : 'GET', headers, body, redirect: 'manual' });
-    for (const c of r.headers.getSetCookie()) this.#keep(c);
-    const location = r.headers.get('location');
-    return {
-      status: r.status,
-      text: await r.text(),
-      location: location === null ? undefined : new URL(location, url).href,
-    };
-  }
-
-  #keep(header: string): void {
-    const [pair = '', ...attrs] = header.split(';');
-    const i = pair.indexOf('=');
-    const name = pair.slice(0, i).trim();
-    const value = pair.slice(i + 1).trim();
-    const maxAge = attrs.map((a) => a.trim()).find((a) => /^max-age=/i.test(a));
-    if (value === '' || (maxAge && Number(maxAge.split('=')[1]) <= 0)) this.cookies.delete(name);
-    else {
-      noteSecret(value);
-      this.cookies.set(name, value);
-    }
-  }
-}
-
-function hidden(html: string, name: string): string {
-  const m = new RegExp(`<input type="hidden" name="${name}" value="([^"]*)">`).exec(html);
-  assert.ok(m, `the page has a hidden ${name} input`);
-  return m[1]!.replace(/&#x3D;/g, '=').replace(/&amp;/g, '&');
-}
-
 /**
  * Goes through /authorize as a person would: signs in and answers the consent page when they are shown.
  * Returns the address the server finally sends the browser to (the app's redirect URI).
@@ -155,10 +104,12 @@ export async function authorizeInBrowser(
     const csrf = hidden(login.text, 'csrf_token');
     noteSecret(csrf);
     page = await browser.open(`${server.url}/oauth2/login`, {
-      request_id: hidden(login.text, 'request_id'),
-      csrf_token: csrf,
-      email: user.username,
-      password: user.password,
+      form: {
+        request_id: hidden(login.text, 'request_id'),
+        csrf_token: csrf,
+        email: user.username,
+        password: user.password,
+      },
     });
   }
   if (decision === 'deny') {
@@ -170,9 +121,7 @@ export async function authorizeInBrowser(
     const csrf = hidden(consent.text, 'csrf_token');
     noteSecret(csrf);
     page = await browser.open(`${server.url}/oauth2/consent`, {
-      request_id: hidden(consent.text, 'request_id'),
-      csrf_token: csrf,
-      decision,
+      form: { request_id: hidden(consent.text, 'request_id'), csrf_token: csrf, decision },
     });
   }
   assert.ok(

@@ -11,10 +11,11 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { type Browser, type BrowserContextOptions, chromium, type Page } from 'playwright-core';
+import type { Browser, BrowserContextOptions, Page } from 'playwright-core';
 import { createUser } from '../src/accounts/users.ts';
 import { type ClientInput, createClient } from '../src/clients/registry.ts';
 import { mask } from '../src/oauth/masking.ts';
+import { launchChromium, chromiumSkip as skip } from './chromium.ts';
 import {
   decodeJwt,
   get,
@@ -26,8 +27,6 @@ import {
   type TestServer,
 } from './helpers.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-const skip = fs.existsSync(CHROMIUM) ? false : 'Debian chromium is not installed (apt-get install chromium)';
 const FIXTURES = fileURLToPath(new URL('./fixtures/browser/', import.meta.url));
 const SCREENSHOTS = path.join(OUTPUT, 'screenshots');
 const TIMEOUT = 15_000;
@@ -251,19 +250,7 @@ describe('browser: the Authorization Code flow in Chromium', { skip }, () => {
   before(async () => {
     fs.mkdirSync(SCREENSHOTS, { recursive: true });
     server = await startInProcess({ name: 'browser' });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    browser = await launchChromium();
   });
 
   after(async () => {

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { mask } from '../src/oauth/masking.ts';
-import { assertBookError } from './assert-error.ts';
+import { assertBookError, assertTokenResponse } from './assertions.ts';
 import { type Headless, headless, login, passwordForm, refresh } from './fixtures.ts';
 import { decodeJwt, get, noteSecret, post, startInProcess, TestClock, type TestServer } from './helpers.ts';
 
@@ -30,20 +30,7 @@ const assertError = (
 describe('password_limited grant', () => {
   test('returns exactly the book response, with no-store and a request id', async () => {
     const r = await login(server, h, { scope: 'iracing.auth iracing.profile' });
-    assert.equal(r.status, 200, r.text);
-    assert.deepEqual(Object.keys(r.body).sort(), [
-      'access_token',
-      'expires_in',
-      'refresh_token',
-      'refresh_token_expires_in',
-      'scope',
-      'token_type',
-    ]);
-    assert.equal(r.body.token_type, 'Bearer');
-    assert.equal(r.body.expires_in, 600);
-    assert.equal(r.body.refresh_token_expires_in, 604800);
-    assert.equal(r.body.scope, 'iracing.auth iracing.profile');
-    assert.equal(r.headers.get('cache-control'), 'no-store');
+    assertTokenResponse(r, { scope: 'iracing.auth iracing.profile' });
     assert.match(r.headers.get('x-request-id') ?? '', /^[0-9a-f-]{36}$/);
     token = r.body.access_token;
   });

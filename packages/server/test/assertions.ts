@@ -30,3 +30,24 @@ export async function assertBookError(
   assert.equal(page.status, 200);
   assert.match(await page.text(), new RegExp(error));
 }
+
+/** Asserts the book's token response: exactly its fields, Bearer, the lifetimes, and no-store. */
+export function assertTokenResponse(
+  r: { status: number; body: any; text: string; headers: Headers },
+  expected: { scope: string; expires_in?: number; refresh_token_expires_in?: number },
+): void {
+  assert.equal(r.status, 200, r.text);
+  assert.deepEqual(Object.keys(r.body).sort(), [
+    'access_token',
+    'expires_in',
+    'refresh_token',
+    'refresh_token_expires_in',
+    'scope',
+    'token_type',
+  ]);
+  assert.equal(r.body.token_type, 'Bearer');
+  assert.equal(r.body.expires_in, expected.expires_in ?? 600);
+  assert.equal(r.body.refresh_token_expires_in, expected.refresh_token_expires_in ?? 604800);
+  assert.equal(r.body.scope, expected.scope);
+  assert.equal(r.headers.get('cache-control'), 'no-store');
+}
