@@ -14,14 +14,20 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-/** Opens the store, loads the keys and listens. */
-export async function startServer(config: Config, clock: Clock = systemClock): Promise<RunningServer> {
+/** Everything a handler needs: the migrated store, the signing keys, and the keys derived from the master key. */
+export async function createContext(config: Config, clock: Clock = systemClock): Promise<AppContext> {
   const store = await openStore(config, seconds(clock));
   const masterKey = loadMasterKey(config);
   const keys = new KeyRing(store, masterKey, () => seconds(clock));
   await keys.init();
+  return { config, store, clock, keys, csrfKey: deriveKey(masterKey, 'csrf') };
+}
+
+/** Opens the store, loads the keys and listens. */
+export async function startServer(config: Config, clock: Clock = systemClock): Promise<RunningServer> {
+  const ctx = await createContext(config, clock);
+  const { store, keys } = ctx;
   keys.startRefreshing(config.keys.refreshInterval);
-  const ctx: AppContext = { config, store, clock, keys, csrfKey: deriveKey(masterKey, 'csrf') };
   const app = await buildApp(ctx);
   const sweep = setInterval(() => {
     store.deleteExpiredCounters(seconds(clock) - 86400).catch(() => {});

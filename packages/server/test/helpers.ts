@@ -12,9 +12,7 @@ import { type Clock, systemClock } from '../src/clock.ts';
 import { loadConfig } from '../src/config.ts';
 import type { AppContext } from '../src/context.ts';
 import { buildApp } from '../src/http/app.ts';
-import { openStore } from '../src/store/index.ts';
-import { KeyRing } from '../src/tokens/keys.ts';
-import { deriveKey, loadMasterKey } from '../src/tokens/master-key.ts';
+import { createContext } from '../src/server.ts';
 
 export const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 export const BIN = path.join(REPO, 'packages/server/bin/paddock.mjs');
@@ -133,10 +131,8 @@ function logFileFor(name: string): string {
   return path.join(LOG_DIR, `${name}-${process.pid}-${randomBytes(3).toString('hex')}.log`);
 }
 
-/** A server in this process (fast to start), on a real port, with its own data dir or database. */
-export async function startInProcess(
-  opts: { env?: Record<string, string>; dataDir?: string; clock?: Clock; name?: string } = {},
-): Promise<TestServer> {
+/** A fresh data dir, a free port, and the environment a test server runs with. */
+async function serverEnv(opts: { env?: Record<string, string>; dataDir?: string }) {
   const dataDir = opts.dataDir ?? tmpDir();
   const port = await freePort();
   const env = {
@@ -145,13 +141,17 @@ export async function startInProcess(
     PADDOCK_DATA_DIR: dataDir,
     PADDOCK_PORT: String(port),
   };
+  return { dataDir, port, env };
+}
+
+/** A server in this process (fast to start), on a real port, with its own data dir or database. */
+export async function startInProcess(
+  opts: { env?: Record<string, string>; dataDir?: string; clock?: Clock; name?: string } = {},
+): Promise<TestServer> {
+  const { dataDir, port, env } = await serverEnv(opts);
   const config = loadConfig(env);
-  const clock = opts.clock ?? systemClock;
-  const store = await openStore(config, Math.floor(clock.now() / 1000));
-  const masterKey = loadMasterKey(config);
-  const keys = new KeyRing(store, masterKey, () => Math.floor(clock.now() / 1000));
-  await keys.init();
-  const ctx: AppContext = { config, store, clock, keys, csrfKey: deriveKey(masterKey, 'csrf') };
+  const ctx = await createContext(config, opts.clock ?? systemClock);
+  const { store, keys } = ctx;
   const logFile = logFileFor(opts.name ?? 'inproc');
   const logStream = fs.createWriteStream(logFile);
   const app = await buildApp(ctx, { logStream });
@@ -177,14 +177,7 @@ export async function startInProcess(
 export async function startProcess(
   opts: { env?: Record<string, string>; dataDir?: string; command?: 'serve' | 'dev'; name?: string } = {},
 ): Promise<TestServer & { child: ChildProcess; output(): string }> {
-  const dataDir = opts.dataDir ?? tmpDir();
-  const port = await freePort();
-  const env = {
-    PADDOCK_LOG_LEVEL: 'info',
-    ...opts.env,
-    PADDOCK_DATA_DIR: dataDir,
-    PADDOCK_PORT: String(port),
-  };
+  const { dataDir, port, env } = await serverEnv(opts);
   const logFile = logFileFor(opts.name ?? opts.command ?? 'serve');
   const out = fs.openSync(logFile, 'w');
   const child = spawn(process.execPath, [BIN, opts.command ?? 'serve'], {
