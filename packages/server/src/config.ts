@@ -7,6 +7,9 @@ export interface Config {
   basePath: string;
   host: string;
   port: number;
+  /** A separate listener for /metrics (and health), kept off the public port; undefined: none. */
+  adminPort: number | undefined;
+  adminHost: string;
   dataDir: string;
   databaseUrl: string | undefined;
   masterKey: string | undefined;
@@ -50,6 +53,12 @@ export function loadConfig(env: Env = process.env, flags: Flags = {}): Config {
   const port = parseIntIn('PADDOCK_PORT', pick('port', 'PADDOCK_PORT'), 8080, 0, 65535);
   // Without an explicit issuer, the server is its own issuer at the address it listens on.
   const issuer = parseIssuer(pick('issuer', 'PADDOCK_ISSUER') || defaultIssuer(host, port));
+  const adminPort = env.PADDOCK_ADMIN_PORT
+    ? parseIntIn('PADDOCK_ADMIN_PORT', env.PADDOCK_ADMIN_PORT, 0, 1, 65535)
+    : undefined;
+  if (adminPort !== undefined && adminPort === port) {
+    throw new ConfigError('PADDOCK_ADMIN_PORT: must differ from the main port');
+  }
   const dataDir = path.resolve(pick('dataDir', 'PADDOCK_DATA_DIR') || '.paddock');
   const databaseUrl = env.DATABASE_URL || undefined;
   if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
@@ -70,6 +79,8 @@ export function loadConfig(env: Env = process.env, flags: Flags = {}): Config {
     basePath: issuer.basePath,
     host,
     port,
+    adminPort,
+    adminHost: env.PADDOCK_ADMIN_HOST || '127.0.0.1',
     dataDir,
     databaseUrl,
     masterKey,

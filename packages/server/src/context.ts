@@ -1,5 +1,6 @@
 import type { Clock } from './clock.ts';
 import type { Config } from './config.ts';
+import type { Metrics } from './metrics/metrics.ts';
 import type { Store } from './store/store.ts';
 import type { KeyRing } from './tokens/keys.ts';
 
@@ -11,4 +12,6 @@ export interface AppContext {
   keys: KeyRing;
   /** Derived from the master key: signs CSRF tokens of the sign-in and consent forms. */
   csrfKey: Buffer;
+  /** This app's Prometheus registry and instruments (one per app, never a global). */
+  metrics: Metrics;
 }

@@ -2,7 +2,9 @@ import type { FastifyInstance } from 'fastify';
 import { type Clock, seconds, systemClock } from './clock.ts';
 import type { Config } from './config.ts';
 import type { AppContext } from './context.ts';
+import { buildAdminApp } from './http/admin.ts';
 import { buildApp } from './http/app.ts';
+import { Metrics } from './metrics/metrics.ts';
 import { openStore } from './store/index.ts';
 import { KeyRing } from './tokens/keys.ts';
 import { deriveKey, loadMasterKey } from './tokens/master-key.ts';
@@ -11,6 +13,8 @@ export interface RunningServer {
   app: FastifyInstance;
   ctx: AppContext;
   url: string;
+  /** The admin listener's address, when PADDOCK_ADMIN_PORT is set. */
+  adminUrl: string | undefined;
   close(): Promise<void>;
 }
 
@@ -20,7 +24,9 @@ export async function createContext(config: Config, clock: Clock = systemClock):
   const masterKey = loadMasterKey(config);
   const keys = new KeyRing(store, masterKey, () => seconds(clock));
   await keys.init();
-  return { config, store, clock, keys, csrfKey: deriveKey(masterKey, 'csrf') };
+  const metrics = new Metrics();
+  metrics.observeStore(store, () => seconds(clock));
+  return { config, store, clock, keys, csrfKey: deriveKey(masterKey, 'csrf'), metrics };
 }
 
 /** Opens the store, loads the keys and listens. */
@@ -35,13 +41,18 @@ export async function startServer(config: Config, clock: Clock = systemClock): P
   }, 3600_000);
   sweep.unref();
   const address = await app.listen({ host: config.host, port: config.port });
+  // Metrics (and health) on a port of their own, when the operator keeps them off the public one.
+  const admin = config.adminPort === undefined ? undefined : await buildAdminApp(ctx);
+  const adminUrl = await admin?.listen({ host: config.adminHost, port: config.adminPort });
   return {
     app,
     ctx,
     url: address,
+    adminUrl,
     async close() {
       clearInterval(sweep);
       keys.stop();
+      await admin?.close();
       await app.close();
       await store.close();
     },

@@ -75,6 +75,7 @@ async function whyUnusable(
   if (!code) return invalidGrant('code is not valid');
   if (code.client_id !== clientId) return invalidGrant('code was not issued to this client');
   if (code.used_at !== null) {
+    ctx.metrics.reuseDetected('authorization_code');
     if (code.session_id) await ctx.store.revokeSession(code.session_id, 'authorization_code_reused', now);
     return invalidGrant('code was already used; the tokens issued from it have been revoked');
   }

@@ -9,6 +9,7 @@ import { attemptSucceeded, beginAttempt } from '../accounts/lockout.ts';
 import { verifyPassword } from '../accounts/passwords.ts';
 import { authenticateClient } from '../clients/authenticate.ts';
 import { seconds } from '../clock.ts';
+import type { RateLimitBucket } from '../metrics/metrics.ts';
 import { accessDenied, invalidGrant, unauthorizedClient } from '../oauth/errors.ts';
 import { optional, required } from '../oauth/form.ts';
 import { looksMasked, normalizeId } from '../oauth/masking.ts';
@@ -26,12 +27,13 @@ export const passwordLimited: GrantHandler = async (ctx, req) => {
   const now = seconds(ctx.clock);
   const pl = ctx.config.passwordLimited;
   const buckets: Bucket[] = [];
-  const count = async (key: string, limit: number) => {
+  const count = async (key: string, limit: number, bucketName: RateLimitBucket) => {
     const hit = await ctx.store.hit(key, pl.window, now);
     const bucket = { limit, hits: hit.hits, resetAt: hit.window_start + pl.window };
     buckets.push(bucket);
     setRateLimitHeaders(req.headers, buckets, now);
     if (hit.hits > limit) {
+      ctx.metrics.rateLimitExceeded(bucketName);
       throw unauthorizedClient(
         'rate limit for the password_limited grant exceeded; use the refresh_token grant',
         {
@@ -42,7 +44,7 @@ export const passwordLimited: GrantHandler = async (ctx, req) => {
     }
   };
 
-  await count(`password_limited:ip:${req.ip}`, pl.ipLimit);
+  await count(`password_limited:ip:${req.ip}`, pl.ipLimit, 'ip');
   const client = await authenticateClient(ctx, req.form);
   if (client.client_type !== 'confidential' || !client.grant_types.includes('password_limited')) {
     throw unauthorizedClient('client is not allowed to use the password_limited grant');
@@ -50,10 +52,15 @@ export const passwordLimited: GrantHandler = async (ctx, req) => {
   const username = normalizeId(required(req.form, 'username'));
   const password = required(req.form, 'password');
   const scope = formatScope(parseScope(optional(req.form, 'scope')));
-  await count(`password_limited:client_user:${client.client_id}:${username}`, pl.clientUserLimit);
+  await count(
+    `password_limited:client_user:${client.client_id}:${username}`,
+    pl.clientUserLimit,
+    'client_user',
+  );
 
   const lockedFor = await beginAttempt(ctx, username, now);
   if (lockedFor > 0) {
+    ctx.metrics.lockoutRefused('password_limited');
     throw unauthorizedClient('too many failed sign-ins for this user; it is locked for a while', {
       status: 400,
       headers: { 'Retry-After': String(lockedFor) },

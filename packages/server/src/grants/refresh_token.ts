@@ -66,6 +66,7 @@ async function whyUnusable(
   if (!row) return invalidGrant('refresh_token is not valid');
   if (row.client_id !== clientId) return invalidGrant('refresh_token was not issued to this client');
   if (row.used_at !== null) {
+    ctx.metrics.reuseDetected('refresh_token');
     await ctx.store.revokeSession(row.session_id, 'refresh_token_reused', now);
     return invalidGrant('refresh_token was already used; its session has been revoked');
   }

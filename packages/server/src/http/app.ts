@@ -5,11 +5,13 @@ import type { AppContext } from '../context.ts';
 import { parseForm } from '../oauth/form.ts';
 import { withCors } from './cors.ts';
 import { installErrorHandling } from './errors.ts';
+import { countRequests } from './metrics.ts';
 import { registerAuthorize } from './routes/authorize.ts';
 import { registerBench } from './routes/bench.ts';
 import { registerBook } from './routes/book.ts';
 import { registerDiscovery } from './routes/discovery.ts';
 import { registerJwks } from './routes/jwks.ts';
+import { registerHealth, registerMetrics } from './routes/operator.ts';
 import { registerProfile } from './routes/profile.ts';
 import { registerSessions } from './routes/sessions.ts';
 import { registerToken } from './routes/token.ts';
@@ -44,6 +46,7 @@ export async function buildApp(ctx: AppContext, options: AppOptions = {}): Promi
   app.addHook('onSend', async (_request, reply) => {
     reply.header('x-content-type-options', 'nosniff');
   });
+  countRequests(app, ctx.metrics, ctx.config.basePath);
 
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
@@ -66,6 +69,8 @@ export async function buildApp(ctx: AppContext, options: AppOptions = {}): Promi
   await registerDiscovery(app, ctx);
   await registerBook(app, { basePath: ctx.config.basePath });
   if (ctx.config.benchKey) await registerBench(app, ctx, ctx.config.benchKey);
-  app.get(`${ctx.config.basePath}/healthz`, async () => ({ status: 'ok' }));
+  registerHealth(app, ctx, ctx.config.basePath);
+  // Metrics are served here only when the operator has not given them an admin port of their own.
+  if (ctx.config.adminPort === undefined) registerMetrics(app, ctx, ctx.config.basePath);
   return app;
 }

@@ -14,8 +14,30 @@ export interface Queryable {
   exec(sql: string): Promise<void>;
 }
 
+/** What a database reports about itself to the metrics (see metrics/metrics.ts). */
+export interface DbObserver {
+  /** A statement outside a transaction took this many milliseconds. */
+  query(ms: number): void;
+  /** A whole transaction took this many milliseconds, from the call to its commit or rollback. */
+  transaction(ms: number): void;
+  /** SQLite group commit: this many transactions shared one COMMIT. */
+  batch(size: number): void;
+}
+
+/** PostgreSQL pool occupancy. */
+export interface PoolStats {
+  total: number;
+  idle: number;
+  waiting: number;
+  max: number;
+}
+
 export interface Db extends Queryable {
   readonly dialect: 'sqlite' | 'postgres';
+  /** Told of timings and batch sizes when metrics are on; undefined otherwise. */
+  observer?: DbObserver;
+  /** PostgreSQL only: how many pooled connections are open, idle and awaited. */
+  poolStats?(): PoolStats;
   /** Runs fn in one transaction: committed when it resolves, rolled back when it throws. */
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
   close(): Promise<void>;

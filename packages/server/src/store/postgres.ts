@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
-import type { Db, Param, Queryable } from './db.ts';
+import type { Db, DbObserver, Param, PoolStats, Queryable } from './db.ts';
 
 // BIGINT columns hold seconds since the epoch and small counters: safe as JavaScript numbers.
 pg.types.setTypeParser(20, (v) => Number(v));
@@ -39,6 +39,7 @@ function queryable(client: pg.Pool | pg.PoolClient): Queryable {
 
 export class PostgresDb implements Db {
   readonly dialect = 'postgres' as const;
+  observer: DbObserver | undefined;
   private readonly pool: pg.Pool;
   private readonly q: Queryable;
 
@@ -49,15 +50,37 @@ export class PostgresDb implements Db {
     this.q = queryable(this.pool);
   }
 
-  all<T>(sql: string, params?: readonly Param[]): Promise<T[]> {
-    return this.q.all<T>(sql, params);
+  async all<T>(sql: string, params?: readonly Param[]): Promise<T[]> {
+    const start = performance.now();
+    try {
+      return await this.q.all<T>(sql, params);
+    } finally {
+      this.observer?.query(performance.now() - start);
+    }
   }
 
-  run(sql: string, params?: readonly Param[]): Promise<number> {
-    return this.q.run(sql, params);
+  async run(sql: string, params?: readonly Param[]): Promise<number> {
+    const start = performance.now();
+    try {
+      return await this.q.run(sql, params);
+    } finally {
+      this.observer?.query(performance.now() - start);
+    }
   }
 
-  async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+  poolStats(): PoolStats {
+    const p = this.pool;
+    return { total: p.totalCount, idle: p.idleCount, waiting: p.waitingCount, max: p.options.max };
+  }
+
+  /** Timed from the call, so waiting for a pooled connection counts. */
+  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+    if (!this.observer) return this.runTransaction(fn);
+    const start = performance.now();
+    return this.runTransaction(fn).finally(() => this.observer?.transaction(performance.now() - start));
+  }
+
+  private async runTransaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
     try {
       await client.query('BEGIN');

@@ -1,11 +1,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import type { Db, Param, Queryable } from './db.ts';
+import type { Db, DbObserver, Param, Queryable } from './db.ts';
 
 type Statement = Database.Statement<unknown[], unknown>;
 
 interface PendingTransaction {
+  start: number;
   fn: (tx: Queryable) => Promise<unknown>;
   resolve: (value: unknown) => void;
   reject: (err: unknown) => void;
@@ -20,6 +21,7 @@ const BUSY_TIMEOUT_MS = 15_000;
  */
 export class SqliteDb implements Db {
   readonly dialect = 'sqlite' as const;
+  observer: DbObserver | undefined;
   private readonly db: Database.Database;
   private readonly statements = new Map<string, Statement>();
   private queue: Promise<void> = Promise.resolve();
@@ -73,15 +75,25 @@ export class SqliteDb implements Db {
   }
 
   async all<T>(sql: string, params: readonly Param[] = []): Promise<T[]> {
+    const start = performance.now();
     if (this.inTransaction) await this.waitIdle();
     const st = this.prepare(sql);
-    return this.retryBusy(() => st.all(...params) as T[]);
+    try {
+      return await this.retryBusy(() => st.all(...params) as T[]);
+    } finally {
+      this.observer?.query(performance.now() - start);
+    }
   }
 
   async run(sql: string, params: readonly Param[] = []): Promise<number> {
+    const start = performance.now();
     if (this.inTransaction) await this.waitIdle();
     const st = this.prepare(sql);
-    return this.retryBusy(() => st.run(...params).changes);
+    try {
+      return await this.retryBusy(() => st.run(...params).changes);
+    } finally {
+      this.observer?.query(performance.now() - start);
+    }
   }
 
   /**
@@ -91,7 +103,7 @@ export class SqliteDb implements Db {
    */
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.pending.push({ fn, resolve, reject } as PendingTransaction);
+      this.pending.push({ start: performance.now(), fn, resolve, reject } as PendingTransaction);
       if (this.batchScheduled) return;
       this.batchScheduled = true;
       this.queue = this.queue
@@ -104,6 +116,7 @@ export class SqliteDb implements Db {
     this.batchScheduled = false;
     const batch = this.pending;
     this.pending = [];
+    this.observer?.batch(batch.length);
     this.inTransaction = true;
     const outcomes: { ok: boolean; value: unknown }[] = [];
     try {
@@ -126,11 +139,15 @@ export class SqliteDb implements Db {
     } catch (err) {
       if (this.db.inTransaction) this.prepare('ROLLBACK').run();
       this.inTransaction = false;
-      for (const item of batch) item.reject(err);
+      for (const item of batch) {
+        this.observer?.transaction(performance.now() - item.start);
+        item.reject(err);
+      }
       return;
     }
     this.inTransaction = false;
     batch.forEach((item, i) => {
+      this.observer?.transaction(performance.now() - item.start);
       const o = outcomes[i]!;
       if (o.ok) item.resolve(o.value);
       else item.reject(o.value);

@@ -318,6 +318,16 @@ export class Store {
     );
   }
 
+  /** Sessions neither revoked nor expired, across all users and clients (for the metrics). */
+  async countActiveSessions(now: number): Promise<number> {
+    const r = await one<{ n: number }>(
+      this.q,
+      'SELECT COUNT(*) AS n FROM sessions WHERE revoked_at IS NULL AND expires_at > ?',
+      [now],
+    );
+    return Number(r?.n ?? 0);
+  }
+
   /** Revokes every live session of a user with one client; returns how many. */
   async revokeUserClientSessions(
     userId: string,

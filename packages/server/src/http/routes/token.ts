@@ -24,8 +24,11 @@ export async function registerToken(app: FastifyInstance, ctx: AppContext): Prom
       headers: {},
     };
     try {
-      return await grant(ctx, req);
+      const response = await grant(ctx, req);
+      ctx.metrics.grant(grantType, 'success');
+      return response;
     } catch (err) {
+      ctx.metrics.grant(grantType, err instanceof OAuthError ? err.error : 'server_error');
       if (err instanceof OAuthError) for (const [k, v] of Object.entries(req.headers)) err.headers[k] ??= v;
       throw err;
     } finally {
