@@ -203,7 +203,15 @@ describe('PostgreSQL stopped under load', { skip: pgClusterSkip }, () => {
       const call = async (what: Seen['what'], fn: () => Promise<Response>) => {
         const from = phase;
         const t0 = Date.now();
-        const r = await fn();
+        let r: Response;
+        try {
+          r = await fn();
+        } catch (err) {
+          // No HTTP answer at all: the process died, or cut the connection.
+          const s = { what, from, to: phase, status: 0, body: String(err), headers: new Headers(), ms: 0 };
+          seen.push(s);
+          return s;
+        }
         const text = await r.text();
         let body: any;
         try {

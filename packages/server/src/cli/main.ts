@@ -31,9 +31,15 @@ async function serve(flags: ServeFlags, seed: boolean): Promise<void> {
   const { startServer } = await import('../server.ts');
   const server = await startServer(config);
   if (seed) process.stdout.write(devBanner(config.issuer, endpoints(config).token));
-  // Exit 0 when every request in flight was answered; 1 when PADDOCK_SHUTDOWN_TIMEOUT cut some off.
-  // A second signal while draining falls to Node's default: the process ends at once.
+  // Exit 0 when every request in flight was answered; 1 when PADDOCK_SHUTDOWN_TIMEOUT cut some off, or
+  // when a second signal asks to stop at once.
+  let stopping = false;
   const stop = async (signal: NodeJS.Signals) => {
+    if (stopping) {
+      server.app.log.warn({ signal }, 'shutdown: second signal, exiting now');
+      process.exit(1);
+    }
+    stopping = true;
     server.app.log.info({ signal }, 'shutdown: draining requests in flight');
     let clean = false;
     try {
@@ -44,8 +50,8 @@ async function serve(flags: ServeFlags, seed: boolean): Promise<void> {
     if (clean) server.app.log.info('shutdown: complete');
     process.exit(clean ? 0 : 1);
   };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
 }
 
 function devBanner(issuer: string, tokenUrl: string): string {
