@@ -134,7 +134,11 @@ export class SqliteDb implements Db {
       const commit = this.prepare('COMMIT');
       await this.retryBusy(() => commit.run());
     } catch (err) {
-      if (this.db.inTransaction) this.prepare('ROLLBACK').run();
+      try {
+        if (this.db.inTransaction) this.prepare('ROLLBACK').run();
+      } catch {
+        // Nothing better to do if even ROLLBACK fails; every caller must still hear of the failure.
+      }
       this.inTransaction = false;
       for (const item of batch) item.reject(storeError(err));
       return;
