@@ -15,6 +15,12 @@ export interface Config {
   masterKey: string | undefined;
   sqliteSynchronous: 'FULL' | 'NORMAL';
   pgPoolSize: number;
+  /** Seconds a request waits on the database (a connection, a statement, a lock) before it is answered 503. */
+  storeTimeout: number;
+  /** Seconds, Node's HTTP server limits: a client that is slower than these is dropped. */
+  http: { requestTimeout: number; headersTimeout: number; keepAliveTimeout: number };
+  /** Seconds SIGTERM waits for in-flight requests before it cuts the remaining connections. */
+  shutdownTimeout: number;
   logLevel: string;
   trustProxy: boolean;
   keys: {
@@ -74,6 +80,13 @@ export function loadConfig(env: Env = process.env, flags: Flags = {}): Config {
   }
   const int = (name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER) =>
     parseIntIn(name, env[name], fallback, min, max);
+  const requestTimeout = int('PADDOCK_REQUEST_TIMEOUT', 10, 1, 3600);
+  const headersTimeout = int('PADDOCK_HEADERS_TIMEOUT', Math.min(5, requestTimeout), 1, 3600);
+  if (headersTimeout > requestTimeout) {
+    throw new ConfigError(
+      `PADDOCK_HEADERS_TIMEOUT: must not exceed PADDOCK_REQUEST_TIMEOUT (${requestTimeout}), got ${headersTimeout}`,
+    );
+  }
   return {
     issuer: issuer.href,
     basePath: issuer.basePath,
@@ -86,6 +99,13 @@ export function loadConfig(env: Env = process.env, flags: Flags = {}): Config {
     masterKey,
     sqliteSynchronous: sync,
     pgPoolSize: int('PADDOCK_PG_POOL_SIZE', 10, 1, 1000),
+    storeTimeout: int('PADDOCK_STORE_TIMEOUT', 5, 1, 3600),
+    http: {
+      requestTimeout,
+      headersTimeout,
+      keepAliveTimeout: int('PADDOCK_KEEP_ALIVE_TIMEOUT', 5, 1, 3600),
+    },
+    shutdownTimeout: int('PADDOCK_SHUTDOWN_TIMEOUT', 10, 1, 3600),
     logLevel: parseLogLevel(env.PADDOCK_LOG_LEVEL ?? 'info'),
     trustProxy: parseBool('PADDOCK_TRUST_PROXY', env.PADDOCK_TRUST_PROXY, false),
     keys: {

@@ -15,7 +15,11 @@ export interface RunningServer {
   url: string;
   /** The admin listener's address, when PADDOCK_ADMIN_PORT is set. */
   adminUrl: string | undefined;
-  close(): Promise<void>;
+  /**
+   * Stops accepting, lets in-flight requests finish (see http/draining.ts), then closes the store. Past
+   * config.shutdownTimeout it cuts the connections still open; resolves false when it had to.
+   */
+  close(): Promise<boolean>;
 }
 
 /** Everything a handler needs: the migrated store, the signing keys, and the keys derived from the master key. */
@@ -53,8 +57,22 @@ export async function startServer(config: Config, clock: Clock = systemClock): P
       clearInterval(sweep);
       keys.stop();
       await admin?.close();
-      await app.close();
+      let forced = false;
+      const bound = setTimeout(() => {
+        forced = true;
+        app.log.warn(
+          { shutdown_timeout: config.shutdownTimeout },
+          'shutdown: requests still in flight after PADDOCK_SHUTDOWN_TIMEOUT; closing their connections',
+        );
+        app.server.closeAllConnections();
+      }, config.shutdownTimeout * 1000);
+      try {
+        await app.close();
+      } finally {
+        clearTimeout(bound);
+      }
       await store.close();
+      return !forced;
     },
   };
 }

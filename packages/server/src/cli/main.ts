@@ -31,12 +31,27 @@ async function serve(flags: ServeFlags, seed: boolean): Promise<void> {
   const { startServer } = await import('../server.ts');
   const server = await startServer(config);
   if (seed) process.stdout.write(devBanner(config.issuer, endpoints(config).token));
-  const stop = async () => {
-    await server.close();
-    process.exit(0);
+  // Exit 0 when every request in flight was answered; 1 when PADDOCK_SHUTDOWN_TIMEOUT cut some off, or
+  // when a second signal asks to stop at once.
+  let stopping = false;
+  const stop = async (signal: NodeJS.Signals) => {
+    if (stopping) {
+      server.app.log.warn({ signal }, 'shutdown: second signal, exiting now');
+      process.exit(1);
+    }
+    stopping = true;
+    server.app.log.info({ signal }, 'shutdown: draining requests in flight');
+    let clean = false;
+    try {
+      clean = await server.close();
+    } catch (err) {
+      server.app.log.error({ err }, 'shutdown failed');
+    }
+    if (clean) server.app.log.info('shutdown: complete');
+    process.exit(clean ? 0 : 1);
   };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
 }
 
 function devBanner(issuer: string, tokenUrl: string): string {

@@ -1,17 +1,25 @@
 import { randomUUID } from 'node:crypto';
+import type { Server } from 'node:http';
 import cookie from '@fastify/cookie';
-import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
+import Fastify, {
+  type FastifyHttpOptions,
+  type FastifyInstance,
+  type FastifyServerOptions,
+  LogController,
+} from 'fastify';
 import type { AppContext } from '../context.ts';
 import { parseForm } from '../oauth/form.ts';
 import { withCors } from './cors.ts';
-import { installErrorHandling } from './errors.ts';
+import { installDraining } from './draining.ts';
+import { clientErrorHandler, installErrorHandling } from './errors.ts';
 import { countRequests } from './metrics.ts';
 import { registerAuthorize } from './routes/authorize.ts';
 import { registerBench } from './routes/bench.ts';
 import { registerBook } from './routes/book.ts';
 import { registerDiscovery } from './routes/discovery.ts';
+import { registerHealth } from './routes/health.ts';
 import { registerJwks } from './routes/jwks.ts';
-import { registerHealth, registerMetrics } from './routes/operator.ts';
+import { registerMetrics } from './routes/operator.ts';
 import { registerProfile } from './routes/profile.ts';
 import { registerSessions } from './routes/sessions.ts';
 import { registerToken } from './routes/token.ts';
@@ -38,6 +46,7 @@ export async function buildApp(ctx: AppContext, options: AppOptions = {}): Promi
     logController: new LogController({ requestIdLogLabel: 'request_id' }),
     trustProxy: ctx.config.trustProxy,
     bodyLimit: 64 * 1024,
+    ...httpTimeouts(ctx.config),
   });
 
   app.addHook('onRequest', async (request, reply) => {
@@ -58,6 +67,7 @@ export async function buildApp(ctx: AppContext, options: AppOptions = {}): Promi
   });
 
   installErrorHandling(app, ctx.config);
+  installDraining(app);
   await app.register(cookie);
   await withCors(app, ctx, async (api) => {
     await registerToken(api, ctx);
@@ -73,4 +83,27 @@ export async function buildApp(ctx: AppContext, options: AppOptions = {}): Promi
   // Metrics are served here only when the operator has not given them an admin port of their own.
   if (ctx.config.adminPort === undefined) registerMetrics(app, ctx, ctx.config.basePath);
   return app;
+}
+
+/**
+ * Node's limits on slow clients: a request must arrive whole within requestTimeout (its headers within
+ * headersTimeout), and an idle keep-alive connection closes after keepAliveTimeout. Node checks the first
+ * two every connectionsCheckingInterval, 30 s unless told otherwise.
+ */
+function httpTimeouts(config: AppContext['config']): FastifyHttpOptions<Server> {
+  const ms = (s: number) => s * 1000;
+  const { requestTimeout, headersTimeout, keepAliveTimeout } = config.http;
+  return {
+    requestTimeout: ms(requestTimeout),
+    keepAliveTimeout: ms(keepAliveTimeout),
+    http: {
+      requestTimeout: ms(requestTimeout),
+      headersTimeout: ms(headersTimeout),
+      keepAliveTimeout: ms(keepAliveTimeout),
+      connectionsCheckingInterval: Math.min(1000, ms(headersTimeout) / 2),
+    },
+    // Requests that arrive while closing get the book's 503 from draining.ts, not Fastify's own body.
+    return503OnClosing: false,
+    clientErrorHandler: clientErrorHandler(config),
+  };
 }

@@ -1,9 +1,14 @@
+import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../config.ts';
 import { endpoints } from '../config.ts';
 import { errorBody, OAuthError, statusReason } from '../oauth/errors.ts';
+import { StoreUnavailableError } from '../store/db.ts';
 import { errorPage } from '../ui/pages.ts';
 import { pageHeaders } from './browser.ts';
+
+/** Seconds a client is asked to wait when the database is unavailable: about what a restart takes. */
+export const STORE_RETRY_AFTER = 5;
 
 export function errorUri(config: Config, code: string): string {
   return `${endpoints(config).book}/error_${code}.html`;
@@ -48,16 +53,21 @@ function headerSafe(s: string): string {
 export function installErrorHandling(app: FastifyInstance, config: Config): void {
   app.setErrorHandler((error: FastifyError | OAuthError, request, reply) => {
     if (error instanceof OAuthError) return sendError(reply, config, error);
+    if (error instanceof StoreUnavailableError) {
+      request.log.warn({ err: error }, 'database unavailable');
+      const oauth = new OAuthError('temporarily_unavailable', 'the service is temporarily unavailable', {
+        headers: { 'Retry-After': String(STORE_RETRY_AFTER) },
+      });
+      return sendError(reply, config, oauth);
+    }
     const status = (error as FastifyError).statusCode ?? 500;
     if (status < 500) {
       // The book's table gives invalid_request one status, 400, whatever the parser's complaint.
       const oauth = new OAuthError('invalid_request', describeClientError(error as FastifyError));
       return sendError(reply, config, oauth);
     }
-    request.log.error(
-      { err: { type: error.name, message: error.message, stack: error.stack } },
-      'request failed',
-    );
+    // pino's err serializer names the class (type), and adds message, stack and the error's own fields.
+    request.log.error({ err: error }, 'request failed');
     return sendError(
       reply,
       config,
@@ -74,6 +84,32 @@ export function installErrorHandling(app: FastifyInstance, config: Config): void
     );
     return sendError(reply, config, err);
   });
+}
+
+/**
+ * What Node cannot hand to a route (a request too slow to arrive, headers too large, bytes that are not
+ * HTTP) still gets the book's error object, written straight to the socket, which is then closed.
+ */
+export function clientErrorHandler(config: Config) {
+  return (err: NodeJS.ErrnoException, socket: Duplex): void => {
+    if (err.code === 'ECONNRESET' || socket.destroyed) return;
+    let oauth: OAuthError;
+    if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+      oauth = new OAuthError('invalid_request', 'the request did not arrive in time', { status: 408 });
+    } else if (err.code === 'HPE_HEADER_OVERFLOW') {
+      oauth = new OAuthError('invalid_request', 'the request headers are too large', { status: 431 });
+    } else {
+      oauth = new OAuthError('invalid_request', 'the request is not valid HTTP/1.1');
+    }
+    if (socket.writable) {
+      const body = JSON.stringify(errorBody(oauth, errorUri(config, oauth.error)));
+      socket.write(
+        `HTTP/1.1 ${oauth.status} ${oauth.statusReason}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+          `Content-Length: ${Buffer.byteLength(body)}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n${body}`,
+      );
+    }
+    socket.destroy();
+  };
 }
 
 function describeClientError(error: FastifyError): string {

@@ -32,6 +32,14 @@ export interface PoolStats {
   max: number;
 }
 
+export interface TransactionOptions {
+  /**
+   * Waits as long as the work takes instead of the store timeout: for migrations, which may lock or
+   * rewrite large tables while other processes wait for them.
+   */
+  unbounded?: boolean;
+}
+
 export interface Db extends Queryable {
   readonly dialect: 'sqlite' | 'postgres';
   /** Told of timings and batch sizes when metrics are on; undefined otherwise. */
@@ -39,8 +47,64 @@ export interface Db extends Queryable {
   /** PostgreSQL only: how many pooled connections are open, idle and awaited. */
   poolStats?(): PoolStats;
   /** Runs fn in one transaction: committed when it resolves, rolled back when it throws. */
-  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  transaction<T>(fn: (tx: Queryable) => Promise<T>, options?: TransactionOptions): Promise<T>;
   close(): Promise<void>;
+}
+
+/**
+ * The database cannot serve now (down, restarting, unreachable, too slow, locked by someone else): the
+ * same request may succeed later. The one error of the store that callers tell apart; http/ answers it
+ * with 503 temporarily_unavailable.
+ */
+export class StoreUnavailableError extends Error {
+  override name = 'StoreUnavailableError';
+  /** The driver's code (ECONNREFUSED, 57P01, SQLITE_BUSY, ...), for the log. */
+  readonly code: string | undefined;
+
+  constructor(cause: unknown) {
+    super('the database is unavailable', { cause });
+    this.code = (cause as { code?: string })?.code;
+  }
+}
+
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'EHOSTDOWN',
+  'ENETUNREACH',
+  'ENETDOWN',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+]);
+
+// node-postgres reports a lost or refused connection, its own timeouts and a closed pool with plain Errors.
+const PG_MESSAGES =
+  /^(Connection terminated|Client has encountered a connection error|Client was closed and is not queryable|timeout exceeded when trying to connect|Query read timeout|Cannot use a pool after calling end)/;
+
+/**
+ * True for failures of availability rather than of the statement: the connection is refused, lost or timed
+ * out; PostgreSQL is shutting down, starting up, out of connections or resources, or read-only after a
+ * failover; a statement ran past statement_timeout; SQLite stayed locked or failed to do I/O.
+ */
+export function isUnavailable(err: unknown): boolean {
+  if (err instanceof StoreUnavailableError) return true;
+  const e = err as { code?: unknown; message?: unknown } | null;
+  const code = typeof e?.code === 'string' ? e.code : '';
+  if (NETWORK_CODES.has(code)) return true;
+  // SQLSTATE classes 08 (connection exception), 53 (insufficient resources), 57P0x (shutdown, starting up),
+  // 57014 (statement_timeout), 25006 (read-only transaction: a standby).
+  if (/^(08...|53...|57P0.|57014|25006)$/.test(code)) return true;
+  if (/^SQLITE_(BUSY|LOCKED|IOERR|FULL|CANTOPEN)/.test(code)) return true;
+  return !code && typeof e?.message === 'string' && PG_MESSAGES.test(e.message);
+}
+
+/** The error to throw: unavailability becomes a StoreUnavailableError, anything else stays as it is. */
+export function storeError(err: unknown): unknown {
+  return err instanceof StoreUnavailableError || !isUnavailable(err) ? err : new StoreUnavailableError(err);
 }
 
 export async function one<T = Row>(

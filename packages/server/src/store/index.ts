@@ -5,6 +5,7 @@ import { PostgresDb } from './postgres.ts';
 import { SqliteDb } from './sqlite.ts';
 import { Store } from './store.ts';
 
+export { StoreUnavailableError } from './db.ts';
 export { Store } from './store.ts';
 
 export function sqliteFile(config: Config): string {
@@ -18,8 +19,11 @@ export async function openStore(
   options: { migrate?: boolean } = {},
 ): Promise<Store> {
   const db = config.databaseUrl
-    ? new PostgresDb(config.databaseUrl, config.pgPoolSize)
-    : new SqliteDb(sqliteFile(config), config.sqliteSynchronous);
+    ? new PostgresDb(config.databaseUrl, {
+        poolSize: config.pgPoolSize,
+        timeoutMs: config.storeTimeout * 1000,
+      })
+    : new SqliteDb(sqliteFile(config), config.sqliteSynchronous, config.storeTimeout * 1000);
   if (options.migrate !== false) {
     try {
       await migrate(db, now);

@@ -1,4 +1,4 @@
-import { type Db, isUniqueViolation, one } from './db.ts';
+import { type Db, isUniqueViolation, one, type Queryable } from './db.ts';
 
 /**
  * Numbered migrations, applied in order and recorded in schema_migrations. The same DDL runs on
@@ -151,18 +151,21 @@ export async function migrate(db: Db, now: number): Promise<number[]> {
   const applied: number[] = [];
   for (const m of MIGRATIONS) {
     try {
-      const done = await db.transaction(async (tx) => {
-        if (await one(tx, 'SELECT version FROM schema_migrations WHERE version = ?', [m.version]))
-          return false;
-        // On PostgreSQL a concurrent migrator blocks on this insert until we commit, then fails on the key.
-        await tx.run('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)', [
-          m.version,
-          m.name,
-          now,
-        ]);
-        await tx.exec(m.sql);
-        return true;
-      });
+      const done = await db.transaction(
+        async (tx) => {
+          if (await one(tx, 'SELECT version FROM schema_migrations WHERE version = ?', [m.version]))
+            return false;
+          // On PostgreSQL a concurrent migrator blocks on this insert until we commit, then fails on the key.
+          await tx.run('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)', [
+            m.version,
+            m.name,
+            now,
+          ]);
+          await tx.exec(m.sql);
+          return true;
+        },
+        { unbounded: true },
+      );
       if (done) applied.push(m.version);
     } catch (err) {
       if (!isUniqueViolation(err)) throw err;
@@ -186,6 +189,13 @@ async function createMigrationsTable(db: Db): Promise<void> {
       if (!race || attempt >= 3) throw err;
     }
   }
+}
+
+/** Versions this code knows that the database has not applied: one cheap read, for readiness. */
+export async function pendingMigrations(db: Queryable): Promise<number[]> {
+  const rows = await db.all<{ version: number }>('SELECT version FROM schema_migrations');
+  const applied = new Set(rows.map((r) => Number(r.version)));
+  return MIGRATIONS.map((m) => m.version).filter((v) => !applied.has(v));
 }
 
 export async function schemaVersion(db: Db): Promise<number> {

@@ -1,6 +1,15 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
-import type { Db, DbObserver, Param, PoolStats, Queryable } from './db.ts';
+import {
+  type Db,
+  type DbObserver,
+  isUnavailable,
+  type Param,
+  type PoolStats,
+  type Queryable,
+  storeError,
+  type TransactionOptions,
+} from './db.ts';
 
 // BIGINT columns hold seconds since the epoch and small counters: safe as JavaScript numbers.
 pg.types.setTypeParser(20, (v) => Number(v));
@@ -19,22 +28,43 @@ function prepared(sql: string): { name: string; text: string } {
   return p;
 }
 
-function queryable(client: pg.Pool | pg.PoolClient): Queryable {
+function queryable(client: pg.Pool | pg.PoolClient, timeoutMs: number | undefined): Queryable {
+  // The driver's own read timeout also bounds a connection that went silent (a partition), which the
+  // server's statement_timeout cannot.
+  const limit = timeoutMs === undefined ? {} : { query_timeout: timeoutMs };
   return {
     async all<T>(sql: string, params: readonly Param[] = []) {
       const p = prepared(sql);
-      const res = await client.query({ name: p.name, text: p.text, values: params as Param[] });
-      return res.rows as T[];
+      try {
+        const res = await client.query({ name: p.name, text: p.text, values: params as Param[], ...limit });
+        return res.rows as T[];
+      } catch (err) {
+        throw storeError(err);
+      }
     },
     async run(sql: string, params: readonly Param[] = []) {
       const p = prepared(sql);
-      const res = await client.query({ name: p.name, text: p.text, values: params as Param[] });
-      return res.rowCount ?? 0;
+      try {
+        const res = await client.query({ name: p.name, text: p.text, values: params as Param[], ...limit });
+        return res.rowCount ?? 0;
+      } catch (err) {
+        throw storeError(err);
+      }
     },
     async exec(sql: string) {
-      await client.query(sql);
+      try {
+        await client.query({ text: sql, ...limit });
+      } catch (err) {
+        throw storeError(err);
+      }
     },
   };
+}
+
+export interface PostgresOptions {
+  poolSize: number;
+  /** Bounds getting a connection and each statement; a request is answered 503 rather than kept waiting. */
+  timeoutMs: number;
 }
 
 export class PostgresDb implements Db {
@@ -42,12 +72,23 @@ export class PostgresDb implements Db {
   observer: DbObserver | undefined;
   private readonly pool: pg.Pool;
   private readonly q: Queryable;
+  private readonly queryTimeout: number;
 
-  constructor(url: string, poolSize: number) {
-    this.pool = new pg.Pool({ connectionString: url, max: poolSize });
-    // An idle client that loses its connection must not crash the process.
+  constructor(url: string, options: PostgresOptions) {
+    this.pool = new pg.Pool({
+      connectionString: url,
+      max: options.poolSize,
+      connectionTimeoutMillis: options.timeoutMs,
+      // The server cancels a statement that runs too long (57014) and the connection stays usable; the
+      // driver's read timeout, a little later, only fires when the server cannot answer at all.
+      statement_timeout: options.timeoutMs,
+      keepAlive: true,
+    });
+    this.queryTimeout = options.timeoutMs + 500;
+    // An idle client that loses its connection (the database restarts) must not crash the process; the
+    // pool drops it and opens a new one on demand.
     this.pool.on('error', () => {});
-    this.q = queryable(this.pool);
+    this.q = queryable(this.pool, this.queryTimeout);
   }
 
   async all<T>(sql: string, params?: readonly Param[]): Promise<T[]> {
@@ -74,31 +115,52 @@ export class PostgresDb implements Db {
   }
 
   /** Timed from the call, so waiting for a pooled connection counts. */
-  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
-    if (!this.observer) return this.runTransaction(fn);
+  transaction<T>(fn: (tx: Queryable) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
+    if (!this.observer) return this.runTransaction(fn, options);
     const start = performance.now();
-    return this.runTransaction(fn).finally(() => this.observer?.transaction(performance.now() - start));
+    return this.runTransaction(fn, options).finally(() =>
+      this.observer?.transaction(performance.now() - start),
+    );
   }
 
-  private async runTransaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect();
+  private async runTransaction<T>(
+    fn: (tx: Queryable) => Promise<T>,
+    options: TransactionOptions,
+  ): Promise<T> {
+    let client: pg.PoolClient;
     try {
-      await client.query('BEGIN');
-      try {
-        const result = await fn(queryable(client));
-        await client.query('COMMIT');
-        return result;
-      } catch (err) {
-        await client.query('ROLLBACK').catch(() => {});
-        throw err;
-      }
+      client = await this.pool.connect();
+    } catch (err) {
+      throw storeError(err);
+    }
+    // A checked-out client has no listener of the pool's: without one, a connection ended by the server
+    // (57P01 when PostgreSQL stops) is an unhandled 'error' event that kills the process (node-postgres #2386).
+    let broken: unknown;
+    const onError = (err: unknown) => {
+      broken = err;
+    };
+    client.on('error', onError);
+    const q = queryable(client, options.unbounded ? undefined : this.queryTimeout);
+    let failure: unknown;
+    try {
+      await q.exec('BEGIN');
+      if (options.unbounded) await q.exec('SET LOCAL statement_timeout = 0');
+      const result = await fn(q);
+      await q.exec('COMMIT');
+      return result;
+    } catch (err) {
+      failure = err;
+      // A lost or stuck connection is not rolled back but discarded: the server rolls back when it goes.
+      if (!broken && !isUnavailable(err)) await q.exec('ROLLBACK').catch((e) => (broken = e));
+      throw err;
     } finally {
-      client.release();
+      client.release(broken || isUnavailable(failure) ? true : undefined);
+      client.removeListener('error', onError);
     }
   }
 
-  async exec(sql: string): Promise<void> {
-    await this.pool.query(sql);
+  exec(sql: string): Promise<void> {
+    return this.q.exec(sql);
   }
 
   async close(): Promise<void> {

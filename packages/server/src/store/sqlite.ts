@@ -1,19 +1,24 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import type { Db, DbObserver, Param, Queryable } from './db.ts';
+import {
+  type Db,
+  type DbObserver,
+  type Param,
+  type Queryable,
+  storeError,
+  type TransactionOptions,
+} from './db.ts';
 
 type Statement = Database.Statement<unknown[], unknown>;
 
 interface PendingTransaction {
   start: number;
   fn: (tx: Queryable) => Promise<unknown>;
+  unbounded: boolean;
   resolve: (value: unknown) => void;
   reject: (err: unknown) => void;
 }
-
-/** How long a statement waits for another process's write lock before giving up. */
-const BUSY_TIMEOUT_MS = 15_000;
 
 /**
  * better-sqlite3 is synchronous; the Db interface is async so both stores share one code path.
@@ -29,7 +34,15 @@ export class SqliteDb implements Db {
   private pending: PendingTransaction[] = [];
   private batchScheduled = false;
 
-  constructor(file: string, synchronous: 'FULL' | 'NORMAL') {
+  /**
+   * @param busyTimeoutMs how long a statement waits for another process's write lock before the request
+   *   is answered 503 (a long admin command or backup holds it)
+   */
+  constructor(
+    file: string,
+    synchronous: 'FULL' | 'NORMAL',
+    private readonly busyTimeoutMs: number,
+  ) {
     fs.mkdirSync(path.dirname(file), { recursive: true });
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
@@ -50,24 +63,25 @@ export class SqliteDb implements Db {
   }
 
   /** Runs fn, retrying while another connection holds the write lock, without blocking the event loop. */
-  private async retryBusy<T>(fn: () => T): Promise<T> {
-    const deadline = Date.now() + BUSY_TIMEOUT_MS;
+  private async retryBusy<T>(fn: () => T, unbounded = false): Promise<T> {
+    const deadline = unbounded ? Number.POSITIVE_INFINITY : Date.now() + this.busyTimeoutMs;
     for (let delay = 1; ; delay = Math.min(delay * 2, 50)) {
       try {
         return fn();
       } catch (err) {
-        if ((err as { code?: string }).code !== 'SQLITE_BUSY' || Date.now() > deadline) throw err;
+        if ((err as { code?: string }).code !== 'SQLITE_BUSY' || Date.now() > deadline) throw storeError(err);
       }
       await new Promise((r) => setTimeout(r, delay * (0.5 + Math.random())));
     }
   }
 
+  /** Statements inside a transaction, which already holds the write lock. */
   private readonly direct: Queryable = {
-    all: async <T>(sql: string, params: readonly Param[] = []) => this.prepare(sql).all(...params) as T[],
-    run: async (sql: string, params: readonly Param[] = []) => this.prepare(sql).run(...params).changes,
-    exec: async (sql: string) => {
-      this.db.exec(sql);
-    },
+    all: async <T>(sql: string, params: readonly Param[] = []) =>
+      unbusy(() => this.prepare(sql).all(...params) as T[]),
+    run: async (sql: string, params: readonly Param[] = []) =>
+      unbusy(() => this.prepare(sql).run(...params).changes),
+    exec: async (sql: string) => unbusy(() => void this.db.exec(sql)),
   };
 
   private async waitIdle(): Promise<void> {
@@ -101,9 +115,15 @@ export class SqliteDb implements Db {
    * one BEGIN IMMEDIATE ... COMMIT, each in its own SAVEPOINT, so a refused one rolls back alone and the
    * whole batch pays one fsync. No caller hears of success before the COMMIT that makes it durable.
    */
-  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+  transaction<T>(fn: (tx: Queryable) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.pending.push({ start: performance.now(), fn, resolve, reject } as PendingTransaction);
+      this.pending.push({
+        start: performance.now(),
+        fn,
+        unbounded: !!options.unbounded,
+        resolve,
+        reject,
+      } as PendingTransaction);
       if (this.batchScheduled) return;
       this.batchScheduled = true;
       this.queue = this.queue
@@ -121,7 +141,10 @@ export class SqliteDb implements Db {
     const outcomes: { ok: boolean; value: unknown }[] = [];
     try {
       const begin = this.prepare('BEGIN IMMEDIATE');
-      await this.retryBusy(() => begin.run());
+      await this.retryBusy(
+        () => begin.run(),
+        batch.some((item) => item.unbounded),
+      );
       for (const item of batch) {
         this.prepare('SAVEPOINT paddock_tx').run();
         try {
@@ -137,11 +160,15 @@ export class SqliteDb implements Db {
       const commit = this.prepare('COMMIT');
       await this.retryBusy(() => commit.run());
     } catch (err) {
-      if (this.db.inTransaction) this.prepare('ROLLBACK').run();
+      try {
+        if (this.db.inTransaction) this.prepare('ROLLBACK').run();
+      } catch {
+        // Nothing better to do if even ROLLBACK fails; every caller must still hear of the failure.
+      }
       this.inTransaction = false;
       for (const item of batch) {
         this.observer?.transaction(performance.now() - item.start);
-        item.reject(err);
+        item.reject(storeError(err));
       }
       return;
     }
@@ -161,5 +188,14 @@ export class SqliteDb implements Db {
 
   async close(): Promise<void> {
     this.db.close();
+  }
+}
+
+/** Runs a statement of a transaction, naming an I/O or lock failure as unavailability. */
+function unbusy<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    throw storeError(err);
   }
 }

@@ -1,5 +1,6 @@
 import type { Db, Param, Queryable, Row } from './db.ts';
 import { one } from './db.ts';
+import { pendingMigrations } from './migrations.ts';
 import type {
   AuthorizationCodeRecord,
   AuthorizationRequestRecord,
@@ -82,6 +83,11 @@ export class Store {
 
   close() {
     return this.db.close();
+  }
+
+  /** Migrations this code needs that the database lacks; throws when the database cannot be read. */
+  pendingMigrations(): Promise<number[]> {
+    return pendingMigrations(this.q);
   }
 
   // ---- clients

@@ -1,16 +1,12 @@
-// Routes for whoever runs the server rather than for OAuth clients: liveness and Prometheus metrics.
+// Routes for whoever runs the server rather than for OAuth clients: liveness, readiness and metrics.
 // The main app serves them under the issuer's path; with PADDOCK_ADMIN_PORT set, the admin listener
 // serves every one of them at its root and the main app no longer serves the metrics.
 import type { FastifyInstance } from 'fastify';
 import type { AppContext } from '../../context.ts';
+import { registerHealth } from './health.ts';
 
 /** Registers operator routes under `prefix` ('' on the admin listener, the issuer's path on the main one). */
 export type OperatorRoutes = (app: FastifyInstance, ctx: AppContext, prefix: string) => void;
-
-/** The process is up and answering. */
-export const registerHealth: OperatorRoutes = (app, _ctx, prefix) => {
-  app.get(`${prefix}/healthz`, async () => ({ status: 'ok' }));
-};
 
 /** Prometheus text format, rendered from this app's own registry. */
 export const registerMetrics: OperatorRoutes = (app, ctx, prefix) => {
