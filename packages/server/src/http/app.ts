@@ -6,7 +6,6 @@ import { parseForm } from '../oauth/form.ts';
 import { withCors } from './cors.ts';
 import { installErrorHandling } from './errors.ts';
 import { registerAuthorize } from './routes/authorize.ts';
-import { registerBench } from './routes/bench.ts';
 import { registerBook } from './routes/book.ts';
 import { registerDiscovery } from './routes/discovery.ts';
 import { registerJwks } from './routes/jwks.ts';
@@ -65,7 +64,6 @@ export async function buildApp(ctx: AppContext, options: AppOptions = {}): Promi
   await registerAuthorize(app, ctx);
   await registerDiscovery(app, ctx);
   await registerBook(app, { basePath: ctx.config.basePath });
-  if (ctx.config.benchKey) await registerBench(app, ctx, ctx.config.benchKey);
   app.get(`${ctx.config.basePath}/healthz`, async () => ({ status: 'ok' }));
   return app;
 }
