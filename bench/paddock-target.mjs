@@ -319,6 +319,8 @@ function startMinter({ dataDir, port, env }) {
     const child = fork(MINTER, ['--data-dir', dataDir, '--host', '127.0.0.1', '--port', String(port)], {
       cwd: REPO_ROOT,
       env,
+      // Not this process's flags (a harness may run with --expose-gc, --inspect...): a plain node.
+      execArgv: [],
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     });
     liveMinters.add(child);
