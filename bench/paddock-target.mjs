@@ -1,13 +1,15 @@
 // Paddock as a benchmark target: starts a fresh Paddock (embedded SQLite store, fresh temp data
-// dir, bench hook enabled) as a child process on 127.0.0.1 and exposes it in the shape the peer
-// harness (../shared/bench/peer-oidc-provider, `--targets=...`) expects:
+// dir, started exactly as `paddock serve`) as a child process on 127.0.0.1, plus the benchmark's
+// minter (bench/lib/minter.mjs: a second process on the same store that mints refresh tokens
+// through the server's own session code), and exposes them in the shape the peer harness
+// (../shared/bench/peer-oidc-provider, `--targets=...`) expects:
 //
 //   { name, baseUrl, pid, tokenPath, jwksPath, jwt, clientAuth(kind), reset(), mintRefreshTokens(kind, n),
 //     mintCodes(kind, n), sanity({ postToken }), stop() }
 //
 // bench/run.mjs uses the same module for its own runs, so both measure the same server setup.
 // Only loopback, only child processes this module started, stopped by PID (SIGTERM, then SIGKILL).
-import { spawn } from 'node:child_process';
+import { fork, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -19,6 +21,7 @@ const HERE = dirname(fileURLToPath(import.meta.url));
 export const REPO_ROOT = resolve(HERE, '..');
 const CLI = join(REPO_ROOT, 'packages/server/bin/paddock.mjs');
 const WATCHDOG = join(HERE, 'lib/watchdog.mjs');
+const MINTER = join(HERE, 'lib/minter.mjs');
 
 const CLIENT_ID = 'bench-confidential';
 const USERNAME = 'bench@example.com';
@@ -32,7 +35,7 @@ export function maskSecret(secret, id) {
 }
 
 // The server's environment: ours, minus anything that would change its configuration (a
-// DATABASE_URL would switch it to PostgreSQL; PADDOCK_* from the caller's shell), plus the bench
+// DATABASE_URL would switch it to PostgreSQL; PADDOCK_* from the caller's shell), plus the given
 // settings. Logging at warn: per-request info logs would dominate the measurement.
 function serverEnv(extra) {
   const env = {};
@@ -109,7 +112,15 @@ function tail(stream, max = 64 * 1024) {
 // Servers (and their data dirs) still live when this process exits, e.g. when the peer harness is
 // stopped by a signal: kill them and remove their data dirs (synchronously, as 'exit' requires).
 const live = new Map(); // child -> data dir
+const liveMinters = new Set();
 process.on('exit', () => {
+  for (const child of liveMinters) {
+    try {
+      process.kill(child.pid, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  }
   for (const [child, dir] of live) {
     try {
       process.kill(child.pid, 'SIGKILL');
@@ -133,14 +144,9 @@ process.on('exit', () => {
 export async function createTarget(opts = {}) {
   const log = opts.log || ((m) => console.error(`[paddock-target] ${m}`));
   const dataDir = mkdtempSync(join(tmpdir(), 'paddock-bench-'));
-  const benchKey = randomBytes(24).toString('base64url');
-  const env = serverEnv({
-    PADDOCK_BENCH_KEY: benchKey,
-    PADDOCK_BENCH_CLIENT: CLIENT_ID,
-    PADDOCK_BENCH_USER: USERNAME,
-    ...(opts.env || {}),
-  });
+  const env = serverEnv(opts.env || {});
   let child;
+  let minter;
   try {
     // The client and user, through the CLI, on the same data dir, before the server starts.
     const password = randomBytes(18).toString('base64url');
@@ -220,17 +226,9 @@ export async function createTarget(opts = {}) {
     const server = child;
     log(`Paddock pid ${server.pid} at ${baseUrl}, data dir ${dataDir}`);
 
-    const hook = async (op, body = {}) => {
-      const res = await fetch(`${baseUrl}/__bench/${op}`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-bench-key': benchKey },
-        body: JSON.stringify(body),
-        signal: AbortSignal.timeout(120_000),
-      });
-      const text = await res.text();
-      if (!res.ok) throw new Error(`bench hook ${op}: HTTP ${res.status} ${text.slice(0, 500)}`);
-      return JSON.parse(text);
-    };
+    minter = await startMinter({ dataDir, port, env });
+    const mint = minter;
+    log(`minter pid ${mint.pid} on the same store`);
 
     const enc = encodeURIComponent;
     let stopping;
@@ -251,19 +249,15 @@ export async function createTarget(opts = {}) {
         return `client_id=${enc(CLIENT_ID)}&client_secret=${enc(maskedSecret)}`;
       },
       async reset() {
-        await hook('reset');
+        await mint.call({ op: 'reset' });
       },
       async mintRefreshTokens(kind, n) {
         if (kind !== 'confidential')
           throw new Error(`paddock target: no ${kind} client is set up (only "confidential")`);
         const out = [];
         while (out.length < n) {
-          const { items } = await hook('mint', {
-            kind: 'refresh_token',
-            client: 'confidential',
-            n: Math.min(MINT_CHUNK, n - out.length),
-          });
-          if (!items?.length) throw new Error('bench hook mint returned no items');
+          const { items } = await mint.call({ op: 'mint', n: Math.min(MINT_CHUNK, n - out.length) });
+          if (!items?.length) throw new Error('the minter returned no items');
           for (const it of items) out.push(it);
         }
         return out;
@@ -296,6 +290,7 @@ export async function createTarget(opts = {}) {
       /** Idempotent: every caller waits for the same stop (SIGTERM, SIGKILL after 3 s, data dir removed). */
       stop() {
         stopping ||= (async () => {
+          await mint.stop();
           await killChild(server);
           live.delete(server);
           rmSync(dataDir, { recursive: true, force: true });
@@ -305,6 +300,7 @@ export async function createTarget(opts = {}) {
     };
     return target;
   } catch (err) {
+    if (minter) await minter.stop();
     if (child) {
       await killChild(child);
       live.delete(child);
@@ -312,6 +308,79 @@ export async function createTarget(opts = {}) {
     rmSync(dataDir, { recursive: true, force: true });
     throw err;
   }
+}
+
+// Starts bench/lib/minter.mjs on the server's data dir, with the server's environment and flags (so its
+// tokens carry the server's issuer), and resolves once it has opened the store and the keys.
+// `call(msg)` sends one request over IPC and resolves with the answer; `stop()` closes the channel
+// (the minter exits by itself) and kills it after 3 s if it has not.
+function startMinter({ dataDir, port, env }) {
+  return new Promise((resolveStart, reject) => {
+    const child = fork(MINTER, ['--data-dir', dataDir, '--host', '127.0.0.1', '--port', String(port)], {
+      cwd: REPO_ROOT,
+      env,
+      // Not this process's flags (a harness may run with --expose-gc, --inspect...): a plain node.
+      execArgv: [],
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    });
+    liveMinters.add(child);
+    const stderrTail = tail(child.stderr);
+    child.stdout.resume();
+    let nextId = 1;
+    const waiting = new Map(); // id -> { resolve, reject }
+    const gone = () => {
+      const why = new Error(
+        `the minter exited (${child.signalCode ?? `exit ${child.exitCode}`}):\n${stderrTail().trim()}`,
+      );
+      for (const w of waiting.values()) w.reject(why);
+      waiting.clear();
+      return why;
+    };
+    const startTimer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`the minter did not start within 60 s:\n${stderrTail().trim()}`));
+    }, 60_000);
+    child.on('exit', () => {
+      liveMinters.delete(child);
+      clearTimeout(startTimer);
+      reject(gone());
+    });
+    child.on('message', (msg) => {
+      if (msg.ready) {
+        clearTimeout(startTimer);
+        resolveStart(minter);
+        return;
+      }
+      const w = waiting.get(msg.id);
+      if (!w) return;
+      waiting.delete(msg.id);
+      if (msg.error) w.reject(new Error(`minter: ${msg.error}`));
+      else w.resolve(msg);
+    });
+    let stopping;
+    const minter = {
+      pid: child.pid,
+      call(msg) {
+        return new Promise((res, rej) => {
+          if (!child.connected) return rej(new Error('the minter is not running'));
+          const id = nextId++;
+          waiting.set(id, { resolve: res, reject: rej });
+          child.send({ ...msg, id });
+        });
+      },
+      stop() {
+        stopping ||= (async () => {
+          if (child.exitCode !== null || child.signalCode !== null) return;
+          const exited = new Promise((r) => child.once('exit', r));
+          if (child.connected) child.disconnect();
+          const t = setTimeout(() => child.kill('SIGKILL'), 3000);
+          await exited;
+          clearTimeout(t);
+        })();
+        return stopping;
+      },
+    };
+  });
 }
 
 // Polls GET /healthz until 200: true, or 'exited' if the process died, or 'timeout'.

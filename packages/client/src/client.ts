@@ -201,14 +201,22 @@ export class OAuthClient {
       headers['content-type'] = 'application/x-www-form-urlencoded';
       body = new URLSearchParams(opts.form).toString();
     }
+    let res: Response;
     try {
-      return await this.#fetch(`${this.issuer}/oauth2${path}`, { method, headers, body });
+      // Every call carries a credential (a masked secret or password, a code, a refresh or access
+      // token): a redirect would hand it to whatever address the answer names, so none is followed.
+      res = await this.#fetch(`${this.issuer}/oauth2${path}`, { method, headers, body, redirect: 'manual' });
     } catch (cause) {
       throw new OAuthError('network_error', {
         description: `no answer from ${this.issuer}/oauth2${path}: ${describe(cause)}`,
         cause,
       });
     }
+    if (isRedirect(res)) {
+      await res.body?.cancel().catch(() => undefined);
+      throw redirectError(res, path);
+    }
+    return res;
   }
 
   async #json(res: Response, path: string): Promise<Record<string, unknown>> {
@@ -247,6 +255,28 @@ function describe(err: unknown): string {
     return `${err.message}${code}`;
   }
   return String(err);
+}
+
+/**
+ * A redirect answer: a 3xx (Node), an opaque redirect (browsers, status 0), or an answer a custom fetch
+ * reached by following one anyway.
+ */
+function isRedirect(res: Response): boolean {
+  return res.type === 'opaqueredirect' || res.redirected || (res.status >= 300 && res.status < 400);
+}
+
+function redirectError(res: Response, path: string): OAuthError {
+  const location = res.headers.get('location');
+  const to = location ? ` to ${location.length > 200 ? `${location.slice(0, 200)}...` : location}` : '';
+  const what = res.redirected
+    ? `was redirected${res.url ? ` to ${res.url}` : ''} by the fetch function`
+    : res.type === 'opaqueredirect'
+      ? 'answered with a redirect'
+      : `answered ${res.status}${to}`;
+  return new OAuthError('server_error', {
+    ...(res.type === 'opaqueredirect' ? {} : responseDetails(res)),
+    description: `/oauth2${path} ${what}; redirects are not followed, so the credentials of this call never go to another address (check the issuer URL, e.g. https and the exact host)`,
+  });
 }
 
 function malformed(path: string): OAuthError {

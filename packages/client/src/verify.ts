@@ -11,8 +11,13 @@ const OAUTH_API_AUDIENCE = 'oauth-api';
 /** The only algorithm this implementation supports (the book: "typically EdDSA"). */
 const SUPPORTED_ALG = 'EdDSA';
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', '[::1]', 'localhost']);
-/** JWKS URLs remembered per verifier; the oldest is forgotten beyond this. */
-const MAX_CACHED_JWKS = 32;
+/** JWKS sets that have verified a token, per verifier; the least recently used is forgotten beyond this. */
+const MAX_PROVEN_JWKS = 32;
+/**
+ * JWKS sets fetched for a jku but not (yet) proven by a verified token. Kept apart, so sets named by
+ * tokens that fail verification never push out one that works.
+ */
+const MAX_UNPROVEN_JWKS = 8;
 
 export interface VerifyOptions {
   /** The expected `iss`, compared exactly, e.g. 'https://oauth.iracing.com'. */
@@ -31,6 +36,19 @@ export interface VerifyOptions {
    * subdomain of it. Default: the issuer's host, i.e. the issuer host itself or '.' + issuer host.
    */
   jkuHostSuffix?: string;
+  /**
+   * The one JWKS URI to trust (e.g. 'https://oauth.iracing.com/.well-known/jwks.json'). When set, a
+   * token's jku must equal it (compared as URLs) or the token fails with `jku_not_pinned`, only this URI
+   * is ever fetched, and it takes the place of the jkuHostSuffix rule. Recommended.
+   */
+  jwksUri?: string;
+  /**
+   * Without a pinned jwksUri: at most this many fetches of jku URLs the verifier has no JWKS for, per
+   * jwksNewUrlIntervalMs; further new URLs fail with `jku_throttled` without a fetch. Default 4.
+   */
+  jwksNewUrlLimit?: number;
+  /** The interval of jwksNewUrlLimit, in ms. Default 60 000. */
+  jwksNewUrlIntervalMs?: number;
   /** Accept an http:// jku on 127.0.0.1, [::1] or localhost. Local development only. Default false. */
   allowInsecureLoopback?: boolean;
   /** Clock skew allowed on exp, iat and auth_time, in seconds. Default 5. */
@@ -60,6 +78,8 @@ export type TokenVerificationErrorCode =
   | 'jku_query'
   | 'jku_fragment'
   | 'jku_host'
+  | 'jku_not_pinned'
+  | 'jku_throttled'
   | 'jwks_redirect'
   | 'jwks_fetch_failed'
   | 'jwks_invalid'
@@ -136,6 +156,10 @@ interface Settings {
   requiredScopes: string[];
   env: string;
   hostSuffix: string;
+  /** The pinned JWKS URI, normalized (URL href), and as given. */
+  pinned: { href: string; raw: string } | undefined;
+  newUrlLimit: number;
+  newUrlIntervalMs: number;
   allowInsecureLoopback: boolean;
   tolerance: number;
   cooldownMs: number;
@@ -153,11 +177,25 @@ export async function verifyAccessToken(token: string, options: VerifyOptions): 
   return createVerifier(options)(token);
 }
 
-/** A verifier for many tokens, sharing one JWKS cache (per jku URL) across its calls. */
+/**
+ * A verifier for many tokens, sharing one JWKS cache (per jku URL) across its calls. Tokens are
+ * attacker-supplied, and so is their jku: without a pinned jwksUri, fetches of jku URLs it has no JWKS
+ * for are rate-limited, and a JWKS that has verified tokens is only ever replaced by another that has.
+ */
 export function createVerifier(options: VerifyOptions): (token: string) => Promise<VerifiedAccessToken> {
   const settings = settingsFrom(options);
-  const cache = new Map<string, JwksEntry>();
+  // Both maps are in least-recently-used-first order.
+  const proven = new Map<string, JwksEntry>();
+  const unproven = new Map<string, JwksEntry>();
   const inflight = new Map<string, Promise<JwksEntry>>();
+  /** Start times of the fetches of new jku URLs within the last interval, oldest first. */
+  const newUrlFetches: number[] = [];
+
+  function remember(map: Map<string, JwksEntry>, max: number, url: string, entry: JwksEntry): void {
+    map.delete(url);
+    map.set(url, entry);
+    if (map.size > max) map.delete(map.keys().next().value!);
+  }
 
   function refetch(url: string): Promise<JwksEntry> {
     let pending = inflight.get(url);
@@ -165,9 +203,8 @@ export function createVerifier(options: VerifyOptions): (token: string) => Promi
       pending = fetchJwks(url, settings).then(
         (entry) => {
           inflight.delete(url);
-          cache.delete(url);
-          cache.set(url, entry);
-          if (cache.size > MAX_CACHED_JWKS) cache.delete(cache.keys().next().value!);
+          if (proven.has(url) || url === settings.pinned?.href) remember(proven, MAX_PROVEN_JWKS, url, entry);
+          else remember(unproven, MAX_UNPROVEN_JWKS, url, entry);
           return entry;
         },
         (error: unknown) => {
@@ -180,9 +217,27 @@ export function createVerifier(options: VerifyOptions): (token: string) => Promi
     return pending;
   }
 
+  /** Admits one fetch of a jku URL the verifier holds no JWKS for, or fails with jku_throttled. */
+  function admitNewUrl(url: string): void {
+    const now = settings.now();
+    while (newUrlFetches.length > 0 && now - newUrlFetches[0]! >= settings.newUrlIntervalMs) {
+      newUrlFetches.shift();
+    }
+    if (newUrlFetches.length >= settings.newUrlLimit) {
+      fail(
+        'jku_throttled',
+        `not fetching the JWKS at ${url}: ${settings.newUrlLimit} new jku URLs were fetched in the last ${settings.newUrlIntervalMs} ms`,
+      );
+    }
+    newUrlFetches.push(now);
+  }
+
   async function keyFor(url: string, kid: string): Promise<{ jwk: Json; entry: JwksEntry }> {
-    let entry = cache.get(url);
-    if (!entry || settings.now() - entry.fetchedAt >= settings.cacheMs) entry = await refetch(url);
+    let entry = proven.get(url) ?? unproven.get(url);
+    if (!entry) {
+      if (!inflight.has(url) && url !== settings.pinned?.href) admitNewUrl(url);
+      entry = await refetch(url);
+    } else if (settings.now() - entry.fetchedAt >= settings.cacheMs) entry = await refetch(url);
     let matches = keysWithKid(entry, kid);
     // An unknown kid may be a freshly rotated key: fetch again, but at most once per cool-down.
     if (matches.length === 0 && settings.now() - entry.fetchedAt >= settings.cooldownMs) {
@@ -193,6 +248,13 @@ export function createVerifier(options: VerifyOptions): (token: string) => Promi
     if (matches.length > 1)
       fail('kid_ambiguous', `the JWKS has ${matches.length} keys with kid ${show(kid)}`);
     return { jwk: matches[0]!, entry };
+  }
+
+  /** A token verified with the JWKS at url: that set is proven, and the most recently used. */
+  function verifiedWith(url: string, entry: JwksEntry): void {
+    const current = unproven.get(url) ?? proven.get(url) ?? entry;
+    unproven.delete(url);
+    remember(proven, MAX_PROVEN_JWKS, url, current);
   }
 
   return async function verify(token: string): Promise<VerifiedAccessToken> {
@@ -210,8 +272,9 @@ export function createVerifier(options: VerifyOptions): (token: string) => Promi
     if (alg.toLowerCase() === 'none') fail('alg_none', 'alg "none" means the token is unsigned');
     if (alg !== SUPPORTED_ALG) fail('alg_unsupported', `alg ${show(alg)} is not supported (only EdDSA)`);
 
-    // 4. jku: an https URL without userinfo, query or fragment, on an allowed host.
-    const jwksUrl = checkJku(jku, settings);
+    // 4. jku: the pinned JWKS URI when there is one; else an https URL without userinfo, query or
+    // fragment, on an allowed host.
+    const jwksUrl = settings.pinned ? checkPinnedJku(jku, settings.pinned) : checkJku(jku, settings);
 
     // 5. One and only one key with the kid in the JWKS at the jku (no redirects followed).
     const { jwk, entry } = await keyFor(jwksUrl, kid);
@@ -231,6 +294,7 @@ export function createVerifier(options: VerifyOptions): (token: string) => Promi
     const header = verified.protectedHeader as AccessTokenHeader;
     const payload = parseJsonObject(verified.payload, 'payload') as AccessTokenPayload;
     checkClaims(payload, settings);
+    verifiedWith(jwksUrl, entry);
     return { header, payload };
   };
 }
@@ -269,6 +333,31 @@ function settingsFrom(options: VerifyOptions): Settings {
     throw new TypeError('verifyAccessToken: options.clientId must be a non-empty string');
   }
   const fetchImpl: typeof fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
+  const allowInsecureLoopback = options.allowInsecureLoopback === true;
+  let pinned: Settings['pinned'];
+  if (options.jwksUri !== undefined) {
+    const raw = options.jwksUri;
+    if (typeof raw !== 'string' || raw === '') {
+      throw new TypeError('verifyAccessToken: options.jwksUri must be a non-empty URL');
+    }
+    let host: string;
+    try {
+      host = new URL(raw).hostname;
+    } catch {
+      throw new TypeError(`verifyAccessToken: options.jwksUri ${show(raw)} is not a URL`);
+    }
+    // The rules a jku must follow, but on the URI's own host: the pin replaces the host rule.
+    try {
+      const href = checkJku(raw, { hostSuffix: host.toLowerCase(), allowInsecureLoopback });
+      pinned = { href, raw };
+    } catch (error) {
+      throw new TypeError(`verifyAccessToken: options.jwksUri: ${errorMessage(error)}`);
+    }
+  }
+  const newUrlLimit = options.jwksNewUrlLimit ?? 4;
+  if (!Number.isSafeInteger(newUrlLimit) || newUrlLimit < 1) {
+    throw new TypeError('verifyAccessToken: options.jwksNewUrlLimit must be a whole number >= 1');
+  }
   return {
     issuer: options.issuer,
     clientId: options.clientId,
@@ -276,7 +365,10 @@ function settingsFrom(options: VerifyOptions): Settings {
     requiredScopes,
     env: options.env ?? 'members',
     hostSuffix: hostSuffix.toLowerCase(),
-    allowInsecureLoopback: options.allowInsecureLoopback === true,
+    pinned,
+    newUrlLimit,
+    newUrlIntervalMs: nonNegative(options.jwksNewUrlIntervalMs, 60_000, 'jwksNewUrlIntervalMs'),
+    allowInsecureLoopback,
     tolerance: nonNegative(options.clockToleranceSeconds, 5, 'clockToleranceSeconds'),
     cooldownMs: nonNegative(options.jwksCooldownMs, 60_000, 'jwksCooldownMs'),
     cacheMs: nonNegative(options.jwksCacheMs, 600_000, 'jwksCacheMs'),
@@ -334,7 +426,7 @@ function parseJsonObject(bytes: Uint8Array, what: string): Json {
 
 // ---- step 4
 
-function checkJku(jku: unknown, settings: Settings): string {
+function checkJku(jku: unknown, settings: Pick<Settings, 'hostSuffix' | 'allowInsecureLoopback'>): string {
   if (typeof jku !== 'string' || jku === '')
     fail('jku_missing', 'the header has no jku (a non-empty string)');
   let url: URL;
@@ -367,6 +459,20 @@ function checkJku(jku: unknown, settings: Settings): string {
     : host === suffix || host.endsWith(`.${suffix}`);
   if (!hostOk) fail('jku_host', `jku host ${show(host)} does not end with ${show(suffix)}`);
   return url.href;
+}
+
+/** With a pinned JWKS URI the jku must name it; the pinned URI is what gets fetched. */
+function checkPinnedJku(jku: unknown, pinned: NonNullable<Settings['pinned']>): string {
+  if (typeof jku !== 'string' || jku === '')
+    fail('jku_missing', 'the header has no jku (a non-empty string)');
+  if (jku !== pinned.raw) {
+    let href: string | undefined;
+    try {
+      if (!hasSpaceOrControl(jku)) href = new URL(jku).href;
+    } catch {}
+    if (href !== pinned.href) fail('jku_not_pinned', `jku ${show(jku)} is not the pinned JWKS URI`);
+  }
+  return pinned.href;
 }
 
 // ---- step 5

@@ -797,6 +797,171 @@ describe('8. claims', () => {
   });
 });
 
+describe('JWKS fetches a token can cause', () => {
+  const code = (p: Promise<unknown>) =>
+    p.then(
+      () => 'ok',
+      (e: TokenVerificationError) => e.code,
+    );
+  const longLived = (h: Json, key: CryptoKey = privateKey) => sign(h, claims({ exp: NOW_S + 3600 }), key);
+
+  describe('a pinned jwksUri', () => {
+    test('a token whose jku is the pinned URI verifies; only that URI is ever fetched', async () => {
+      const pinned = jwks.serve('/pinned.json', { keys: [{ ...publicJwk, kid: KID }] });
+      const verify = createVerifier(options({ jwksUri: pinned }));
+      for (let i = 0; i < 3; i++) assert.equal(await code(verify(await sign(header({ jku: pinned })))), 'ok');
+      assert.equal(jwks.count('/pinned.json'), 1);
+    });
+
+    test('jku_not_pinned: any other jku, even one on an allowed host serving the right key, is never fetched', async () => {
+      const pinned = jwks.serve('/pinned-2.json', { keys: [{ ...publicJwk, kid: KID }] });
+      const other = jwks.serve('/other-good.json', { keys: [{ ...publicJwk, kid: KID }] });
+      const verify = createVerifier(options({ jwksUri: pinned }));
+      assert.equal(await code(verify(await sign(header({ jku: other })))), 'jku_not_pinned');
+      for (const jku of [`${pinned}x`, `${pinned}?`, `${pinned}#`, pinned.replace('http:', 'https:')]) {
+        assert.equal(await code(verify(await sign(header({ jku })))), 'jku_not_pinned', jku);
+      }
+      assert.equal(jwks.count('/other-good.json'), 0);
+      assert.equal(jwks.count('/pinned-2.json'), 0);
+      // A missing jku is still jku_missing.
+      assert.equal(await code(verify(craft(header({ jku: undefined })))), 'jku_missing');
+    });
+
+    test('compared as URLs (scheme and host case, default port), and the pin stands in for the host rule', async () => {
+      const fetched: string[] = [];
+      const stub: typeof fetch = async (input) => {
+        fetched.push(String(input));
+        return Response.json({ keys: [{ ...publicJwk, kid: KID }] });
+      };
+      const verify = createVerifier(
+        options({
+          jwksUri: 'https://keys.example.net/.well-known/jwks.json',
+          jkuHostSuffix: '.iracing.com',
+          allowInsecureLoopback: false,
+          fetch: stub,
+        }),
+      );
+      for (const jku of [
+        'https://keys.example.net/.well-known/jwks.json',
+        'HTTPS://Keys.Example.NET:443/.well-known/jwks.json',
+      ]) {
+        assert.equal(await code(verify(await sign(header({ jku })))), 'ok', jku);
+      }
+      assert.deepEqual(fetched, ['https://keys.example.net/.well-known/jwks.json']);
+    });
+
+    test('is checked when the verifier is created', () => {
+      for (const jwksUri of [
+        '',
+        'not a url',
+        'http://oauth.iracing.com/jwks.json',
+        'https://user@oauth.iracing.com/jwks.json',
+        'https://oauth.iracing.com/jwks.json?x=1',
+        'https://oauth.iracing.com/jwks.json#k',
+        'http://127.0.0.1:9/jwks.json',
+      ]) {
+        assert.throws(
+          () => createVerifier({ issuer: ISSUER, jwksUri, allowInsecureLoopback: false }),
+          TypeError,
+          jwksUri,
+        );
+      }
+      assert.doesNotThrow(() =>
+        createVerifier({
+          issuer: ISSUER,
+          jwksUri: 'http://127.0.0.1:9/jwks.json',
+          allowInsecureLoopback: true,
+        }),
+      );
+    });
+  });
+
+  describe('without a pin', () => {
+    test('jku_throttled: at most jwksNewUrlLimit (default 4) new jku URLs are fetched per interval (default 60 s)', async () => {
+      let clock = NOW;
+      const verify = createVerifier(options({ now: () => clock }));
+      const good = jwks.serve('/throttle-good.json', { keys: [{ ...publicJwk, kid: KID }] });
+      assert.equal(await code(verify(await longLived(header({ jku: good })))), 'ok');
+      // Unknown URLs (404 here): three more fetches are allowed in this minute, then none.
+      const probe = async (i: number) =>
+        code(verify(await longLived(header({ jku: jwks.url(`/flood-a-${i}`) }))));
+      for (let i = 0; i < 3; i++) assert.equal(await probe(i), 'jwks_fetch_failed');
+      for (let i = 3; i < 20; i++) assert.equal(await probe(i), 'jku_throttled');
+      for (let i = 0; i < 20; i++) assert.equal(jwks.count(`/flood-a-${i}`), i < 3 ? 1 : 0, `/flood-a-${i}`);
+      // Retrying a URL that failed is a new fetch too.
+      assert.equal(await probe(0), 'jku_throttled');
+      // The known JWKS keeps working meanwhile, from its cache and when its cache expires.
+      assert.equal(await code(verify(await longLived(header({ jku: good })))), 'ok');
+      assert.equal(jwks.count('/throttle-good.json'), 1);
+      clock += 59_999;
+      assert.equal(await probe(30), 'jku_throttled');
+      clock += 1;
+      assert.equal(await probe(31), 'jwks_fetch_failed');
+      assert.equal(jwks.count('/flood-a-31'), 1);
+      clock += 600_000;
+      assert.equal(await code(verify(await longLived(header({ jku: good })))), 'ok');
+      assert.equal(jwks.count('/throttle-good.json'), 2);
+    });
+
+    test('the limit and the interval are options; concurrent calls for one new URL share one fetch', async () => {
+      let clock = NOW;
+      const verify = createVerifier(
+        options({ now: () => clock, jwksNewUrlLimit: 2, jwksNewUrlIntervalMs: 10_000 }),
+      );
+      const one = jwks.serve('/limit-1.json', { keys: [{ ...publicJwk, kid: KID }] });
+      const token = await longLived(header({ jku: one }));
+      assert.deepEqual(await Promise.all([1, 2, 3].map(() => code(verify(token)))), ['ok', 'ok', 'ok']);
+      assert.equal(jwks.count('/limit-1.json'), 1);
+      const probe = async (i: number) =>
+        code(verify(await longLived(header({ jku: jwks.url(`/limit-x-${i}`) }))));
+      assert.equal(await probe(1), 'jwks_fetch_failed');
+      assert.equal(await probe(2), 'jku_throttled');
+      clock += 10_000;
+      assert.equal(await probe(3), 'jwks_fetch_failed');
+      assert.throws(() => createVerifier(options({ jwksNewUrlLimit: 0 })), TypeError);
+      assert.throws(() => createVerifier(options({ jwksNewUrlLimit: 1.5 })), TypeError);
+      assert.throws(() => createVerifier(options({ jwksNewUrlIntervalMs: -1 })), TypeError);
+    });
+
+    test('a flood of other JWKS sets never evicts one that has verified tokens', async () => {
+      let clock = NOW;
+      // No throttle in the way: this is about the cache alone.
+      const verify = createVerifier(options({ now: () => clock, jwksNewUrlLimit: 1_000_000 }));
+      const good = jwks.serve('/evict-good.json', { keys: [{ ...publicJwk, kid: KID }] });
+      const token = await longLived(header({ jku: good }));
+      assert.equal(await code(verify(token)), 'ok');
+      // 200 URLs on the allowed host that serve a JWKS with the kid (e.g. path variants of the real
+      // one); the tokens naming them are signed by another key, so none of these sets ever verifies.
+      for (let i = 0; i < 200; i++) {
+        const jku = jwks.serve(`/evict-flood-${i}.json`, { keys: [{ ...publicJwk, kid: KID }] });
+        assert.equal(
+          await code(verify(await longLived(header({ jku }), attackerPrivate))),
+          'signature_invalid',
+        );
+        clock += 100;
+      }
+      assert.equal(await code(verify(token)), 'ok');
+      assert.equal(jwks.count('/evict-good.json'), 1, 'still cached: not fetched again');
+    });
+
+    test('sets that verified tokens are kept most recently used first, 32 of them', async () => {
+      const verify = createVerifier(options({ jwksNewUrlLimit: 1_000_000 }));
+      const urls = Array.from({ length: 33 }, (_, i) =>
+        jwks.serve(`/lru-${i}.json`, { keys: [{ ...publicJwk, kid: KID }] }),
+      );
+      const tokens = await Promise.all(urls.map((jku) => sign(header({ jku }))));
+      for (const t of tokens.slice(0, 32)) assert.equal(await code(verify(t)), 'ok');
+      // lru-0 is used again, so lru-1 is the least recently used when lru-32 comes in.
+      assert.equal(await code(verify(tokens[0]!)), 'ok');
+      assert.equal(await code(verify(tokens[32]!)), 'ok');
+      assert.equal(await code(verify(tokens[0]!)), 'ok');
+      assert.equal(jwks.count('/lru-0.json'), 1);
+      assert.equal(await code(verify(tokens[1]!)), 'ok');
+      assert.equal(jwks.count('/lru-1.json'), 2);
+    });
+  });
+});
+
 describe('options', () => {
   test('are checked when the verifier is created', () => {
     assert.throws(() => createVerifier({ issuer: '' }), TypeError);

@@ -42,7 +42,6 @@ export interface Config {
     lockoutThreshold: number;
     lockoutDuration: number;
   };
-  benchKey: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -123,7 +122,6 @@ export function loadConfig(env: Env = process.env, flags: Flags = {}): Config {
       lockoutThreshold: int('PADDOCK_LOCKOUT_THRESHOLD', 5, 1),
       lockoutDuration: int('PADDOCK_LOCKOUT_DURATION', 900, 1),
     },
-    benchKey: env.PADDOCK_BENCH_KEY || undefined,
   };
 }
 

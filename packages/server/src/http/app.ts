@@ -14,7 +14,6 @@ import { installDraining } from './draining.ts';
 import { clientErrorHandler, installErrorHandling } from './errors.ts';
 import { countRequests } from './metrics.ts';
 import { registerAuthorize } from './routes/authorize.ts';
-import { registerBench } from './routes/bench.ts';
 import { registerBook } from './routes/book.ts';
 import { registerDiscovery } from './routes/discovery.ts';
 import { registerHealth } from './routes/health.ts';
@@ -78,7 +77,6 @@ export async function buildApp(ctx: AppContext, options: AppOptions = {}): Promi
   await registerAuthorize(app, ctx);
   await registerDiscovery(app, ctx);
   await registerBook(app, { basePath: ctx.config.basePath });
-  if (ctx.config.benchKey) await registerBench(app, ctx, ctx.config.benchKey);
   registerHealth(app, ctx, ctx.config.basePath);
   // Metrics are served here only when the operator has not given them an admin port of their own.
   if (ctx.config.adminPort === undefined) registerMetrics(app, ctx, ctx.config.basePath);
