@@ -1,5 +1,6 @@
 import path from 'node:path';
 import type { Config } from '../config.ts';
+import { privateDataDir } from './data-dir.ts';
 import { migrate } from './migrations.ts';
 import { PostgresDb } from './postgres.ts';
 import { SqliteDb } from './sqlite.ts';
@@ -17,6 +18,7 @@ export async function openStore(
   now: number,
   options: { migrate?: boolean } = {},
 ): Promise<Store> {
+  if (!config.databaseUrl) privateDataDir(config.dataDir);
   const db = config.databaseUrl
     ? new PostgresDb(config.databaseUrl, config.pgPoolSize)
     : new SqliteDb(sqliteFile(config), config.sqliteSynchronous);
