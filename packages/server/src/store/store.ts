@@ -395,6 +395,17 @@ export class Store {
     );
   }
 
+  /** Inserts a key unless one with its kid exists; returns whether it was inserted. */
+  async insertSigningKeyIfAbsent(k: SigningKeyRecord): Promise<boolean> {
+    return (
+      (await this.q.run(
+        `INSERT INTO signing_keys (kid, alg, public_jwk, private_key, created_at, activates_at, retired_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (kid) DO NOTHING`,
+        [k.kid, k.alg, k.public_jwk, k.private_key, k.created_at, k.activates_at, k.retired_at],
+      )) === 1
+    );
+  }
+
   /** Retires a key and forgets its private half. */
   async retireSigningKey(kid: string, now: number): Promise<boolean> {
     return (
