@@ -51,7 +51,7 @@ export function newSigningKey(
 }
 
 /** The kid of the key a process creates when it finds none usable: the same in every process. */
-export function startingKid(masterKey: Buffer, ordinal: number): string {
+function startingKid(masterKey: Buffer, ordinal: number): string {
   const b = deriveKey(masterKey, `signing-key:${ordinal}`).subarray(0, 16);
   // Shaped as a UUID (version 8: custom) like the kids of rotated keys; it reveals nothing of the master key.
   b[6] = (b[6]! & 0x0f) | 0x80;
