@@ -88,6 +88,22 @@ export interface PasswordLimitedOptions {
   scope?: string | string[];
 }
 
+/**
+ * The server's RFC 8414 metadata (`/.well-known/oauth-authorization-server`): the fields the SDK reads,
+ * and whatever else the server says.
+ */
+export interface ServerMetadata {
+  issuer: string;
+  token_endpoint?: string;
+  jwks_uri?: string;
+  /**
+   * Paddock's own field: for how many seconds after a rotation the server answers the rotated refresh
+   * token once more, when the answer to that rotation was lost. Absent when the server allows no reuse.
+   */
+  refresh_token_reuse_grace_seconds?: number;
+  [field: string]: unknown;
+}
+
 type Form = Record<string, string>;
 
 export class OAuthClient {
@@ -141,6 +157,23 @@ export class OAuthClient {
     const scope = Array.isArray(options.scope) ? options.scope.join(' ') : options.scope;
     if (scope) form.scope = scope;
     return this.#token(form);
+  }
+
+  /** The server's metadata, fetched on every call (a client that needs it often should keep it). */
+  async metadata(): Promise<ServerMetadata> {
+    const url = `${this.issuer}/.well-known/oauth-authorization-server`;
+    let res: Response;
+    try {
+      res = await this.#fetch(url, { headers: { accept: 'application/json' } });
+    } catch (cause) {
+      throw new OAuthError('network_error', {
+        description: `no answer from ${url}: ${describe(cause)}`,
+        cause,
+      });
+    }
+    const body = await this.#json(res, '/.well-known/oauth-authorization-server', '');
+    if (typeof body.issuer !== 'string') throw malformed('/.well-known/oauth-authorization-server');
+    return body as ServerMetadata;
   }
 
   /** GET /iracing/profile (the token needs the `iracing.profile` scope). */
@@ -219,7 +252,7 @@ export class OAuthClient {
     return res;
   }
 
-  async #json(res: Response, path: string): Promise<Record<string, unknown>> {
+  async #json(res: Response, path: string, prefix = '/oauth2'): Promise<Record<string, unknown>> {
     if (!res.ok) throw await errorFromResponse(res);
     let text: string;
     try {
@@ -233,7 +266,7 @@ export class OAuthClient {
     } catch {}
     throw new OAuthError('server_error', {
       ...responseDetails(res),
-      description: `the ${res.status} answer from /oauth2${path} is not a JSON object`,
+      description: `the ${res.status} answer from ${prefix}${path} is not a JSON object`,
     });
   }
 

@@ -16,6 +16,7 @@ export {
   type OAuthClientOptions,
   type PasswordLimitedOptions,
   type Profile,
+  type ServerMetadata,
   type Session,
   type TokenSet,
 } from './client.ts';

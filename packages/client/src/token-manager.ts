@@ -6,7 +6,9 @@
  *
  * Refresh tokens are single use, and the server treats a second use of one as theft and revokes the whole
  * session. So renewal is single-flight: however many callers ask at once, one refresh is in flight and
- * they all wait for its result.
+ * they all wait for its result. The one exception the manager makes: when the answer to a refresh is
+ * lost (no answer at all, not an error answer) and the server advertises a reuse grace period, it sends
+ * the same token once more, which such a server answers with a fresh rotation.
  */
 import type { OAuthClient, PasswordLimitedOptions, TokenSet } from './client.ts';
 import { OAuthError } from './errors.ts';
@@ -48,8 +50,11 @@ export class MemoryTokenStore implements TokenStore {
 }
 
 export interface TokenManagerOptions {
-  /** The client whose `refresh` (and `passwordLimited`) calls renew the tokens. */
-  client: Pick<OAuthClient, 'refresh' | 'passwordLimited'>;
+  /**
+   * The client whose `refresh` (and `passwordLimited`) calls renew the tokens. Its `metadata`, when it has
+   * one, tells whether a refresh whose answer was lost may be retried.
+   */
+  client: Pick<OAuthClient, 'refresh' | 'passwordLimited'> & Partial<Pick<OAuthClient, 'metadata'>>;
   /** Defaults to a MemoryTokenStore. */
   store?: TokenStore;
   /** An access token is renewed once it has this many seconds left or fewer. Default 30. */
@@ -147,7 +152,7 @@ export class TokenManager {
     if (t?.refresh_token && (t.refresh_expires_at === undefined || t.refresh_expires_at > this.#now())) {
       const started = this.#now();
       try {
-        const renewed = await this.#client.refresh(t.refresh_token);
+        const renewed = await this.#refresh(t.refresh_token, started);
         return (await this.#keep(renewed, started, generation)).access_token;
       } catch (err) {
         if (!(err instanceof OAuthError && err.error === 'invalid_grant')) throw err;
@@ -164,6 +169,34 @@ export class TokenManager {
         ? 'the access token has expired and there is no usable refresh token: sign in again'
         : 'no tokens: sign in first (setTokens) or give the manager credentials',
     });
+  }
+
+  /**
+   * One refresh. If its answer is lost, the server may have rotated the token without the manager ever
+   * seeing the successor; sending the token again would then be reuse, which revokes the session. A
+   * server with a reuse grace answers that one retry with a fresh rotation, so the manager retries once,
+   * and only while the grace lasts (counted, conservatively, from when the first request was sent).
+   */
+  async #refresh(refreshToken: string, sentAt: number): Promise<TokenSet> {
+    try {
+      return await this.#client.refresh(refreshToken);
+    } catch (err) {
+      if (!(err instanceof OAuthError && err.error === 'network_error')) throw err;
+      const grace = await this.#reuseGrace();
+      if (this.#now() - sentAt >= grace * 1000) throw err;
+      return this.#client.refresh(refreshToken);
+    }
+  }
+
+  /** The server's reuse grace in seconds, asked at the moment it matters; 0 when it cannot be known. */
+  async #reuseGrace(): Promise<number> {
+    if (!this.#client.metadata) return 0;
+    try {
+      const grace = (await this.#client.metadata()).refresh_token_reuse_grace_seconds;
+      return typeof grace === 'number' && Number.isFinite(grace) && grace > 0 ? grace : 0;
+    } catch {
+      return 0;
+    }
   }
 
   async #login(credentials: PasswordLimitedOptions, generation: number): Promise<string> {

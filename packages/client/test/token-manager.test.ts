@@ -2,8 +2,11 @@
 // with a fake client and a clock the test moves; then a headless run against a real server whose access
 // tokens live two seconds.
 import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
+import { sha256 } from '../../server/src/tokens/hash.ts';
 import {
   MemoryTokenStore,
   OAuthClient,
@@ -13,7 +16,7 @@ import {
   TokenManager,
   type TokenSet,
 } from '../src/index.ts';
-import { headlessSetup, recordingFetch, startInProcess, type TestServer } from './harness.ts';
+import { headlessSetup, noteSecret, recordingFetch, startInProcess, type TestServer } from './harness.ts';
 
 const T0 = 1_700_000_000_000;
 
@@ -64,12 +67,28 @@ class FakeClient {
   }
 }
 
+/** A fake client whose server advertises a reuse grace period in its metadata (or fails to answer it). */
+class GraceClient extends FakeClient {
+  grace: number | Error = 30;
+  metadataCalls = 0;
+  async metadata() {
+    this.metadataCalls++;
+    if (this.grace instanceof Error) throw this.grace;
+    return { issuer: 'https://auth.example', refresh_token_reuse_grace_seconds: this.grace };
+  }
+}
+
 function setup(
-  options: { credentials?: PasswordLimitedOptions; store?: MemoryTokenStore; margin?: number } = {},
+  options: {
+    credentials?: PasswordLimitedOptions;
+    store?: MemoryTokenStore;
+    margin?: number;
+    client?: FakeClient;
+  } = {},
 ) {
   const clock = { t: T0 };
   const sleeps: number[] = [];
-  const client = new FakeClient();
+  const client = options.client ?? new FakeClient();
   const store = options.store ?? new MemoryTokenStore();
   const manager = new TokenManager({
     client,
@@ -235,6 +254,45 @@ describe('TokenManager with a fake client', () => {
     assert.equal(client.loginCalls.length, 0);
   });
 
+  test('a lost refresh answer is retried once, with the same token, when the server advertises a grace', async () => {
+    const { clock, client, manager } = setup({ client: new GraceClient() });
+    await manager.setTokens(client.issue());
+    clock.t += 60_000;
+    client.refreshFailures.push(new OAuthError('network_error'));
+    assert.equal(await manager.getAccessToken(), 'a2');
+    assert.deepEqual(client.refreshCalls, ['r1', 'r1']);
+  });
+
+  test('a lost retry is not retried again', async () => {
+    const { clock, client, manager } = setup({ client: new GraceClient() });
+    await manager.setTokens(client.issue());
+    clock.t += 60_000;
+    client.refreshFailures.push(new OAuthError('network_error'), new OAuthError('network_error'));
+    await rejectsWith(manager.getAccessToken(), 'network_error');
+    assert.deepEqual(client.refreshCalls, ['r1', 'r1']);
+  });
+
+  test('no retry for an error answer, once the grace has passed, or when the metadata cannot be read', async () => {
+    const client = new GraceClient();
+    const { clock, manager } = setup({ client });
+    await manager.setTokens(client.issue());
+    clock.t += 60_000;
+    client.refreshFailures.push(new OAuthError('server_error', { status: 500 }));
+    await rejectsWith(manager.getAccessToken(), 'server_error');
+    assert.equal(client.metadataCalls, 0);
+    client.refreshFailures.push(new OAuthError('network_error'));
+    client.onCall = () => {
+      clock.t += 30_000;
+    };
+    await rejectsWith(manager.getAccessToken(), 'network_error');
+    client.onCall = () => {};
+    client.grace = new OAuthError('network_error');
+    client.refreshFailures.push(new OAuthError('network_error'));
+    await rejectsWith(manager.getAccessToken(), 'network_error');
+    assert.deepEqual(client.refreshCalls, ['r1', 'r1', 'r1']);
+    assert.equal(client.metadataCalls, 2);
+  });
+
   test('an expired refresh token is not sent: the manager signs in again', async () => {
     const { clock, client, manager } = setup({ credentials: CREDS });
     await manager.setTokens(client.issue()); // refresh token lives 3600 s
@@ -362,5 +420,120 @@ describe('TokenManager against a real server', () => {
       Math.floor(Date.now() / 1000),
     );
     assert.equal(live.length, 1);
+  });
+});
+
+/**
+ * A proxy in front of a server that loses the answer to the first refresh: it forwards the request (the
+ * server rotates the token) and reads the answer, then destroys the client's connection instead of
+ * passing it on, as a network drop or a crash between commit and reply would.
+ */
+async function droppingProxy(upstream: string) {
+  const requests: { path: string; form: URLSearchParams }[] = [];
+  const swallowed: { refresh_token: string }[] = [];
+  const server = http.createServer(async (req, res) => {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const body = Buffer.concat(chunks);
+    const form = new URLSearchParams(body.toString());
+    requests.push({ path: req.url!, form });
+    const headers: Record<string, string> = {};
+    for (const h of ['accept', 'authorization', 'content-type'])
+      if (req.headers[h]) headers[h] = String(req.headers[h]);
+    const up = await fetch(`${upstream}${req.url}`, {
+      method: req.method!,
+      headers,
+      ...(req.method === 'POST' && { body }),
+    });
+    const text = await up.text();
+    if (form.get('grant_type') === 'refresh_token' && swallowed.length === 0) {
+      swallowed.push(JSON.parse(text));
+      noteSecret(swallowed[0]!.refresh_token);
+      req.socket.destroy();
+      return;
+    }
+    res.writeHead(up.status, { 'content-type': up.headers.get('content-type') ?? 'text/plain' });
+    res.end(text);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    refreshes: () => requests.filter((r) => r.form.get('grant_type') === 'refresh_token'),
+    swallowed,
+    close: () => new Promise((r) => server.close(r)),
+  };
+}
+
+describe('TokenManager when the answer to a refresh is lost', () => {
+  let grace: TestServer;
+  let strict: TestServer;
+  before(async () => {
+    grace = await startInProcess({ name: 'sdk-lost-grace', env: { PADDOCK_REFRESH_REUSE_GRACE: '30' } });
+    strict = await startInProcess({ name: 'sdk-lost-strict' });
+  });
+  after(async () => {
+    await grace.stop();
+    await strict.stop();
+  });
+
+  /** A manager holding tokens through the proxy, whose clock says the access token has expired. */
+  async function staleManager(server: TestServer) {
+    const h = await headlessSetup(server.ctx!.store);
+    const proxy = await droppingProxy(server.url);
+    const client = new OAuthClient({ issuer: proxy.url, clientId: h.clientId, clientSecret: h.secret });
+    const clock = { t: Date.now() };
+    const manager = new TokenManager({ client, now: () => clock.t });
+    const first = await client.passwordLimited({
+      username: h.user.username,
+      password: h.user.password,
+      scope: 'iracing.profile',
+    });
+    noteSecret(first.access_token, first.refresh_token);
+    await manager.setTokens(first);
+    clock.t += first.expires_in * 1000;
+    const live = () =>
+      server.ctx!.store.liveSessions(h.user.userId, h.clientId, Math.floor(Date.now() / 1000));
+    return { h, proxy, client, manager, first, live };
+  }
+
+  test('the server advertises a grace: the manager retries once with the same token and recovers', async () => {
+    const { proxy, client, manager, first, live } = await staleManager(grace);
+    try {
+      const token = await manager.getAccessToken();
+      noteSecret(token);
+      const sent = proxy.refreshes().map((r) => r.form.get('refresh_token'));
+      assert.deepEqual(sent, [first.refresh_token, first.refresh_token], 'the same token, twice');
+      assert.equal((await client.profile(token)).iracing_name, 'John West');
+      assert.equal((await live()).length, 1, 'the session survived');
+      // The successor whose answer was lost is dead.
+      const swallowed = proxy.swallowed[0]!.refresh_token;
+      const row = await grace.ctx!.store.getRefreshToken(sha256(swallowed));
+      assert.ok(row?.used_at, 'the lost successor is consumed');
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  test('without a grace the manager does not retry: the loss is thrown and the token kept', async () => {
+    const { proxy, manager, first, live } = await staleManager(strict);
+    try {
+      await assert.rejects(
+        manager.getAccessToken(),
+        (e: unknown) => (e as OAuthError).error === 'network_error',
+      );
+      assert.deepEqual(
+        proxy.refreshes().map((r) => r.form.get('refresh_token')),
+        [first.refresh_token],
+      );
+      assert.equal((await live()).length, 1);
+      // What the grace is for: presenting that token again later is reuse, and ends the session.
+      await assert.rejects(
+        manager.getAccessToken(),
+        (e: unknown) => (e as OAuthError).error === 'invalid_grant',
+      );
+      assert.equal((await live()).length, 0);
+    } finally {
+      await proxy.close();
+    }
   });
 });

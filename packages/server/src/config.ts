@@ -31,6 +31,11 @@ export interface Config {
     jwksMaxAge: number;
   };
   sessionMaxAge: number;
+  /**
+   * Seconds after a rotation during which the rotated refresh token may be presented once more, while
+   * its successor is unused (an answer lost on the way); 0 is the book's strict single use.
+   */
+  refreshReuseGrace: number;
   /** Seconds a browser stays signed in at the server. */
   browserSessionMaxAge: number;
   /** Seconds an authorization code may be exchanged. */
@@ -113,6 +118,7 @@ export function loadConfig(env: Env = process.env, flags: Flags = {}): Config {
       jwksMaxAge: int('PADDOCK_JWKS_MAX_AGE', 300, 0, 86400),
     },
     sessionMaxAge: int('PADDOCK_SESSION_MAX_AGE', 30 * 86400, 60),
+    refreshReuseGrace: int('PADDOCK_REFRESH_REUSE_GRACE', 0, 0, 300),
     browserSessionMaxAge: int('PADDOCK_BROWSER_SESSION_MAX_AGE', 12 * 3600, 60),
     codeTtl: int('PADDOCK_CODE_TTL', 60, 1, 600),
     passwordLimited: {

@@ -6,6 +6,7 @@ import { ERROR_TABLE, OAuthError } from '../src/oauth/errors.ts';
 import { parseForm } from '../src/oauth/form.ts';
 import { looksMasked, mask } from '../src/oauth/masking.ts';
 import { redirectUriProblem } from '../src/oauth/redirect-uri.ts';
+import { mayRetryRotation } from '../src/oauth/refresh-reuse.ts';
 import { parseScope } from '../src/oauth/scopes.ts';
 import type { SigningKeyRecord } from '../src/store/types.ts';
 import { keyStatuses, RETIRE_GRACE } from '../src/tokens/keys.ts';
@@ -140,6 +141,8 @@ describe('configuration', () => {
     [{ DATABASE_URL: 'mysql://x' }, /DATABASE_URL/],
     [{ PADDOCK_MASTER_KEY: 'short' }, /PADDOCK_MASTER_KEY/],
     [{ PADDOCK_LOCKOUT_THRESHOLD: '0' }, /PADDOCK_LOCKOUT_THRESHOLD/],
+    [{ PADDOCK_REFRESH_REUSE_GRACE: '301' }, /PADDOCK_REFRESH_REUSE_GRACE.*301/],
+    [{ PADDOCK_REFRESH_REUSE_GRACE: '-1' }, /PADDOCK_REFRESH_REUSE_GRACE/],
   ] as const) {
     test(`one-line error naming the bad value: ${Object.keys(env)[0]}`, () => {
       assert.throws(
@@ -148,6 +151,19 @@ describe('configuration', () => {
       );
     });
   }
+});
+
+describe('refresh token reuse grace', () => {
+  test('off by default: strict single use', () => {
+    assert.equal(loadConfig({}).refreshReuseGrace, 0);
+    assert.equal(mayRetryRotation(100, 100, 0), false);
+  });
+  test('a retry is allowed until the grace period has passed since the rotation, not after', () => {
+    assert.equal(loadConfig({ PADDOCK_REFRESH_REUSE_GRACE: '30' }).refreshReuseGrace, 30);
+    assert.equal(mayRetryRotation(100, 100, 30), true);
+    assert.equal(mayRetryRotation(100, 130, 30), true);
+    assert.equal(mayRetryRotation(100, 131, 30), false);
+  });
 });
 
 describe('signing key life cycle', () => {

@@ -1,18 +1,20 @@
 // The book's Refresh Token grant:
 // - a refresh token is single use: consumed by one conditional UPDATE, never read-then-write;
-// - each use rotates it; presenting a used one revokes its whole session (RFC 9700 reuse detection);
+// - each use rotates it; presenting a used one revokes its whole session (RFC 9700 reuse detection),
+//   unless the operator allows a reuse grace for a rotation whose answer was lost (see `unusable`);
 // - revoked or expired sessions, inactive subscriptions and disabled clients get nothing;
 // - a refresh token never outlives its session; refresh_token_expires_in is its true remaining life.
 
 import { authenticateClient } from '../clients/authenticate.ts';
 import { seconds } from '../clock.ts';
 import type { AppContext } from '../context.ts';
-import { invalidGrant, type OAuthError, unauthorizedClient } from '../oauth/errors.ts';
+import { invalidGrant, unauthorizedClient } from '../oauth/errors.ts';
 import { required } from '../oauth/form.ts';
-import type { SessionContext } from '../store/store.ts';
+import { mayRetryRotation } from '../oauth/refresh-reuse.ts';
+import type { SessionContext, Store } from '../store/store.ts';
 import { sha256 } from '../tokens/hash.ts';
 import { mintAccessToken, mintRefreshToken, tokenResponse } from '../tokens/issue.ts';
-import type { GrantHandler } from './types.ts';
+import type { GrantHandler, GrantRequest } from './types.ts';
 
 export const refreshToken: GrantHandler = async (ctx, req) => {
   const client = await authenticateClient(ctx, req.form);
@@ -24,27 +26,37 @@ export const refreshToken: GrantHandler = async (ctx, req) => {
 
   const rotated = await ctx.store.transaction(async (tx) => {
     const sessionId = await tx.consumeRefreshToken(tokenHash, client.client_id, now);
-    if (!sessionId) return undefined;
-    const sc = await tx.sessionContext(sessionId);
-    // Throwing rolls the consumption back: a refused request changes nothing.
-    assertLive(sc, now);
-    const refresh = mintRefreshToken(ctx, sc.session, sc.client, now);
-    await tx.insertRefreshToken({
-      token_hash: refresh.token_hash,
-      session_id: sessionId,
-      client_id: client.client_id,
-      expires_at: refresh.expires_at,
-      created_at: now,
-    });
-    await tx.touchSession(sessionId, now, req.ip, req.userAgent);
-    return { sc, refresh };
+    return sessionId ? rotate(ctx, tx, req, sessionId, tokenHash, now) : undefined;
   });
-  if (!rotated) throw await whyUnusable(ctx, tokenHash, client.client_id, now);
-
-  const { sc, refresh } = rotated;
+  const { sc, refresh } = rotated ?? (await unusable(ctx, req, tokenHash, client.client_id, now));
   const access = mintAccessToken(ctx, sc.session, sc.user, sc.client, now);
   return tokenResponse(access, refresh, sc.session.scope, now);
 };
+
+/** Issues the refresh token that takes the place of one just consumed, in the consuming transaction. */
+async function rotate(
+  ctx: AppContext,
+  tx: Store,
+  req: GrantRequest,
+  sessionId: string,
+  parentHash: string | null,
+  now: number,
+) {
+  const sc = await tx.sessionContext(sessionId);
+  // Throwing rolls the consumption back: a refused request changes nothing.
+  assertLive(sc, now);
+  const refresh = mintRefreshToken(ctx, sc.session, sc.client, now);
+  await tx.insertRefreshToken({
+    token_hash: refresh.token_hash,
+    session_id: sessionId,
+    client_id: sc.client.client_id,
+    expires_at: refresh.expires_at,
+    created_at: now,
+    parent_hash: parentHash,
+  });
+  await tx.touchSession(sessionId, now, req.ip, req.userAgent);
+  return { sc, refresh };
+}
 
 function assertLive(sc: SessionContext | undefined, now: number): asserts sc is SessionContext {
   if (!sc) throw invalidGrant('refresh_token is not valid');
@@ -55,20 +67,34 @@ function assertLive(sc: SessionContext | undefined, now: number): asserts sc is 
   if (!sc.user.subscription_active) throw invalidGrant('user has no active subscription');
 }
 
-/** Explains a refresh token the conditional update did not take; a reused one revokes its session. */
-async function whyUnusable(
+/**
+ * A refresh token the conditional update did not take. A used one revokes its session, except within
+ * the reuse grace (PADDOCK_REFRESH_REUSE_GRACE): the token just rotated, whose successor was never used,
+ * is rotated again, once, and the unused successor is consumed so it can never be used.
+ */
+async function unusable(
   ctx: AppContext,
+  req: GrantRequest,
   tokenHash: string,
   clientId: string,
   now: number,
-): Promise<OAuthError> {
+): Promise<Awaited<ReturnType<typeof rotate>>> {
   const row = await ctx.store.getRefreshToken(tokenHash);
-  if (!row) return invalidGrant('refresh_token is not valid');
-  if (row.client_id !== clientId) return invalidGrant('refresh_token was not issued to this client');
+  if (!row) throw invalidGrant('refresh_token is not valid');
+  if (row.client_id !== clientId) throw invalidGrant('refresh_token was not issued to this client');
   if (row.used_at !== null) {
+    if (mayRetryRotation(row.used_at, now, ctx.config.refreshReuseGrace)) {
+      const again = await ctx.store.transaction(async (tx) => {
+        // Only one concurrent retry can consume the successor. The new token gets no parent, so this
+        // token cannot be retried a second time: its successor stays the consumed one.
+        const sessionId = await tx.consumeSuccessor(tokenHash, clientId, now);
+        return sessionId ? rotate(ctx, tx, req, sessionId, null, now) : undefined;
+      });
+      if (again) return again;
+    }
     ctx.metrics.reuseDetected('refresh_token');
     await ctx.store.revokeSession(row.session_id, 'refresh_token_reused', now);
-    return invalidGrant('refresh_token was already used; its session has been revoked');
+    throw invalidGrant('refresh_token was already used; its session has been revoked');
   }
-  return invalidGrant('refresh_token has expired');
+  throw invalidGrant('refresh_token has expired');
 }

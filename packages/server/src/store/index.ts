@@ -1,5 +1,6 @@
 import path from 'node:path';
 import type { Config } from '../config.ts';
+import { privateDataDir } from './data-dir.ts';
 import { migrate } from './migrations.ts';
 import { PostgresDb } from './postgres.ts';
 import { SqliteDb } from './sqlite.ts';
@@ -18,6 +19,7 @@ export async function openStore(
   now: number,
   options: { migrate?: boolean } = {},
 ): Promise<Store> {
+  if (!config.databaseUrl) privateDataDir(config.dataDir);
   const db = config.databaseUrl
     ? new PostgresDb(config.databaseUrl, {
         poolSize: config.pgPoolSize,

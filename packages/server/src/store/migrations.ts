@@ -141,6 +141,16 @@ CREATE TABLE authorization_codes (
 );
 `,
   },
+  {
+    version: 3,
+    name: 'refresh_token_parent',
+    // The token a refresh token replaced, so a retried rotation can find (and consume) the successor
+    // whose answer was lost (PADDOCK_REFRESH_REUSE_GRACE).
+    sql: `
+ALTER TABLE refresh_tokens ADD COLUMN parent_hash TEXT;
+CREATE INDEX refresh_tokens_parent ON refresh_tokens (parent_hash);
+`,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import { makePrivate, privateFile } from './data-dir.ts';
 import {
   type Db,
   type DbObserver,
@@ -43,14 +44,39 @@ export class SqliteDb implements Db {
     synchronous: 'FULL' | 'NORMAL',
     private readonly busyTimeoutMs: number,
   ) {
-    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+    // The database holds token hashes and sealed signing keys: private from its first byte. SQLite
+    // creates its -wal and -shm files with the database file's mode; ones left by an older version
+    // are made private here.
+    privateFile(file);
+    makePrivate(`${file}-wal`);
+    makePrivate(`${file}-shm`);
     this.db = new Database(file);
-    this.db.pragma('journal_mode = WAL');
+    this.useWal();
     this.db.pragma(`synchronous = ${synchronous}`);
     // No synchronous busy wait: it would block the event loop, and with it whoever holds the lock in
     // this process. A busy database is retried asynchronously instead (see retryBusy).
     this.db.pragma('busy_timeout = 0');
     this.db.pragma('foreign_keys = ON');
+  }
+
+  /**
+   * Switching a new database to WAL takes an exclusive lock, and SQLite refuses at once, without a busy
+   * wait, when several processes opening it together try at the same moment. Once the file is in WAL
+   * mode the switch is a no-op. This runs before the server serves anything, so a short blocking wait
+   * between tries holds nobody up.
+   */
+  private useWal(): void {
+    const deadline = Date.now() + this.busyTimeoutMs;
+    for (let delay = 1; ; delay = Math.min(delay * 2, 50)) {
+      try {
+        this.db.pragma('journal_mode = WAL');
+        return;
+      } catch (err) {
+        if ((err as { code?: string }).code !== 'SQLITE_BUSY' || Date.now() > deadline) throw err;
+      }
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, delay * (0.5 + Math.random()));
+    }
   }
 
   private prepare(sql: string): Statement {

@@ -61,6 +61,8 @@ export interface NewRefreshToken {
   client_id: string;
   expires_at: number;
   created_at: number;
+  /** The token whose rotation issued this one (none for a session's first token). */
+  parent_hash?: string | null;
 }
 
 /**
@@ -372,8 +374,9 @@ export class Store {
 
   async insertRefreshToken(t: NewRefreshToken): Promise<void> {
     await this.q.run(
-      'INSERT INTO refresh_tokens (token_hash, session_id, client_id, expires_at, created_at) VALUES (?, ?, ?, ?, ?)',
-      [t.token_hash, t.session_id, t.client_id, t.expires_at, t.created_at],
+      `INSERT INTO refresh_tokens (token_hash, session_id, client_id, expires_at, created_at, parent_hash)
+       VALUES (?, ?, ?, ?, ?, ?)`,
+      [t.token_hash, t.session_id, t.client_id, t.expires_at, t.created_at, t.parent_hash ?? null],
     );
   }
 
@@ -393,6 +396,21 @@ export class Store {
     return r?.session_id;
   }
 
+  /**
+   * Consumes the unused successor of a rotated refresh token, with the same single-use guarantee as
+   * consumeRefreshToken (one conditional UPDATE), and returns its session.
+   */
+  async consumeSuccessor(parentHash: string, clientId: string, now: number): Promise<string | undefined> {
+    const r = await one<{ session_id: string }>(
+      this.q,
+      `UPDATE refresh_tokens SET used_at = ?
+       WHERE parent_hash = ? AND client_id = ? AND used_at IS NULL AND expires_at > ?
+       RETURNING session_id`,
+      [now, parentHash, clientId, now],
+    );
+    return r?.session_id;
+  }
+
   async getRefreshToken(tokenHash: string): Promise<RefreshTokenRow | undefined> {
     return one<RefreshTokenRow>(this.q, 'SELECT * FROM refresh_tokens WHERE token_hash = ?', [tokenHash]);
   }
@@ -408,6 +426,17 @@ export class Store {
       `INSERT INTO signing_keys (kid, alg, public_jwk, private_key, created_at, activates_at, retired_at)
        VALUES (?, ?, ?, ?, ?, ?, ?)`,
       [k.kid, k.alg, k.public_jwk, k.private_key, k.created_at, k.activates_at, k.retired_at],
+    );
+  }
+
+  /** Inserts a key unless one with its kid exists; returns whether it was inserted. */
+  async insertSigningKeyIfAbsent(k: SigningKeyRecord): Promise<boolean> {
+    return (
+      (await this.q.run(
+        `INSERT INTO signing_keys (kid, alg, public_jwk, private_key, created_at, activates_at, retired_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (kid) DO NOTHING`,
+        [k.kid, k.alg, k.public_jwk, k.private_key, k.created_at, k.activates_at, k.retired_at],
+      )) === 1
     );
   }
 

@@ -1,7 +1,7 @@
 import { createPrivateKey, generateKeyPairSync, type KeyObject, randomUUID } from 'node:crypto';
 import type { Store } from '../store/store.ts';
 import type { SigningKeyRecord } from '../store/types.ts';
-import { decrypt, encrypt } from './master-key.ts';
+import { decrypt, deriveKey, encrypt } from './master-key.ts';
 
 export interface PublicJwk {
   kty: 'OKP';
@@ -29,8 +29,12 @@ export interface KeyStatus {
 export const RETIRE_GRACE = 60;
 export const DEFAULT_ACCESS_TOKEN_TTL = 600;
 
-export function newSigningKey(masterKey: Buffer, now: number, activatesAt: number): SigningKeyRecord {
-  const kid = randomUUID();
+export function newSigningKey(
+  masterKey: Buffer,
+  now: number,
+  activatesAt: number,
+  kid: string = randomUUID(),
+): SigningKeyRecord {
   const { publicKey, privateKey } = generateKeyPairSync('ed25519');
   const pub = publicKey.export({ format: 'jwk' }) as { x: string };
   const jwk: PublicJwk = { kty: 'OKP', crv: 'Ed25519', x: pub.x, kid, alg: 'EdDSA', use: 'sig' };
@@ -44,6 +48,16 @@ export function newSigningKey(masterKey: Buffer, now: number, activatesAt: numbe
     activates_at: activatesAt,
     retired_at: null,
   };
+}
+
+/** The kid of the key a process creates when it finds none usable: the same in every process. */
+function startingKid(masterKey: Buffer, ordinal: number): string {
+  const b = deriveKey(masterKey, `signing-key:${ordinal}`).subarray(0, 16);
+  // Shaped as a UUID (version 8: custom) like the kids of rotated keys; it reveals nothing of the master key.
+  b[6] = (b[6]! & 0x0f) | 0x80;
+  b[8] = (b[8]! & 0x3f) | 0x80;
+  const h = b.toString('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 }
 
 /** Works out each key's place in its life from the table alone, so every process reaches the same answer. */
@@ -98,6 +112,8 @@ export class KeyRing {
   private jwksBody = '{"keys":[]}';
   private timer: NodeJS.Timeout | undefined;
   private maxAccessTtl = DEFAULT_ACCESS_TOKEN_TTL;
+  /** How many keys the table held at the last reload, retired ones included (rows are never deleted). */
+  private keysEverHeld = 0;
 
   constructor(
     private readonly store: Store,
@@ -112,7 +128,11 @@ export class KeyRing {
       const now = this.nowSeconds();
       const pending = this.keys.some((k) => k.retired_at == null && k.activates_at > now);
       if (!pending) {
-        await this.store.insertSigningKey(newSigningKey(this.masterKey, now, now));
+        // Processes starting at once on a table with no usable key would each add one. They all derive
+        // the same kid (from the master key they share and how many keys the table has ever held), so
+        // the primary key lets exactly one insert through and the others load the winner's key.
+        const kid = startingKid(this.masterKey, this.keysEverHeld);
+        await this.store.insertSigningKeyIfAbsent(newSigningKey(this.masterKey, now, now, kid));
         await this.reload();
       }
     }
@@ -141,6 +161,7 @@ export class KeyRing {
       }
     }
     if (retiredAny) keys = await this.store.listSigningKeys();
+    this.keysEverHeld = keys.length;
     this.keys = keys.filter((k) => k.retired_at == null);
     for (const k of this.keys) {
       if (!this.privateKeys.has(k.kid)) {

@@ -2,20 +2,55 @@ import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../config.ts';
+import { MASTER_KEY_FILE, privateDataDir } from '../store/data-dir.ts';
 
 /** Reads the master key from configuration, or from the data dir, creating it there on first start. */
 export function loadMasterKey(config: Config): Buffer {
   if (config.masterKey) return Buffer.from(config.masterKey, 'base64');
-  const file = path.join(config.dataDir, 'master.key');
-  fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
-  try {
-    fs.writeFileSync(file, `${randomBytes(32).toString('base64')}\n`, { flag: 'wx', mode: 0o600 });
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-  }
+  privateDataDir(config.dataDir);
+  const file = path.join(config.dataDir, MASTER_KEY_FILE);
+  if (!fs.existsSync(file)) createOnce(file, `${randomBytes(32).toString('base64')}\n`);
   const key = Buffer.from(fs.readFileSync(file, 'utf8').trim(), 'base64');
   if (key.length !== 32) throw new Error(`${file}: expected 32 bytes in base64`);
   return key;
+}
+
+/**
+ * Puts a complete file in place unless one is there already, so processes starting at once agree on one
+ * key and none reads a half-written one: the content is written and synced under a name of this process's
+ * own, then hard-linked to the final name, which fails (EEXIST) when another process got there first.
+ */
+function createOnce(file: string, content: string): void {
+  const temp = path.join(
+    path.dirname(file),
+    `.${path.basename(file)}.${process.pid}.${randomBytes(6).toString('hex')}`,
+  );
+  const fd = fs.openSync(temp, 'wx', 0o600);
+  try {
+    fs.writeSync(fd, content);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  try {
+    fs.linkSync(temp, file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  } finally {
+    fs.unlinkSync(temp);
+  }
+  syncDir(path.dirname(file));
+}
+
+/** Makes the new directory entry durable, where the platform allows opening a directory. */
+function syncDir(dir: string): void {
+  if (process.platform === 'win32') return;
+  const fd = fs.openSync(dir, 'r');
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 /** AES-256-GCM, with the key id as associated data so a ciphertext cannot be moved to another key row. */

@@ -18,6 +18,11 @@ export async function registerDiscovery(app: FastifyInstance, ctx: AppContext): 
     token_endpoint_auth_methods_supported: ['client_secret_post', 'none'],
     code_challenge_methods_supported: ['S256', 'plain'],
     service_documentation: `${e.book}/`,
+    // Not a registered field: how long a rotated refresh token may be retried once when the answer to
+    // its rotation was lost. Absent when the grace is 0 (strict single use).
+    ...(ctx.config.refreshReuseGrace > 0 && {
+      refresh_token_reuse_grace_seconds: ctx.config.refreshReuseGrace,
+    }),
   };
   app.get(`${ctx.config.basePath}/.well-known/oauth-authorization-server`, async (_request, reply) => {
     reply.header('Cache-Control', 'public, max-age=300');
