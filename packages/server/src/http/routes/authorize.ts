@@ -1,17 +1,19 @@
-// /authorize and the pages it leads through: sign-in (unless the browser is signed in and the request
-// does not say prompt=verify), consent (unless the user already allowed these scopes to this client),
-// then a single-use code at the redirect URI.
+// /authorize and the pages it leads through, as parse, call, render: the parameters are checked by
+// oauth/authorize-request.ts, what the request still needs (sign-in, consent) is decided by
+// oauth/consent.ts; the route ends in a single-use code or an error
+// at the redirect URI.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { attemptSucceeded, beginAttempt } from '../../accounts/lockout.ts';
 import { verifyPassword } from '../../accounts/passwords.ts';
 import { seconds } from '../../clock.ts';
 import type { AppContext } from '../../context.ts';
 import { checkAuthorizeRequest, RedirectableError } from '../../oauth/authorize-request.ts';
+import { needsConsent, needsSignIn } from '../../oauth/consent.ts';
 import { invalidRequest, OAuthError } from '../../oauth/errors.ts';
 import type { Form } from '../../oauth/form.ts';
 import { mask, normalizeId } from '../../oauth/masking.ts';
 import { formActionSource, withParams } from '../../oauth/redirect-match.ts';
-import { SCOPES } from '../../oauth/scopes.ts';
+import { SCOPES, scopeList } from '../../oauth/scopes.ts';
 import type { AuthorizationRequestRecord, ClientRecord } from '../../store/types.ts';
 import { randomToken, sha256 } from '../../tokens/hash.ts';
 import { consentPage, loginPage } from '../../ui/pages.ts';
@@ -37,10 +39,12 @@ export async function registerAuthorize(app: FastifyInstance, ctx: AppContext): 
   const now = () => seconds(ctx.clock);
 
   app.get(`${base}/authorize`, async (request, reply) => {
-    const raw = request.url.includes('?') ? request.url.slice(request.url.indexOf('?') + 1) : '';
     let params: Awaited<ReturnType<typeof checkAuthorizeRequest>>;
     try {
-      params = await checkAuthorizeRequest(raw, (id) => ctx.store.getClient(id));
+      params = await checkAuthorizeRequest(
+        request.url.includes('?') ? request.url.slice(request.url.indexOf('?') + 1) : '',
+        (id) => ctx.store.getClient(id),
+      );
     } catch (err) {
       if (err instanceof RedirectableError) {
         return redirectError(reply, err.redirectUri, err.oauth, err.state, 302);
@@ -62,13 +66,13 @@ export async function registerAuthorize(app: FastifyInstance, ctx: AppContext): 
       expires_at: t + REQUEST_TTL,
     };
     await ctx.store.insertAuthorizationRequest(ar);
-    return proceed(request, reply, ar, await currentBrowserSession(ctx, request, t), 302);
+    const session = await currentBrowserSession(ctx, request, t);
+    return proceed(request, reply, ar, params.client, session, 302);
   });
 
   app.get(`${base}/login`, async (request, reply) => {
     const ar = await requestFrom((request.query as Record<string, string>).request_id);
-    const client = await clientOf(ar);
-    return showLogin(request, reply, ar, client, 200);
+    return showLogin(request, reply, ar, await clientOf(ar), 200);
   });
 
   app.post(`${base}/login`, async (request, reply) => {
@@ -84,8 +88,7 @@ export async function registerAuthorize(app: FastifyInstance, ctx: AppContext): 
     const t = now();
     const lockedFor = await beginAttempt(ctx, username, t);
     if (lockedFor > 0) {
-      const minutes = Math.ceil(lockedFor / 60);
-      const msg = `Too many failed sign-ins. Try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`;
+      const msg = `Too many failed sign-ins. Try again in ${inMinutes(lockedFor)}.`;
       reply.header('Retry-After', String(lockedFor));
       return showLogin(request, reply, ar, client, 429, msg, email);
     }
@@ -97,23 +100,22 @@ export async function registerAuthorize(app: FastifyInstance, ctx: AppContext): 
     await attemptSucceeded(ctx, username);
     const session = await signIn(ctx, request, reply, user.user_id, t);
     await ctx.store.markRequestVerified(ar.request_id, session.hash);
-    return proceed(request, reply, { ...ar, verified_session: session.hash }, session, 303);
+    return proceed(request, reply, { ...ar, verified_session: session.hash }, client, session, 303);
   });
 
   app.get(`${base}/consent`, async (request, reply) => {
     const ar = await requestFrom((request.query as Record<string, string>).request_id);
     const session = await currentBrowserSession(ctx, request, now());
-    if (needsSignIn(ar, session)) return reply.redirect(`${base}/login?request_id=${ar.request_id}`, 303);
-    const [client, user] = await Promise.all([clientOf(ar), ctx.store.getUserById(session!.record.user_id)]);
-    if (!user) return reply.redirect(`${base}/login?request_id=${ar.request_id}`, 303);
-    const scopes = ar.scope ? ar.scope.split(' ') : [];
+    if (!session || needsSignIn(ar, session.hash)) return toLogin(reply, ar, 303);
+    const [client, user] = await Promise.all([clientOf(ar), ctx.store.getUserById(session.record.user_id)]);
+    if (!user) return toLogin(reply, ar, 303);
     return pageHeaders(reply, [formActionSource(ar.redirect_uri)]).send(
       consentPage({
         action: `${base}/consent`,
         requestId: ar.request_id,
         csrfToken: csrfToken(ctx, browserId(ctx, request, reply), ar.request_id),
         client: clientInfo(client),
-        scopes: scopes.map((name) => ({ name, description: SCOPES[name] ?? name })),
+        scopes: scopeList(ar.scope).map((name) => ({ name, description: SCOPES[name] ?? name })),
         user: { name: user.display_name, email: user.username },
       }),
     );
@@ -124,20 +126,15 @@ export async function registerAuthorize(app: FastifyInstance, ctx: AppContext): 
     const ar = await requestFrom(form.request_id);
     if (!csrfValid(ctx, request, ar.request_id, form.csrf_token)) throw formExpired();
     const session = await currentBrowserSession(ctx, request, now());
-    if (needsSignIn(ar, session)) return reply.redirect(`${base}/login?request_id=${ar.request_id}`, 303);
+    if (!session || needsSignIn(ar, session.hash)) return toLogin(reply, ar, 303);
     if (form.decision === 'deny') {
       if (!(await ctx.store.finishAuthorizationRequest(ar.request_id))) throw expired();
       const denied = new OAuthError('access_denied', 'the user denied the request');
       return redirectError(reply, ar.redirect_uri, denied, ar.state ?? undefined, 303);
     }
     if (form.decision !== 'allow') throw invalidRequest('decision must be allow or deny');
-    await ctx.store.saveConsent(
-      session!.record.user_id,
-      ar.client_id,
-      ar.scope ? ar.scope.split(' ') : [],
-      now(),
-    );
-    return issueCode(request, reply, ar, session!, 303);
+    await ctx.store.saveConsent(session.record.user_id, ar.client_id, scopeList(ar.scope), now());
+    return issueCode(request, reply, ar, session, 303);
   });
 
   async function requestFrom(requestId: string | undefined): Promise<AuthorizationRequestRecord> {
@@ -151,6 +148,10 @@ export async function registerAuthorize(app: FastifyInstance, ctx: AppContext): 
     if (!client || client.disabled_at !== null)
       throw new OAuthError('unauthorized_client', 'client is disabled');
     return client;
+  }
+
+  function toLogin(reply: FastifyReply, ar: AuthorizationRequestRecord, status: 302 | 303) {
+    return reply.redirect(`${base}/login?request_id=${ar.request_id}`, status);
   }
 
   function showLogin(
@@ -179,15 +180,15 @@ export async function registerAuthorize(app: FastifyInstance, ctx: AppContext): 
     request: FastifyRequest,
     reply: FastifyReply,
     ar: AuthorizationRequestRecord,
+    client: ClientRecord,
     session: BrowserSession | undefined,
     status: 302 | 303,
   ) {
-    if (needsSignIn(ar, session)) return reply.redirect(`${base}/login?request_id=${ar.request_id}`, status);
-    const granted = await ctx.store.getConsent(session!.record.user_id, ar.client_id);
-    const asked = ar.scope ? ar.scope.split(' ') : [];
-    if (granted && asked.every((s) => granted.includes(s)))
-      return issueCode(request, reply, ar, session!, status);
-    return reply.redirect(`${base}/consent?request_id=${ar.request_id}`, status);
+    if (!session || needsSignIn(ar, session.hash)) return toLogin(reply, ar, status);
+    const granted = await ctx.store.getConsent(session.record.user_id, ar.client_id);
+    if (needsConsent({ granted, asked: scopeList(ar.scope), client, redirectUri: ar.redirect_uri }))
+      return reply.redirect(`${base}/consent?request_id=${ar.request_id}`, status);
+    return issueCode(request, reply, ar, session, status);
   }
 
   async function issueCode(
@@ -240,10 +241,9 @@ export async function registerAuthorize(app: FastifyInstance, ctx: AppContext): 
   }
 }
 
-/** prompt=verify asks for a sign-in within this very request, whatever the browser remembers. */
-function needsSignIn(ar: AuthorizationRequestRecord, session: BrowserSession | undefined): boolean {
-  if (!session) return true;
-  return ar.prompt?.split(' ').includes('verify') === true && ar.verified_session !== session.hash;
+function inMinutes(seconds: number): string {
+  const minutes = Math.ceil(seconds / 60);
+  return `${minutes} minute${minutes === 1 ? '' : 's'}`;
 }
 
 function formExpired() {
