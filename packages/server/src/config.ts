@@ -33,6 +33,12 @@ export interface Config {
     lockoutThreshold: number;
     lockoutDuration: number;
   };
+  /** Limits on the pages a browser reaches without a password, per window. */
+  signIn: {
+    window: number;
+    /** Pending authorization requests an IP may open per window. */
+    authorizeIpLimit: number;
+  };
   benchKey: string | undefined;
 }
 
@@ -91,6 +97,10 @@ export function loadConfig(env: Env = process.env, flags: Flags = {}): Config {
       ipLimit: int('PADDOCK_PASSWORD_LIMITED_IP_LIMIT', 30, 1),
       lockoutThreshold: int('PADDOCK_LOCKOUT_THRESHOLD', 5, 1),
       lockoutDuration: int('PADDOCK_LOCKOUT_DURATION', 900, 1),
+    },
+    signIn: {
+      window: int('PADDOCK_SIGN_IN_WINDOW', 300, 1),
+      authorizeIpLimit: int('PADDOCK_AUTHORIZE_IP_LIMIT', 300, 1),
     },
     benchKey: env.PADDOCK_BENCH_KEY || undefined,
   };

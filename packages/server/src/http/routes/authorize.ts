@@ -10,10 +10,10 @@ import type { AppContext } from '../../context.ts';
 import { checkAuthorizeRequest, RedirectableError } from '../../oauth/authorize-request.ts';
 import { needsConsent, needsSignIn } from '../../oauth/consent.ts';
 import { invalidRequest, OAuthError } from '../../oauth/errors.ts';
-import type { Form } from '../../oauth/form.ts';
 import { mask, normalizeId } from '../../oauth/masking.ts';
 import { formActionSource, withParams } from '../../oauth/redirect-match.ts';
 import { SCOPES, scopeList } from '../../oauth/scopes.ts';
+import { overLimit } from '../../rate-limit.ts';
 import type { AuthorizationRequestRecord, ClientRecord } from '../../store/types.ts';
 import { randomToken, sha256 } from '../../tokens/hash.ts';
 import { consentPage, loginPage } from '../../ui/pages.ts';
@@ -27,9 +27,17 @@ import {
   signIn,
 } from '../browser.ts';
 import { errorUri } from '../errors.ts';
+import { capped, formOf, queryOf, rawQuery } from '../input.ts';
 
 /** How long a user has to sign in and decide. */
 const REQUEST_TTL = 900;
+
+// Our own ids and tokens are short; an email address has at most 320 characters; a password of 1,024
+// characters is a long passphrase. Anything longer is refused before it is hashed or looked up.
+const MAX_ID = 64;
+const MAX_CSRF = 128;
+const MAX_EMAIL = 320;
+const MAX_PASSWORD = 1024;
 
 const expired = () =>
   invalidRequest('this sign-in request has expired or was already used: go back to the app and start again');
@@ -41,10 +49,7 @@ export async function registerAuthorize(app: FastifyInstance, ctx: AppContext): 
   app.get(`${base}/authorize`, async (request, reply) => {
     let params: Awaited<ReturnType<typeof checkAuthorizeRequest>>;
     try {
-      params = await checkAuthorizeRequest(
-        request.url.includes('?') ? request.url.slice(request.url.indexOf('?') + 1) : '',
-        (id) => ctx.store.getClient(id),
-      );
+      params = await checkAuthorizeRequest(rawQuery(request), (id) => ctx.store.getClient(id));
     } catch (err) {
       if (err instanceof RedirectableError) {
         return redirectError(reply, err.redirectUri, err.oauth, err.state, 302);
@@ -52,6 +57,16 @@ export async function registerAuthorize(app: FastifyInstance, ctx: AppContext): 
       throw err;
     }
     const t = now();
+    // A pending request is a row anyone can make the server write: only for valid parameters, and at
+    // a bounded rate per IP (the rows themselves expire after REQUEST_TTL).
+    const { window, authorizeIpLimit } = ctx.config.signIn;
+    if ((await overLimit(ctx.store, `authorize:ip:${request.ip}`, authorizeIpLimit, window, t)) > 0) {
+      const busy = new OAuthError(
+        'temporarily_unavailable',
+        'too many sign-in requests from this network: try again in a few minutes',
+      );
+      return redirectError(reply, params.redirect_uri, busy, params.state, 302);
+    }
     const ar: AuthorizationRequestRecord = {
       request_id: randomToken(24),
       client_id: params.client.client_id,
@@ -71,17 +86,17 @@ export async function registerAuthorize(app: FastifyInstance, ctx: AppContext): 
   });
 
   app.get(`${base}/login`, async (request, reply) => {
-    const ar = await requestFrom((request.query as Record<string, string>).request_id);
+    const ar = await requestFrom(capped(queryOf(request), 'request_id', MAX_ID));
     return showLogin(request, reply, ar, await clientOf(ar), 200);
   });
 
   app.post(`${base}/login`, async (request, reply) => {
-    const form = request.body as Form;
-    const ar = await requestFrom(form.request_id);
-    if (!csrfValid(ctx, request, ar.request_id, form.csrf_token)) throw formExpired();
+    const form = formOf(request);
+    const ar = await requestFrom(capped(form, 'request_id', MAX_ID));
+    if (!csrfValid(ctx, request, ar.request_id, capped(form, 'csrf_token', MAX_CSRF))) throw formExpired();
     const client = await clientOf(ar);
-    const email = (form.email ?? '').trim();
-    const password = form.password ?? '';
+    const email = (capped(form, 'email', MAX_EMAIL) ?? '').trim();
+    const password = capped(form, 'password', MAX_PASSWORD) ?? '';
     if (!email || !password)
       return showLogin(request, reply, ar, client, 400, 'Enter your email and password.', email);
     const username = normalizeId(email);
@@ -104,7 +119,7 @@ export async function registerAuthorize(app: FastifyInstance, ctx: AppContext): 
   });
 
   app.get(`${base}/consent`, async (request, reply) => {
-    const ar = await requestFrom((request.query as Record<string, string>).request_id);
+    const ar = await requestFrom(capped(queryOf(request), 'request_id', MAX_ID));
     const session = await currentBrowserSession(ctx, request, now());
     if (!session || needsSignIn(ar, session.hash)) return toLogin(reply, ar, 303);
     const [client, user] = await Promise.all([clientOf(ar), ctx.store.getUserById(session.record.user_id)]);
@@ -122,9 +137,9 @@ export async function registerAuthorize(app: FastifyInstance, ctx: AppContext): 
   });
 
   app.post(`${base}/consent`, async (request, reply) => {
-    const form = request.body as Form;
-    const ar = await requestFrom(form.request_id);
-    if (!csrfValid(ctx, request, ar.request_id, form.csrf_token)) throw formExpired();
+    const form = formOf(request);
+    const ar = await requestFrom(capped(form, 'request_id', MAX_ID));
+    if (!csrfValid(ctx, request, ar.request_id, capped(form, 'csrf_token', MAX_CSRF))) throw formExpired();
     const session = await currentBrowserSession(ctx, request, now());
     if (!session || needsSignIn(ar, session.hash)) return toLogin(reply, ar, 303);
     if (form.decision === 'deny') {
