@@ -1,7 +1,7 @@
 // /authorize and the pages it leads through, as parse, call, render: the parameters are checked by
 // oauth/authorize-request.ts, what the request still needs (sign-in, consent) is decided by
-// oauth/consent.ts; the route ends in a single-use code or an error
-// at the redirect URI.
+// oauth/consent.ts; the route ends in a single-use code (with the
+// issuer, RFC 9207) or an error at the redirect URI.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { attemptSucceeded, beginAttempt } from '../../accounts/lockout.ts';
 import { verifyPassword } from '../../accounts/passwords.ts';
@@ -233,9 +233,11 @@ export async function registerAuthorize(app: FastifyInstance, ctx: AppContext): 
       used_at: null,
       session_id: null,
     });
-    return reply.redirect(withParams(ar.redirect_uri, { code, state: ar.state ?? undefined }), status);
+    const params = { code, state: ar.state ?? undefined, iss: ctx.config.issuer };
+    return reply.redirect(withParams(ar.redirect_uri, params), status);
   }
 
+  /** An error at the validated redirect URI, with the issuer (RFC 9207) as on a code. */
   function redirectError(
     reply: FastifyReply,
     redirectUri: string,
@@ -250,6 +252,7 @@ export async function registerAuthorize(app: FastifyInstance, ctx: AppContext): 
         error_description: err.description,
         error_uri: errorUri(ctx.config, err.error),
         state,
+        iss: ctx.config.issuer,
       }),
       status,
     );
