@@ -33,9 +33,11 @@ export interface Config {
     lockoutThreshold: number;
     lockoutDuration: number;
   };
-  /** Limits on the pages a browser reaches without a password, per window. */
+  /** Limits on the pages a browser reaches without a password: per window, per IP and for everyone. */
   signIn: {
     window: number;
+    ipLimit: number;
+    globalLimit: number;
     /** Pending authorization requests an IP may open per window. */
     authorizeIpLimit: number;
   };
@@ -100,6 +102,8 @@ export function loadConfig(env: Env = process.env, flags: Flags = {}): Config {
     },
     signIn: {
       window: int('PADDOCK_SIGN_IN_WINDOW', 300, 1),
+      ipLimit: int('PADDOCK_SIGN_IN_IP_LIMIT', 30, 1),
+      globalLimit: int('PADDOCK_SIGN_IN_GLOBAL_LIMIT', 3000, 1),
       authorizeIpLimit: int('PADDOCK_AUTHORIZE_IP_LIMIT', 300, 1),
     },
     benchKey: env.PADDOCK_BENCH_KEY || undefined,

@@ -1,16 +1,15 @@
 // /authorize and the pages it leads through, as parse, call, render: the parameters are checked by
 // oauth/authorize-request.ts, what the request still needs (sign-in, consent) is decided by
-// oauth/consent.ts; the route ends in a single-use code (with the
+// oauth/consent.ts, the password by accounts/sign-in.ts; the route ends in a single-use code (with the
 // issuer, RFC 9207) or an error at the redirect URI.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { attemptSucceeded, beginAttempt } from '../../accounts/lockout.ts';
-import { verifyPassword } from '../../accounts/passwords.ts';
+import { signInWithPassword } from '../../accounts/sign-in.ts';
 import { seconds } from '../../clock.ts';
 import type { AppContext } from '../../context.ts';
 import { checkAuthorizeRequest, RedirectableError } from '../../oauth/authorize-request.ts';
 import { needsConsent, needsSignIn } from '../../oauth/consent.ts';
 import { invalidRequest, OAuthError } from '../../oauth/errors.ts';
-import { mask, normalizeId } from '../../oauth/masking.ts';
+import { normalizeId } from '../../oauth/masking.ts';
 import { formActionSource, withParams } from '../../oauth/redirect-match.ts';
 import { SCOPES, scopeList } from '../../oauth/scopes.ts';
 import { overLimit } from '../../rate-limit.ts';
@@ -23,7 +22,9 @@ import {
   csrfToken,
   csrfValid,
   currentBrowserSession,
+  knownBrowser,
   pageHeaders,
+  rememberBrowser,
   signIn,
 } from '../browser.ts';
 import { errorUri } from '../errors.ts';
@@ -101,19 +102,40 @@ export async function registerAuthorize(app: FastifyInstance, ctx: AppContext): 
       return showLogin(request, reply, ar, client, 400, 'Enter your email and password.', email);
     const username = normalizeId(email);
     const t = now();
-    const lockedFor = await beginAttempt(ctx, username, t);
-    if (lockedFor > 0) {
-      const msg = `Too many failed sign-ins. Try again in ${inMinutes(lockedFor)}.`;
-      reply.header('Retry-After', String(lockedFor));
-      return showLogin(request, reply, ar, client, 429, msg, email);
+    const result = await signInWithPassword(
+      ctx,
+      {
+        ip: request.ip,
+        requestId: ar.request_id,
+        username,
+        password,
+        knownBrowser: knownBrowser(ctx, request, username),
+      },
+      t,
+    );
+    switch (result.outcome) {
+      case 'throttled': {
+        const msg =
+          result.by === 'ip'
+            ? `Too many sign-in attempts from your network. Try again in ${inMinutes(result.retryAfter)}.`
+            : `Sign-in is busy right now. Try again in ${inMinutes(result.retryAfter)}.`;
+        reply.header('Retry-After', String(result.retryAfter));
+        return showLogin(request, reply, ar, client, 429, msg, email);
+      }
+      case 'request_spent':
+        throw invalidRequest(
+          'too many sign-in attempts for this request: go back to the app and start again',
+        );
+      case 'locked': {
+        const msg = `Too many failed sign-ins. Try again in ${inMinutes(result.retryAfter)}.`;
+        reply.header('Retry-After', String(result.retryAfter));
+        return showLogin(request, reply, ar, client, 429, msg, email);
+      }
+      case 'refused':
+        return showLogin(request, reply, ar, client, 401, 'Email or password is not correct.', email);
     }
-    const user = await ctx.store.getUserByUsername(username);
-    // The form carries the password itself; it is masked here exactly as API clients mask it.
-    if (!(await verifyPassword(user?.password_hash, mask(password, username))) || !user) {
-      return showLogin(request, reply, ar, client, 401, 'Email or password is not correct.', email);
-    }
-    await attemptSucceeded(ctx, username);
-    const session = await signIn(ctx, request, reply, user.user_id, t);
+    const session = await signIn(ctx, request, reply, result.user.user_id, t);
+    rememberBrowser(ctx, request, reply, username);
     await ctx.store.markRequestVerified(ar.request_id, session.hash);
     return proceed(request, reply, { ...ar, verified_session: session.hash }, client, session, 303);
   });
