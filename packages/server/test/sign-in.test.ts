@@ -3,6 +3,13 @@
 // against the real user's own browser; the page and the password_limited grant count separately.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import {
+  hasMark,
+  knownBrowserKey,
+  knownBrowserMark,
+  parseMarks,
+  withMark,
+} from '../src/accounts/known-browsers.ts';
 import { mask } from '../src/oauth/masking.ts';
 import { headless, login as passwordLogin } from './fixtures.ts';
 import { authorizeUrl, isConsentUrl, isLoginUrl, newClient, openSignIn, type TestUser } from './flow.ts';
@@ -227,5 +234,32 @@ describe('the sign-in page and password_limited count failures separately', () =
     const b = new Browser();
     const { form } = await signInPage(s, b, h);
     signedIn(s.server, await post(s.server, b, form));
+  });
+});
+
+describe('remembered browsers: the marks a browser keeps after signing in', () => {
+  const key = knownBrowserKey(Buffer.alloc(32, 7));
+  const browser = 'b'.repeat(43);
+
+  test('a mark is bound to the browser, the user (as normalised) and the key', () => {
+    const mark = knownBrowserMark(key, browser, 'Ada@Example.com ');
+    assert.match(mark, /^[A-Za-z0-9_-]{22}$/);
+    assert.equal(knownBrowserMark(key, browser, 'ada@example.com'), mark);
+    assert.notEqual(knownBrowserMark(key, 'c'.repeat(43), 'ada@example.com'), mark);
+    assert.notEqual(knownBrowserMark(key, browser, 'bob@example.com'), mark);
+    assert.notEqual(knownBrowserMark(knownBrowserKey(Buffer.alloc(32, 8)), browser, 'ada@example.com'), mark);
+  });
+
+  test('the cookie keeps the five latest marks; anything malformed is ignored', () => {
+    const marks = ['ada', 'bob', 'cy', 'dee', 'eve', 'fay'].map((u) => knownBrowserMark(key, browser, u));
+    let kept: string[] = [];
+    for (const m of marks) kept = withMark(kept, m);
+    assert.deepEqual(kept, marks.slice(1).reverse());
+    assert.deepEqual(withMark(kept, marks[3]!)[0], marks[3]);
+    assert.equal(withMark(kept, marks[3]!).length, 5);
+    assert.deepEqual(parseMarks(`${kept.join('.')}.not-a-mark.${'x'.repeat(40)}`), kept);
+    assert.deepEqual(parseMarks(undefined), []);
+    assert.equal(hasMark(kept, marks[5]!), true);
+    assert.equal(hasMark(kept, marks[0]!), false);
   });
 });
