@@ -64,13 +64,26 @@ export interface CallbackResult {
   state?: string;
 }
 
+export interface CallbackOptions {
+  /**
+   * The issuer the flow was started at. When given, the callback's `iss` (RFC 9207, which Paddock
+   * sends) must be exactly this issuer, so that an app using several servers is not mixed up.
+   */
+  issuer?: string;
+}
+
 /**
  * Reads the redirect that ends the flow. The state is checked first and exactly (a callback whose state
- * differs was not started by this app, whatever it carries); then an `error` from the server is thrown
- * as an OAuthError with its description and uri; then the code must be there.
+ * differs was not started by this app, whatever it carries); then, when an issuer is expected, its
+ * `iss`; then an `error` from the server is thrown as an OAuthError with its description and uri; then
+ * the code must be there.
  * Pass `undefined` as `expectedState` only if the flow was started without a state.
  */
-export function parseCallback(url: string | URL, expectedState: string | undefined): CallbackResult {
+export function parseCallback(
+  url: string | URL,
+  expectedState: string | undefined,
+  options: CallbackOptions = {},
+): CallbackResult {
   let parsed: URL;
   try {
     // A relative string (a path and query, as a server sees a request) is accepted too.
@@ -89,6 +102,15 @@ export function parseCallback(url: string | URL, expectedState: string | undefin
             ? 'the callback carries no state'
             : 'the callback state is not the one this sign-in sent',
     });
+  }
+  if (options.issuer !== undefined) {
+    const iss = params.getAll('iss');
+    if (iss.length !== 1 || iss[0] !== issuerBase(options.issuer)) {
+      throw new OAuthError('issuer_mismatch', {
+        description:
+          iss.length === 0 ? 'the callback carries no iss' : 'the callback comes from another issuer',
+      });
+    }
   }
   const error = params.get('error');
   if (error !== null) {

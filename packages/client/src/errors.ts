@@ -28,9 +28,9 @@ export class OAuthError extends Error {
   /**
    * The book's error code (`invalid_grant`, `invalid_client`, ...), or one of the SDK's own:
    * `network_error` (no answer), `server_error` (an answer that is not the book's JSON, or a redirect,
-   * which is never followed), `state_mismatch` and `invalid_callback` (a bad authorization callback),
-   * `login_required` (the token manager has no way to get a token), `timeout` (loopback sign-in not
-   * completed in time).
+   * which is never followed), `state_mismatch`, `issuer_mismatch` and `invalid_callback` (a bad
+   * authorization callback), `login_required` (the token manager has no way to get a token), `timeout`
+   * (loopback sign-in not completed in time).
    */
   readonly error: string;
   /** The server's `error_description`. */

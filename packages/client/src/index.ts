@@ -6,6 +6,7 @@
 export {
   type AuthorizeUrlOptions,
   authorizeUrl,
+  type CallbackOptions,
   type CallbackResult,
   generateState,
   parseCallback,

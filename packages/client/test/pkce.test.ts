@@ -268,6 +268,29 @@ describe('parseCallback', () => {
     rejects(`${cb}?error=access_denied&state=other`, 'xyz', 'state_mismatch');
   });
 
+  test('iss (RFC 9207): ignored unless an issuer is expected, then required and compared exactly', () => {
+    const iss = encodeURIComponent('https://auth.example');
+    assert.deepEqual(parseCallback(`${cb}?code=abc&state=xyz&iss=${iss}`, 'xyz'), {
+      code: 'abc',
+      state: 'xyz',
+    });
+    const expecting = { issuer: 'https://auth.example/' };
+    assert.deepEqual(parseCallback(`${cb}?code=abc&state=xyz&iss=${iss}`, 'xyz', expecting), {
+      code: 'abc',
+      state: 'xyz',
+    });
+    const mismatch = (url: string) =>
+      assert.throws(
+        () => parseCallback(url, 'xyz', expecting),
+        (e: unknown) => e instanceof OAuthError && e.error === 'issuer_mismatch',
+      );
+    mismatch(`${cb}?code=abc&state=xyz`);
+    mismatch(`${cb}?code=abc&state=xyz&iss=${encodeURIComponent('https://evil.example')}`);
+    mismatch(`${cb}?code=abc&state=xyz&iss=${iss}&iss=${iss}`);
+    // An error from another issuer is not believed either: the mix-up is reported, not the error.
+    mismatch(`${cb}?error=access_denied&state=xyz&iss=${encodeURIComponent('https://evil.example')}`);
+  });
+
   test("an error callback throws the server's error, description and uri", () => {
     const url =
       `${cb}?error=access_denied&error_description=The%20user%20denied%20the%20request.` +

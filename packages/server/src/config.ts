@@ -47,6 +47,14 @@ export interface Config {
     lockoutThreshold: number;
     lockoutDuration: number;
   };
+  /** Limits on the pages a browser reaches without a password: per window, per IP and for everyone. */
+  signIn: {
+    window: number;
+    ipLimit: number;
+    globalLimit: number;
+    /** Pending authorization requests an IP may open per window. */
+    authorizeIpLimit: number;
+  };
 }
 
 export class ConfigError extends Error {
@@ -127,6 +135,12 @@ export function loadConfig(env: Env = process.env, flags: Flags = {}): Config {
       ipLimit: int('PADDOCK_PASSWORD_LIMITED_IP_LIMIT', 30, 1),
       lockoutThreshold: int('PADDOCK_LOCKOUT_THRESHOLD', 5, 1),
       lockoutDuration: int('PADDOCK_LOCKOUT_DURATION', 900, 1),
+    },
+    signIn: {
+      window: int('PADDOCK_SIGN_IN_WINDOW', 300, 1),
+      ipLimit: int('PADDOCK_SIGN_IN_IP_LIMIT', 30, 1),
+      globalLimit: int('PADDOCK_SIGN_IN_GLOBAL_LIMIT', 3000, 1),
+      authorizeIpLimit: int('PADDOCK_AUTHORIZE_IP_LIMIT', 300, 1),
     },
   };
 }

@@ -387,10 +387,10 @@ describe('every error the grants can give', () => {
     );
   });
 
-  test('user not on the access list: 401 access_denied', async () => {
+  test('user not on the access list: 401 access_denied, same message (password-limited.test.ts)', async () => {
     const u = await headless(server.ctx!.store);
     await server.ctx!.store.disallowUser(u.clientId, u.userId);
-    await assertError(await login(server, u), 401, 'access_denied', /access list/);
+    await assertError(await login(server, u), 401, 'access_denied', /not correct/);
   });
 
   test('inactive subscription: 400 invalid_grant', async () => {

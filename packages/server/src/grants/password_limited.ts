@@ -1,12 +1,13 @@
 // The book's Password Limited grant (an in-house extension of OAuth 2.1):
-// - confidential clients allowed the grant only; the user must be on the client's access list (at most 3);
+// - confidential clients allowed the grant only; the user must be on the client's access list (at most 3),
+//   checked before the password, and a user not on it is refused exactly as a wrong password is;
 // - the password arrives masked with the username and is checked against its argon2id hash;
 // - rate limits per client+user and per IP, reported in RateLimit-* headers on every response;
-//   past a limit: 400 unauthorized_client with Retry-After; repeated failures lock the user out;
+//   past a limit: 400 unauthorized_client with Retry-After; repeated failures lock the user out of this
+//   client (counters of its own, apart from the sign-in page's: accounts/lockout.ts);
 // - an inactive subscription is invalid_grant; two-factor is never asked.
 
-import { attemptSucceeded, beginAttempt } from '../accounts/lockout.ts';
-import { verifyPassword } from '../accounts/passwords.ts';
+import { checkPassword } from '../accounts/check-password.ts';
 import { authenticateClient } from '../clients/authenticate.ts';
 import { seconds } from '../clock.ts';
 import type { RateLimitBucket } from '../metrics/metrics.ts';
@@ -58,26 +59,33 @@ export const passwordLimited: GrantHandler = async (ctx, req) => {
     'client_user',
   );
 
-  const lockedFor = await beginAttempt(ctx, username, now);
-  if (lockedFor > 0) {
+  const check = await checkPassword(
+    ctx,
+    {
+      username,
+      masked: password,
+      lockout: { channel: 'password_limited', clientId: client.client_id },
+      mayUse: (u) => ctx.store.isUserAllowed(client.client_id, u.user_id),
+    },
+    now,
+  );
+  if (check.outcome === 'locked') {
     ctx.metrics.lockoutRefused('password_limited');
     throw unauthorizedClient('too many failed sign-ins for this user; it is locked for a while', {
       status: 400,
-      headers: { 'Retry-After': String(lockedFor) },
+      headers: { 'Retry-After': String(check.retryAfter) },
     });
   }
-  const user = await ctx.store.getUserByUsername(username);
-  if (!(await verifyPassword(user?.password_hash, password)) || !user) {
+  // One answer for a wrong password, an unknown user and a user not on the access list: the grant
+  // must not tell a client whether a password is right for a user it may not use.
+  if (check.outcome === 'refused') {
     throw accessDenied(
       looksMasked(password)
         ? 'username or password is not correct'
         : 'username or password is not correct: the password must be masked with the username before it is sent',
     );
   }
-  await attemptSucceeded(ctx, username);
-  if (!(await ctx.store.isUserAllowed(client.client_id, user.user_id))) {
-    throw accessDenied("user is not on this client's password_limited access list");
-  }
+  const user = check.user;
   if (!user.subscription_active) throw invalidGrant('user has no active subscription');
 
   return startSession(

@@ -2,12 +2,22 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type {} from '@fastify/cookie';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import {
+  hasMark,
+  knownBrowserKey,
+  knownBrowserMark,
+  parseMarks,
+  withMark,
+} from '../accounts/known-browsers.ts';
 import type { AppContext } from '../context.ts';
 import type { BrowserSessionRecord } from '../store/types.ts';
 import { sha256 } from '../tokens/hash.ts';
 
 export const SESSION_COOKIE = 'paddock_session';
 const BROWSER_COOKIE = 'paddock_browser';
+/** The marks of the users this browser has signed in as (accounts/known-browsers.ts). */
+const KNOWN_COOKIE = 'paddock_known';
+const LONG_COOKIE_AGE = 400 * 86400;
 
 export interface BrowserSession {
   record: BrowserSessionRecord;
@@ -67,9 +77,31 @@ export function browserId(ctx: AppContext, request: FastifyRequest, reply: Fasti
   let id = request.cookies[BROWSER_COOKIE];
   if (!id || !/^[A-Za-z0-9_-]{43}$/.test(id)) {
     id = randomBytes(32).toString('base64url');
-    reply.setCookie(BROWSER_COOKIE, id, cookieOptions(ctx, 400 * 86400));
+    reply.setCookie(BROWSER_COOKIE, id, cookieOptions(ctx, LONG_COOKIE_AGE));
   }
   return id;
+}
+
+/** This browser's mark for the user, when it has signed in as them before; otherwise undefined. */
+export function knownBrowser(ctx: AppContext, request: FastifyRequest, username: string): string | undefined {
+  const browser = request.cookies[BROWSER_COOKIE];
+  if (!browser) return undefined;
+  const mark = knownBrowserMark(knownBrowserKey(ctx.csrfKey), browser, username);
+  return hasMark(parseMarks(request.cookies[KNOWN_COOKIE]), mark) ? mark : undefined;
+}
+
+/** After a successful sign-in: this browser is now known to the user. */
+export function rememberBrowser(
+  ctx: AppContext,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  username: string,
+): void {
+  const browser = request.cookies[BROWSER_COOKIE];
+  if (!browser) return;
+  const mark = knownBrowserMark(knownBrowserKey(ctx.csrfKey), browser, username);
+  const marks = withMark(parseMarks(request.cookies[KNOWN_COOKIE]), mark);
+  reply.setCookie(KNOWN_COOKIE, marks.join('.'), cookieOptions(ctx, LONG_COOKIE_AGE));
 }
 
 export function csrfToken(ctx: AppContext, browser: string, requestId: string): string {

@@ -6,16 +6,10 @@ import type { Metrics } from '../metrics/metrics.ts';
  * query strings, which would leak into labels and grow them without bound). Unrouted requests share one
  * label. Fastify's own clock times the request, so nothing is stored per request.
  */
-export function countRequests(app: FastifyInstance, metrics: Metrics, basePath: string): void {
-  // The sign-in page answers 429 to a locked-out user and for nothing else (routes/authorize.ts), so
-  // that answer is the page's lockout refusal, counted with the password_limited grant's.
-  const signInRoute = `${basePath}/oauth2/login`;
+export function countRequests(app: FastifyInstance, metrics: Metrics): void {
   app.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url ?? 'unmatched';
     metrics.request(request.method, route, reply.statusCode, reply.elapsedTime / 1000);
-    if (reply.statusCode === 429 && route === signInRoute && request.method === 'POST') {
-      metrics.lockoutRefused('sign_in');
-    }
     done();
   });
 }

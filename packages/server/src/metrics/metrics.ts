@@ -22,8 +22,8 @@ export interface ObservedStore {
   countActiveSessions(now: number): Promise<number>;
 }
 
-/** Which password_limited bucket refused a request. */
-export type RateLimitBucket = 'ip' | 'client_user';
+/** Which rate-limit bucket refused a request: password_limited's two, the sign-in page's two, /authorize's. */
+export type RateLimitBucket = 'ip' | 'client_user' | 'sign_in_ip' | 'sign_in_global' | 'authorize_ip';
 /** Where a locked-out user tried to sign in. */
 export type LockoutVia = 'password_limited' | 'sign_in';
 export type ReusedToken = 'authorization_code' | 'refresh_token';
@@ -75,7 +75,7 @@ export class Metrics {
     });
     this.rateLimited = new Counter({
       name: 'paddock_rate_limit_exceeded_total',
-      help: 'password_limited requests refused because a rate-limit bucket (per IP, per client and user) is full',
+      help: 'requests refused because a rate-limit bucket is full: password_limited per IP (ip) and per client and user (client_user), sign-in per IP and for everyone, /authorize per IP',
       labelNames: ['bucket'] as const,
       registers,
     });
@@ -94,7 +94,8 @@ export class Metrics {
     });
     // Label every series up front, so dashboards and rate() see zeros rather than absent series.
     for (const t of ['authorization_code', 'refresh_token'] as const) this.reuse.inc({ token_type: t }, 0);
-    for (const b of ['ip', 'client_user'] as const) this.rateLimited.inc({ bucket: b }, 0);
+    for (const b of ['ip', 'client_user', 'sign_in_ip', 'sign_in_global', 'authorize_ip'] as const)
+      this.rateLimited.inc({ bucket: b }, 0);
     for (const v of ['password_limited', 'sign_in'] as const) this.lockedOut.inc({ via: v }, 0);
     for (const o of ['query', 'transaction'] as const) this.storeDuration.zero({ operation: o });
   }

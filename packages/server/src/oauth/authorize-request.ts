@@ -2,13 +2,17 @@
 // - client_id and redirect_uri first: until both are valid, errors cannot go to the redirect URI;
 // - then response_type (only "code"), code_challenge (required for public clients; 43-128 unreserved
 //   characters), code_challenge_method (plain by default, or S256), scope, prompt ("verify" is
-//   recognised, other values ignored) and state (returned unmodified);
+//   recognised, other values ignored) and state (returned unmodified; at most 1 KiB, since it is
+//   stored with the pending request and echoed);
 // - a repeated parameter is invalid_request.
 import type { ClientRecord } from '../store/types.ts';
 import { invalidClient, invalidRequest, OAuthError, unauthorizedClient } from './errors.ts';
 import { PKCE_VALUE, type PkceMethod } from './pkce.ts';
 import { matchRedirectUri } from './redirect-match.ts';
 import { formatScope, parseScope } from './scopes.ts';
+
+/** Plenty for a CSRF token plus some app data; the pending request stores it, so it is bounded. */
+export const STATE_MAX_BYTES = 1024;
 
 export interface AuthorizeParams {
   client: ClientRecord;
@@ -58,10 +62,13 @@ export async function checkAuthorizeRequest(
   if (client.disabled_at !== null) throw unauthorizedClient('client is disabled');
 
   const redirectUri = p.redirect_uri;
-  const state = repeated.has('state') ? undefined : p.state;
+  // A state that is repeated or too long to keep is not echoed: the error says why instead.
+  const stateTooLong = p.state !== undefined && new TextEncoder().encode(p.state).length > STATE_MAX_BYTES;
+  const state = repeated.has('state') || stateTooLong ? undefined : p.state;
   const fail = (err: OAuthError) => new RedirectableError(err, redirectUri, state);
 
   if (repeated.size > 0) throw fail(invalidRequest(`${[...repeated][0]} is repeated`));
+  if (stateTooLong) throw fail(invalidRequest(`state is too long (at most ${STATE_MAX_BYTES} bytes)`));
   if (!client.grant_types.includes('authorization_code')) {
     throw fail(unauthorizedClient('client is not allowed to use the authorization code flow'));
   }

@@ -30,6 +30,11 @@ export function formatScope(scopes: readonly string[]): string | null {
   return scopes.length > 0 ? scopes.join(' ') : null;
 }
 
+/** The scopes of a stored (already checked) scope string. */
+export function scopeList(scope: string | null): string[] {
+  return scope ? scope.split(' ') : [];
+}
+
 export function scopeDescriptions(scopes: readonly string[]): string[] {
   return scopes.map((s) => (Object.hasOwn(SCOPES, s) ? SCOPES[s]! : s));
 }

@@ -519,13 +519,14 @@ export class Store {
     );
   }
 
-  async getConsent(userId: string, clientId: string): Promise<string[]> {
+  /** The scopes a user allowed a client; undefined when the user never decided (not the same as none). */
+  async getConsent(userId: string, clientId: string): Promise<string[] | undefined> {
     const r = await one<{ scope: string }>(
       this.q,
       'SELECT scope FROM consents WHERE user_id = ? AND client_id = ?',
       [userId, clientId],
     );
-    return r ? r.scope.split(' ').filter(Boolean) : [];
+    return r ? r.scope.split(' ').filter(Boolean) : undefined;
   }
 
   /** Remembers the scopes a user allowed a client: the union with what was allowed before. */

@@ -1,17 +1,18 @@
-// /authorize and the pages it leads through: sign-in (unless the browser is signed in and the request
-// does not say prompt=verify), consent (unless the user already allowed these scopes to this client),
-// then a single-use code at the redirect URI.
+// /authorize and the pages it leads through, as parse, call, render: the parameters are checked by
+// oauth/authorize-request.ts, what the request still needs (sign-in, consent) is decided by
+// oauth/consent.ts, the password by accounts/sign-in.ts; the route ends in a single-use code (with the
+// issuer, RFC 9207) or an error at the redirect URI.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { attemptSucceeded, beginAttempt } from '../../accounts/lockout.ts';
-import { verifyPassword } from '../../accounts/passwords.ts';
+import { signInWithPassword } from '../../accounts/sign-in.ts';
 import { seconds } from '../../clock.ts';
 import type { AppContext } from '../../context.ts';
 import { checkAuthorizeRequest, RedirectableError } from '../../oauth/authorize-request.ts';
+import { needsConsent, needsSignIn } from '../../oauth/consent.ts';
 import { invalidRequest, OAuthError } from '../../oauth/errors.ts';
-import type { Form } from '../../oauth/form.ts';
-import { mask, normalizeId } from '../../oauth/masking.ts';
+import { normalizeId } from '../../oauth/masking.ts';
 import { formActionSource, withParams } from '../../oauth/redirect-match.ts';
-import { SCOPES } from '../../oauth/scopes.ts';
+import { SCOPES, scopeList } from '../../oauth/scopes.ts';
+import { overLimit } from '../../rate-limit.ts';
 import type { AuthorizationRequestRecord, ClientRecord } from '../../store/types.ts';
 import { randomToken, sha256 } from '../../tokens/hash.ts';
 import { consentPage, loginPage } from '../../ui/pages.ts';
@@ -21,13 +22,23 @@ import {
   csrfToken,
   csrfValid,
   currentBrowserSession,
+  knownBrowser,
   pageHeaders,
+  rememberBrowser,
   signIn,
 } from '../browser.ts';
 import { errorUri } from '../errors.ts';
+import { capped, formOf, queryOf, rawQuery } from '../input.ts';
 
 /** How long a user has to sign in and decide. */
 const REQUEST_TTL = 900;
+
+// Our own ids and tokens are short; an email address has at most 320 characters; a password of 1,024
+// characters is a long passphrase. Anything longer is refused before it is hashed or looked up.
+const MAX_ID = 64;
+const MAX_CSRF = 128;
+const MAX_EMAIL = 320;
+const MAX_PASSWORD = 1024;
 
 const expired = () =>
   invalidRequest('this sign-in request has expired or was already used: go back to the app and start again');
@@ -37,10 +48,9 @@ export async function registerAuthorize(app: FastifyInstance, ctx: AppContext): 
   const now = () => seconds(ctx.clock);
 
   app.get(`${base}/authorize`, async (request, reply) => {
-    const raw = request.url.includes('?') ? request.url.slice(request.url.indexOf('?') + 1) : '';
     let params: Awaited<ReturnType<typeof checkAuthorizeRequest>>;
     try {
-      params = await checkAuthorizeRequest(raw, (id) => ctx.store.getClient(id));
+      params = await checkAuthorizeRequest(rawQuery(request), (id) => ctx.store.getClient(id));
     } catch (err) {
       if (err instanceof RedirectableError) {
         return redirectError(reply, err.redirectUri, err.oauth, err.state, 302);
@@ -48,6 +58,17 @@ export async function registerAuthorize(app: FastifyInstance, ctx: AppContext): 
       throw err;
     }
     const t = now();
+    // A pending request is a row anyone can make the server write: only for valid parameters, and at
+    // a bounded rate per IP (the rows themselves expire after REQUEST_TTL).
+    const { window, authorizeIpLimit } = ctx.config.signIn;
+    if ((await overLimit(ctx.store, `authorize:ip:${request.ip}`, authorizeIpLimit, window, t)) > 0) {
+      ctx.metrics.rateLimitExceeded('authorize_ip');
+      const busy = new OAuthError(
+        'temporarily_unavailable',
+        'too many sign-in requests from this network: try again in a few minutes',
+      );
+      return redirectError(reply, params.redirect_uri, busy, params.state, 302);
+    }
     const ar: AuthorizationRequestRecord = {
       request_id: randomToken(24),
       client_id: params.client.client_id,
@@ -62,82 +83,98 @@ export async function registerAuthorize(app: FastifyInstance, ctx: AppContext): 
       expires_at: t + REQUEST_TTL,
     };
     await ctx.store.insertAuthorizationRequest(ar);
-    return proceed(request, reply, ar, await currentBrowserSession(ctx, request, t), 302);
+    const session = await currentBrowserSession(ctx, request, t);
+    return proceed(request, reply, ar, params.client, session, 302);
   });
 
   app.get(`${base}/login`, async (request, reply) => {
-    const ar = await requestFrom((request.query as Record<string, string>).request_id);
-    const client = await clientOf(ar);
-    return showLogin(request, reply, ar, client, 200);
+    const ar = await requestFrom(capped(queryOf(request), 'request_id', MAX_ID));
+    return showLogin(request, reply, ar, await clientOf(ar), 200);
   });
 
   app.post(`${base}/login`, async (request, reply) => {
-    const form = request.body as Form;
-    const ar = await requestFrom(form.request_id);
-    if (!csrfValid(ctx, request, ar.request_id, form.csrf_token)) throw formExpired();
+    const form = formOf(request);
+    const ar = await requestFrom(capped(form, 'request_id', MAX_ID));
+    if (!csrfValid(ctx, request, ar.request_id, capped(form, 'csrf_token', MAX_CSRF))) throw formExpired();
     const client = await clientOf(ar);
-    const email = (form.email ?? '').trim();
-    const password = form.password ?? '';
+    const email = (capped(form, 'email', MAX_EMAIL) ?? '').trim();
+    const password = capped(form, 'password', MAX_PASSWORD) ?? '';
     if (!email || !password)
       return showLogin(request, reply, ar, client, 400, 'Enter your email and password.', email);
     const username = normalizeId(email);
     const t = now();
-    const lockedFor = await beginAttempt(ctx, username, t);
-    if (lockedFor > 0) {
-      const minutes = Math.ceil(lockedFor / 60);
-      const msg = `Too many failed sign-ins. Try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`;
-      reply.header('Retry-After', String(lockedFor));
-      return showLogin(request, reply, ar, client, 429, msg, email);
+    const result = await signInWithPassword(
+      ctx,
+      {
+        ip: request.ip,
+        requestId: ar.request_id,
+        username,
+        password,
+        knownBrowser: knownBrowser(ctx, request, username),
+      },
+      t,
+    );
+    switch (result.outcome) {
+      case 'throttled': {
+        ctx.metrics.rateLimitExceeded(result.by === 'ip' ? 'sign_in_ip' : 'sign_in_global');
+        const msg =
+          result.by === 'ip'
+            ? `Too many sign-in attempts from your network. Try again in ${inMinutes(result.retryAfter)}.`
+            : `Sign-in is busy right now. Try again in ${inMinutes(result.retryAfter)}.`;
+        reply.header('Retry-After', String(result.retryAfter));
+        return showLogin(request, reply, ar, client, 429, msg, email);
+      }
+      case 'request_spent':
+        throw invalidRequest(
+          'too many sign-in attempts for this request: go back to the app and start again',
+        );
+      case 'locked': {
+        ctx.metrics.lockoutRefused('sign_in');
+        const msg = `Too many failed sign-ins. Try again in ${inMinutes(result.retryAfter)}.`;
+        reply.header('Retry-After', String(result.retryAfter));
+        return showLogin(request, reply, ar, client, 429, msg, email);
+      }
+      case 'refused':
+        return showLogin(request, reply, ar, client, 401, 'Email or password is not correct.', email);
     }
-    const user = await ctx.store.getUserByUsername(username);
-    // The form carries the password itself; it is masked here exactly as API clients mask it.
-    if (!(await verifyPassword(user?.password_hash, mask(password, username))) || !user) {
-      return showLogin(request, reply, ar, client, 401, 'Email or password is not correct.', email);
-    }
-    await attemptSucceeded(ctx, username);
-    const session = await signIn(ctx, request, reply, user.user_id, t);
+    const session = await signIn(ctx, request, reply, result.user.user_id, t);
+    rememberBrowser(ctx, request, reply, username);
     await ctx.store.markRequestVerified(ar.request_id, session.hash);
-    return proceed(request, reply, { ...ar, verified_session: session.hash }, session, 303);
+    return proceed(request, reply, { ...ar, verified_session: session.hash }, client, session, 303);
   });
 
   app.get(`${base}/consent`, async (request, reply) => {
-    const ar = await requestFrom((request.query as Record<string, string>).request_id);
+    const ar = await requestFrom(capped(queryOf(request), 'request_id', MAX_ID));
     const session = await currentBrowserSession(ctx, request, now());
-    if (needsSignIn(ar, session)) return reply.redirect(`${base}/login?request_id=${ar.request_id}`, 303);
-    const [client, user] = await Promise.all([clientOf(ar), ctx.store.getUserById(session!.record.user_id)]);
-    if (!user) return reply.redirect(`${base}/login?request_id=${ar.request_id}`, 303);
-    const scopes = ar.scope ? ar.scope.split(' ') : [];
+    if (!session || needsSignIn(ar, session.hash)) return toLogin(reply, ar, 303);
+    const [client, user] = await Promise.all([clientOf(ar), ctx.store.getUserById(session.record.user_id)]);
+    if (!user) return toLogin(reply, ar, 303);
     return pageHeaders(reply, [formActionSource(ar.redirect_uri)]).send(
       consentPage({
         action: `${base}/consent`,
         requestId: ar.request_id,
         csrfToken: csrfToken(ctx, browserId(ctx, request, reply), ar.request_id),
         client: clientInfo(client),
-        scopes: scopes.map((name) => ({ name, description: SCOPES[name] ?? name })),
+        scopes: scopeList(ar.scope).map((name) => ({ name, description: SCOPES[name] ?? name })),
         user: { name: user.display_name, email: user.username },
       }),
     );
   });
 
   app.post(`${base}/consent`, async (request, reply) => {
-    const form = request.body as Form;
-    const ar = await requestFrom(form.request_id);
-    if (!csrfValid(ctx, request, ar.request_id, form.csrf_token)) throw formExpired();
+    const form = formOf(request);
+    const ar = await requestFrom(capped(form, 'request_id', MAX_ID));
+    if (!csrfValid(ctx, request, ar.request_id, capped(form, 'csrf_token', MAX_CSRF))) throw formExpired();
     const session = await currentBrowserSession(ctx, request, now());
-    if (needsSignIn(ar, session)) return reply.redirect(`${base}/login?request_id=${ar.request_id}`, 303);
+    if (!session || needsSignIn(ar, session.hash)) return toLogin(reply, ar, 303);
     if (form.decision === 'deny') {
       if (!(await ctx.store.finishAuthorizationRequest(ar.request_id))) throw expired();
       const denied = new OAuthError('access_denied', 'the user denied the request');
       return redirectError(reply, ar.redirect_uri, denied, ar.state ?? undefined, 303);
     }
     if (form.decision !== 'allow') throw invalidRequest('decision must be allow or deny');
-    await ctx.store.saveConsent(
-      session!.record.user_id,
-      ar.client_id,
-      ar.scope ? ar.scope.split(' ') : [],
-      now(),
-    );
-    return issueCode(request, reply, ar, session!, 303);
+    await ctx.store.saveConsent(session.record.user_id, ar.client_id, scopeList(ar.scope), now());
+    return issueCode(request, reply, ar, session, 303);
   });
 
   async function requestFrom(requestId: string | undefined): Promise<AuthorizationRequestRecord> {
@@ -151,6 +188,10 @@ export async function registerAuthorize(app: FastifyInstance, ctx: AppContext): 
     if (!client || client.disabled_at !== null)
       throw new OAuthError('unauthorized_client', 'client is disabled');
     return client;
+  }
+
+  function toLogin(reply: FastifyReply, ar: AuthorizationRequestRecord, status: 302 | 303) {
+    return reply.redirect(`${base}/login?request_id=${ar.request_id}`, status);
   }
 
   function showLogin(
@@ -179,15 +220,15 @@ export async function registerAuthorize(app: FastifyInstance, ctx: AppContext): 
     request: FastifyRequest,
     reply: FastifyReply,
     ar: AuthorizationRequestRecord,
+    client: ClientRecord,
     session: BrowserSession | undefined,
     status: 302 | 303,
   ) {
-    if (needsSignIn(ar, session)) return reply.redirect(`${base}/login?request_id=${ar.request_id}`, status);
-    const granted = await ctx.store.getConsent(session!.record.user_id, ar.client_id);
-    const asked = ar.scope ? ar.scope.split(' ') : [];
-    if (granted && asked.every((s) => granted.includes(s)))
-      return issueCode(request, reply, ar, session!, status);
-    return reply.redirect(`${base}/consent?request_id=${ar.request_id}`, status);
+    if (!session || needsSignIn(ar, session.hash)) return toLogin(reply, ar, status);
+    const granted = await ctx.store.getConsent(session.record.user_id, ar.client_id);
+    if (needsConsent({ granted, asked: scopeList(ar.scope), client, redirectUri: ar.redirect_uri }))
+      return reply.redirect(`${base}/consent?request_id=${ar.request_id}`, status);
+    return issueCode(request, reply, ar, session, status);
   }
 
   async function issueCode(
@@ -217,9 +258,11 @@ export async function registerAuthorize(app: FastifyInstance, ctx: AppContext): 
       used_at: null,
       session_id: null,
     });
-    return reply.redirect(withParams(ar.redirect_uri, { code, state: ar.state ?? undefined }), status);
+    const params = { code, state: ar.state ?? undefined, iss: ctx.config.issuer };
+    return reply.redirect(withParams(ar.redirect_uri, params), status);
   }
 
+  /** An error at the validated redirect URI, with the issuer (RFC 9207) as on a code. */
   function redirectError(
     reply: FastifyReply,
     redirectUri: string,
@@ -234,16 +277,16 @@ export async function registerAuthorize(app: FastifyInstance, ctx: AppContext): 
         error_description: err.description,
         error_uri: errorUri(ctx.config, err.error),
         state,
+        iss: ctx.config.issuer,
       }),
       status,
     );
   }
 }
 
-/** prompt=verify asks for a sign-in within this very request, whatever the browser remembers. */
-function needsSignIn(ar: AuthorizationRequestRecord, session: BrowserSession | undefined): boolean {
-  if (!session) return true;
-  return ar.prompt?.split(' ').includes('verify') === true && ar.verified_session !== session.hash;
+function inMinutes(seconds: number): string {
+  const minutes = Math.ceil(seconds / 60);
+  return `${minutes} minute${minutes === 1 ? '' : 's'}`;
 }
 
 function formExpired() {

@@ -17,6 +17,7 @@ export async function registerDiscovery(app: FastifyInstance, ctx: AppContext): 
     grant_types_supported: ['authorization_code', 'refresh_token', 'password_limited'],
     token_endpoint_auth_methods_supported: ['client_secret_post', 'none'],
     code_challenge_methods_supported: ['S256', 'plain'],
+    authorization_response_iss_parameter_supported: true,
     service_documentation: `${e.book}/`,
     // Not a registered field: how long a rotated refresh token may be retried once when the answer to
     // its rotation was lost. Absent when the grace is 0 (strict single use).
