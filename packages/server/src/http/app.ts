@@ -5,6 +5,7 @@ import type { AppContext } from '../context.ts';
 import { parseForm } from '../oauth/form.ts';
 import { withCors } from './cors.ts';
 import { installErrorHandling } from './errors.ts';
+import { trustedProxies } from './proxies.ts';
 import { registerAuthorize } from './routes/authorize.ts';
 import { registerBench } from './routes/bench.ts';
 import { registerBook } from './routes/book.ts';
@@ -34,7 +35,7 @@ export async function buildApp(ctx: AppContext, options: AppOptions = {}): Promi
     genReqId: () => randomUUID(),
     requestIdHeader: false,
     logController: new LogController({ requestIdLogLabel: 'request_id' }),
-    trustProxy: ctx.config.trustProxy,
+    trustProxy: trustedProxies(ctx.config.trustProxy),
     bodyLimit: 64 * 1024,
   });
 
