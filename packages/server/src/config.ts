@@ -139,7 +139,8 @@ function parseIntIn(
   return n;
 }
 
-const TRUST_PROXY_FORMS = 'give the number of proxies in front of Paddock (e.g. 1) or their addresses (e.g. 10.0.0.0/8,127.0.0.1)';
+const TRUST_PROXY_FORMS =
+  'give the number of proxies in front of Paddock (e.g. 1) or their addresses (e.g. 10.0.0.0/8,127.0.0.1)';
 
 function parseTrustProxy(raw: string | undefined): false | number | string[] {
   const value = (raw ?? '').trim();
@@ -153,7 +154,9 @@ function parseTrustProxy(raw: string | undefined): false | number | string[] {
   const entries = value.split(',').map((e) => e.trim());
   const bad = entries.find((e) => !isAddressOrCidr(e));
   if (bad !== undefined) {
-    throw new ConfigError(`PADDOCK_TRUST_PROXY: "${bad}" is not an IP address or CIDR range; ${TRUST_PROXY_FORMS}`);
+    throw new ConfigError(
+      `PADDOCK_TRUST_PROXY: "${bad}" is not an IP address or CIDR range; ${TRUST_PROXY_FORMS}`,
+    );
   }
   return entries;
 }

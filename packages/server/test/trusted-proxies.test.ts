@@ -38,7 +38,11 @@ function serverTrusting(trust: string | undefined): Promise<TestServer> {
 describe('PADDOCK_TRUST_PROXY values', () => {
   test('unset, empty, 0 or false trust no proxy', () => {
     for (const v of [undefined, '', '0', 'false']) {
-      assert.equal(loadConfig(v === undefined ? {} : { PADDOCK_TRUST_PROXY: v }).trustProxy, false, String(v));
+      assert.equal(
+        loadConfig(v === undefined ? {} : { PADDOCK_TRUST_PROXY: v }).trustProxy,
+        false,
+        String(v),
+      );
     }
   });
   test('a hop count, or a list of addresses and CIDR ranges', () => {

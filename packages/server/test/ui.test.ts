@@ -108,7 +108,7 @@ function assertDocument(html: string): void {
   assert.match(html, /^<!doctype html>\n<html lang="en">/);
   assert.match(html, /<meta charset="utf-8">/);
   assert.match(html, /<meta name="viewport" content="width=device-width, initial-scale=1">/);
-  assert.match(html, /<meta name="referrer" content="no-referrer">/);
+  assert.match(html, /<meta name="referrer" content="same-origin">/);
   assert.match(html, /<title>[^<]+<\/title>/);
   assert.match(html, /<style>[\s\S]+prefers-color-scheme: dark[\s\S]+<\/style>/);
   assert.match(html, /<header[^>]*>[\s\S]*<svg[\s\S]*Paddock[\s\S]*<\/header>/);

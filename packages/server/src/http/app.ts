@@ -42,8 +42,11 @@ export async function buildApp(ctx: AppContext, options: AppOptions = {}): Promi
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
+  // An https issuer is never to be reached over plain http again, whatever terminates TLS in front.
+  const hsts = ctx.config.issuer.startsWith('https:');
   app.addHook('onSend', async (_request, reply) => {
     reply.header('x-content-type-options', 'nosniff');
+    if (hsts) reply.header('strict-transport-security', 'max-age=31536000');
   });
 
   app.removeAllContentTypeParsers();

@@ -6,22 +6,27 @@ import type { AppContext } from '../context.ts';
 import type { BrowserSessionRecord } from '../store/types.ts';
 import { sha256 } from '../tokens/hash.ts';
 
-export const SESSION_COOKIE = 'paddock_session';
-const BROWSER_COOKIE = 'paddock_browser';
-
 export interface BrowserSession {
   record: BrowserSessionRecord;
   hash: string;
 }
 
-function cookieOptions(ctx: AppContext, maxAge: number) {
-  return {
-    path: `${ctx.config.basePath}/oauth2/`,
+/**
+ * On an https issuer the cookies carry the __Host- prefix, which the browser honours only with Secure,
+ * Path=/ and no Domain, so no subdomain or plain-http page can plant or shadow them. On http (local
+ * development) they keep plain names below the oauth2 path.
+ */
+function cookies(ctx: AppContext) {
+  const https = ctx.config.issuer.startsWith('https:');
+  const prefix = https ? '__Host-' : '';
+  const options = (maxAge: number) => ({
+    path: https ? '/' : `${ctx.config.basePath}/oauth2/`,
     httpOnly: true,
     sameSite: 'lax' as const,
-    secure: ctx.config.issuer.startsWith('https:'),
+    secure: https,
     maxAge,
-  };
+  });
+  return { session: `${prefix}paddock_session`, browser: `${prefix}paddock_browser`, options };
 }
 
 export async function currentBrowserSession(
@@ -29,7 +34,7 @@ export async function currentBrowserSession(
   request: FastifyRequest,
   now: number,
 ): Promise<BrowserSession | undefined> {
-  const token = request.cookies[SESSION_COOKIE];
+  const token = request.cookies[cookies(ctx).session];
   if (!token) return undefined;
   const hash = sha256(token);
   const record = await ctx.store.getBrowserSession(hash, now);
@@ -44,7 +49,8 @@ export async function signIn(
   userId: string,
   now: number,
 ): Promise<BrowserSession> {
-  const previous = request.cookies[SESSION_COOKIE];
+  const jar = cookies(ctx);
+  const previous = request.cookies[jar.session];
   if (previous) await ctx.store.revokeBrowserSession(sha256(previous), now);
   const token = randomBytes(32).toString('base64url');
   const record: BrowserSessionRecord = {
@@ -58,16 +64,17 @@ export async function signIn(
     user_agent: request.headers['user-agent'] ?? null,
   };
   await ctx.store.insertBrowserSession(record);
-  reply.setCookie(SESSION_COOKIE, token, cookieOptions(ctx, ctx.config.browserSessionMaxAge));
+  reply.setCookie(jar.session, token, jar.options(ctx.config.browserSessionMaxAge));
   return { record, hash: record.session_hash };
 }
 
 /** The browser's anonymous id, which CSRF tokens are bound to; set on the first page. */
 export function browserId(ctx: AppContext, request: FastifyRequest, reply: FastifyReply): string {
-  let id = request.cookies[BROWSER_COOKIE];
+  const jar = cookies(ctx);
+  let id = request.cookies[jar.browser];
   if (!id || !/^[A-Za-z0-9_-]{43}$/.test(id)) {
     id = randomBytes(32).toString('base64url');
-    reply.setCookie(BROWSER_COOKIE, id, cookieOptions(ctx, 400 * 86400));
+    reply.setCookie(jar.browser, id, jar.options(400 * 86400));
   }
   return id;
 }
@@ -83,10 +90,11 @@ export function csrfValid(
   requestId: string,
   token: string | undefined,
 ) {
-  const browser = request.cookies[BROWSER_COOKIE];
+  const browser = request.cookies[cookies(ctx).browser];
   if (!browser || !token) return false;
+  // "null" is what a sandboxed frame or a data: URL sends: never our own pages, which send their origin.
   const origin = request.headers.origin;
-  if (origin && origin !== 'null' && origin !== new URL(ctx.config.issuer).origin) return false;
+  if (origin !== undefined && origin !== new URL(ctx.config.issuer).origin) return false;
   const expected = Buffer.from(csrfToken(ctx, browser, requestId));
   const got = Buffer.from(token);
   return expected.length === got.length && timingSafeEqual(expected, got);
@@ -94,21 +102,24 @@ export function csrfValid(
 
 /** Headers every page gets: no caching, no framing, a strict CSP that lets the form reach the app. */
 export function pageHeaders(reply: FastifyReply, formAction: string[] = []): FastifyReply {
-  return reply
-    .type('text/html; charset=utf-8')
-    .header('Cache-Control', 'no-store')
-    .header('Pragma', 'no-cache')
-    .header('X-Frame-Options', 'DENY')
-    .header('Referrer-Policy', 'no-referrer')
-    .header(
-      'Content-Security-Policy',
-      [
-        "default-src 'none'",
-        "style-src 'unsafe-inline'",
-        "img-src 'self' data:",
-        `form-action 'self' ${formAction.join(' ')}`.trim(),
-        "frame-ancestors 'none'",
-        "base-uri 'none'",
-      ].join('; '),
-    );
+  return (
+    reply
+      .type('text/html; charset=utf-8')
+      .header('Cache-Control', 'no-store')
+      .header('Pragma', 'no-cache')
+      .header('X-Frame-Options', 'DENY')
+      // same-origin, not no-referrer: under no-referrer the pages' own form posts carry Origin: null.
+      .header('Referrer-Policy', 'same-origin')
+      .header(
+        'Content-Security-Policy',
+        [
+          "default-src 'none'",
+          "style-src 'unsafe-inline'",
+          "img-src 'self' data:",
+          `form-action 'self' ${formAction.join(' ')}`.trim(),
+          "frame-ancestors 'none'",
+          "base-uri 'none'",
+        ].join('; '),
+      )
+  );
 }
