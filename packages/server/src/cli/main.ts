@@ -31,10 +31,12 @@ async function serve(flags: ServeFlags, seed: boolean): Promise<void> {
   const { startServer } = await import('../server.ts');
   const server = await startServer(config);
   if (seed) process.stdout.write(devBanner(config.issuer, endpoints(config).token));
-  const stop = async () => {
-    await server.close();
-    process.exit(0);
-  };
+  // close() has logged whatever failed; the exit status says whether anything did.
+  const stop = () =>
+    server.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
 }
