@@ -11,6 +11,7 @@ import { registerBench } from './routes/bench.ts';
 import { registerBook } from './routes/book.ts';
 import { registerDiscovery } from './routes/discovery.ts';
 import { registerJwks } from './routes/jwks.ts';
+import { registerLogout } from './routes/logout.ts';
 import { registerProfile } from './routes/profile.ts';
 import { registerSessions } from './routes/sessions.ts';
 import { registerToken } from './routes/token.ts';
@@ -67,6 +68,7 @@ export async function buildApp(ctx: AppContext, options: AppOptions = {}): Promi
     await registerSessions(api, ctx);
   });
   await registerAuthorize(app, ctx);
+  await registerLogout(app, ctx);
   await registerDiscovery(app, ctx);
   await registerBook(app, { basePath: ctx.config.basePath });
   if (ctx.config.benchKey) await registerBench(app, ctx, ctx.config.benchKey);

@@ -100,6 +100,39 @@ export function csrfValid(
   return expected.length === got.length && timingSafeEqual(expected, got);
 }
 
+/** The sign-out form has no pending request: its CSRF token is bound to the signed-in session instead. */
+const signOutBinding = (session: BrowserSession) => `sign-out ${session.hash}`;
+
+export function signOutCsrfToken(
+  ctx: AppContext,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  session: BrowserSession,
+): string {
+  return csrfToken(ctx, browserId(ctx, request, reply), signOutBinding(session));
+}
+
+export function signOutCsrfValid(
+  ctx: AppContext,
+  request: FastifyRequest,
+  session: BrowserSession,
+  token: string | undefined,
+): boolean {
+  return csrfValid(ctx, request, signOutBinding(session), token);
+}
+
+/** Signs the browser out: the stored session is revoked, so a copy of the cookie is worthless too. */
+export async function signOut(
+  ctx: AppContext,
+  reply: FastifyReply,
+  session: BrowserSession | undefined,
+  now: number,
+): Promise<void> {
+  if (session) await ctx.store.revokeBrowserSession(session.hash, now);
+  const jar = cookies(ctx);
+  reply.clearCookie(jar.session, jar.options(0));
+}
+
 /** Headers every page gets: no caching, no framing, a strict CSP that lets the form reach the app. */
 export function pageHeaders(reply: FastifyReply, formAction: string[] = []): FastifyReply {
   return (

@@ -23,6 +23,7 @@ import {
   currentBrowserSession,
   pageHeaders,
   signIn,
+  signOutCsrfToken,
 } from '../browser.ts';
 import { errorUri } from '../errors.ts';
 
@@ -115,6 +116,7 @@ export async function registerAuthorize(app: FastifyInstance, ctx: AppContext): 
         client: clientInfo(client),
         scopes: scopes.map((name) => ({ name, description: SCOPES[name] ?? name })),
         user: { name: user.display_name, email: user.username },
+        signOut: { action: `${base}/logout`, csrfToken: signOutCsrfToken(ctx, request, reply, session!) },
       }),
     );
   });
