@@ -133,26 +133,27 @@ export async function signOut(
   reply.clearCookie(jar.session, jar.options(0));
 }
 
-/** Headers every page gets: no caching, no framing, a strict CSP that lets the form reach the app. */
+/**
+ * Headers every page gets: no caching, no framing, a strict CSP that lets the form reach the app.
+ * Referrer-Policy is same-origin, not no-referrer: under no-referrer the pages' own form posts carry
+ * Origin: null, which csrfValid refuses.
+ */
 export function pageHeaders(reply: FastifyReply, formAction: string[] = []): FastifyReply {
-  return (
-    reply
-      .type('text/html; charset=utf-8')
-      .header('Cache-Control', 'no-store')
-      .header('Pragma', 'no-cache')
-      .header('X-Frame-Options', 'DENY')
-      // same-origin, not no-referrer: under no-referrer the pages' own form posts carry Origin: null.
-      .header('Referrer-Policy', 'same-origin')
-      .header(
-        'Content-Security-Policy',
-        [
-          "default-src 'none'",
-          "style-src 'unsafe-inline'",
-          "img-src 'self' data:",
-          `form-action 'self' ${formAction.join(' ')}`.trim(),
-          "frame-ancestors 'none'",
-          "base-uri 'none'",
-        ].join('; '),
-      )
-  );
+  return reply
+    .type('text/html; charset=utf-8')
+    .header('Cache-Control', 'no-store')
+    .header('Pragma', 'no-cache')
+    .header('X-Frame-Options', 'DENY')
+    .header('Referrer-Policy', 'same-origin')
+    .header(
+      'Content-Security-Policy',
+      [
+        "default-src 'none'",
+        "style-src 'unsafe-inline'",
+        "img-src 'self' data:",
+        `form-action 'self' ${formAction.join(' ')}`.trim(),
+        "frame-ancestors 'none'",
+        "base-uri 'none'",
+      ].join('; '),
+    );
 }

@@ -6,26 +6,19 @@
 //   refresh while it lasts, and carry on when it is renewed.
 import type { Store } from '../store/store.ts';
 
-export interface EndedSessions {
-  browser: number;
-  client: number;
-}
-
 export async function endSessionsAfterPasswordChange(
   store: Store,
   userId: string,
   now: number,
-): Promise<EndedSessions> {
-  return {
-    browser: await store.revokeUserBrowserSessions(userId, now),
-    client: await store.revokeUserSessions(userId, 'password_changed', now),
-  };
+): Promise<void> {
+  await store.revokeUserBrowserSessions(userId, now);
+  await store.revokeUserSessions(userId, 'password_changed', now);
 }
 
 export async function endSessionsAfterSubscriptionLapsed(
   store: Store,
   userId: string,
   now: number,
-): Promise<EndedSessions> {
-  return { browser: await store.revokeUserBrowserSessions(userId, now), client: 0 };
+): Promise<void> {
+  await store.revokeUserBrowserSessions(userId, now);
 }

@@ -19,14 +19,12 @@ const imported = new Map<string, Promise<CryptoKey | Uint8Array>>();
  */
 export async function verifyBearer(ctx: AppContext, token: string): Promise<AccessTokenClaims> {
   let payload: JWTPayload;
-  let typ: string | undefined;
   try {
-    ({
-      payload,
-      protectedHeader: { typ },
-    } = await jwtVerify(
+    ({ payload } = await jwtVerify(
       token,
       async (header) => {
+        // Access tokens carry no typ; a typed token (a refresh token, rt+jwt) is something else.
+        if (header.typ !== undefined) throw new Error('not an access token');
         const jwk = header.kid ? ctx.keys.publicJwk(header.kid) : undefined;
         if (!jwk) throw new Error('unknown kid');
         let key = imported.get(jwk.kid);
@@ -47,8 +45,6 @@ export async function verifyBearer(ctx: AppContext, token: string): Promise<Acce
     const code = (err as { code?: string }).code;
     throw invalidToken(code === 'ERR_JWT_EXPIRED' ? 'access token has expired' : 'access token is not valid');
   }
-  // Access tokens carry no typ; a typed token (a refresh token, rt+jwt) is something else.
-  if (typ !== undefined) throw invalidToken('access token is not valid');
   const claims = payload as AccessTokenClaims;
   if (typeof claims.session_id !== 'string' || typeof claims.client_id !== 'string') {
     throw invalidToken('access token is not valid');
