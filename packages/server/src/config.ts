@@ -1,3 +1,4 @@
+import net from 'node:net';
 import path from 'node:path';
 
 /** One typed, validated configuration, read from PADDOCK_* variables and command-line flags. */
@@ -22,7 +23,11 @@ export interface Config {
   /** Seconds SIGTERM waits for in-flight requests before it cuts the remaining connections. */
   shutdownTimeout: number;
   logLevel: string;
-  trustProxy: boolean;
+  /**
+   * The proxies whose X-Forwarded-For entries are believed: false (none: the socket address is the
+   * client), a hop count, or their addresses and CIDR ranges.
+   */
+  trustProxy: false | number | string[];
   keys: {
     /** Seconds a new key is published before it signs. */
     activationDelay: number;
@@ -119,7 +124,7 @@ export function loadConfig(env: Env = process.env, flags: Flags = {}): Config {
     },
     shutdownTimeout: int('PADDOCK_SHUTDOWN_TIMEOUT', 10, 1, 3600),
     logLevel: parseLogLevel(env.PADDOCK_LOG_LEVEL ?? 'info'),
-    trustProxy: parseBool('PADDOCK_TRUST_PROXY', env.PADDOCK_TRUST_PROXY, false),
+    trustProxy: parseTrustProxy(env.PADDOCK_TRUST_PROXY),
     keys: {
       activationDelay: int('PADDOCK_KEY_ACTIVATION_DELAY', 600, 0),
       refreshInterval: int('PADDOCK_KEY_REFRESH_INTERVAL', 10, 1, 3600),
@@ -183,11 +188,34 @@ function parseIntIn(
   return n;
 }
 
-function parseBool(name: string, raw: string | undefined, fallback: boolean): boolean {
-  if (raw === undefined || raw === '') return fallback;
-  if (/^(1|true|yes|on)$/i.test(raw)) return true;
-  if (/^(0|false|no|off)$/i.test(raw)) return false;
-  throw new ConfigError(`${name}: expected true or false, got "${raw}"`);
+const TRUST_PROXY_FORMS =
+  'give the number of proxies in front of Paddock (e.g. 1) or their addresses (e.g. 10.0.0.0/8,127.0.0.1)';
+
+function parseTrustProxy(raw: string | undefined): false | number | string[] {
+  const value = (raw ?? '').trim();
+  if (value === '' || /^(0|false|no|off)$/i.test(value)) return false;
+  if (/^(true|yes|on)$/i.test(value)) {
+    throw new ConfigError(
+      `PADDOCK_TRUST_PROXY: "${raw}" would trust every hop, so any client could pick its own IP with X-Forwarded-For; ${TRUST_PROXY_FORMS}`,
+    );
+  }
+  if (/^\d+$/.test(value)) return parseIntIn('PADDOCK_TRUST_PROXY', value, 0, 1, 100);
+  const entries = value.split(',').map((e) => e.trim());
+  const bad = entries.find((e) => !isAddressOrCidr(e));
+  if (bad !== undefined) {
+    throw new ConfigError(
+      `PADDOCK_TRUST_PROXY: "${bad}" is not an IP address or CIDR range; ${TRUST_PROXY_FORMS}`,
+    );
+  }
+  return entries;
+}
+
+function isAddressOrCidr(entry: string): boolean {
+  const [address = '', bits, ...rest] = entry.split('/');
+  const family = net.isIP(address);
+  if (family === 0 || rest.length > 0) return false;
+  if (bits === undefined) return true;
+  return /^\d{1,3}$/.test(bits) && Number(bits) >= 1 && Number(bits) <= (family === 4 ? 32 : 128);
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];

@@ -4,6 +4,7 @@ import type { Config } from './config.ts';
 import type { AppContext } from './context.ts';
 import { buildAdminApp } from './http/admin.ts';
 import { buildApp } from './http/app.ts';
+import { type Logger, logFailure } from './log.ts';
 import { Metrics } from './metrics/metrics.ts';
 import { openStore } from './store/index.ts';
 import { KeyRing } from './tokens/keys.ts';
@@ -33,16 +34,24 @@ export async function createContext(config: Config, clock: Clock = systemClock):
   return { config, store, clock, keys, csrfKey: deriveKey(masterKey, 'csrf'), metrics };
 }
 
+/** Deletes spent rate-limit counters and flow state; a failure is logged and the next sweep tries again. */
+export async function sweepExpired(ctx: AppContext, log: Logger): Promise<void> {
+  const now = seconds(ctx.clock);
+  await ctx.store
+    .deleteExpiredCounters(now - 86400)
+    .catch(logFailure(log, 'sweep of expired rate-limit counters failed'));
+  await ctx.store
+    .deleteExpiredFlowState(now)
+    .catch(logFailure(log, 'sweep of expired authorization requests and codes failed'));
+}
+
 /** Opens the store, loads the keys and listens. */
 export async function startServer(config: Config, clock: Clock = systemClock): Promise<RunningServer> {
   const ctx = await createContext(config, clock);
   const { store, keys } = ctx;
-  keys.startRefreshing(config.keys.refreshInterval);
   const app = await buildApp(ctx);
-  const sweep = setInterval(() => {
-    store.deleteExpiredCounters(seconds(clock) - 86400).catch(() => {});
-    store.deleteExpiredFlowState(seconds(clock)).catch(() => {});
-  }, 3600_000);
+  keys.startRefreshing(config.keys.refreshInterval, app.log);
+  const sweep = setInterval(() => void sweepExpired(ctx, app.log), 3600_000);
   sweep.unref();
   const address = await app.listen({ host: config.host, port: config.port });
   // Metrics (and health) on a port of their own, when the operator keeps them off the public one.
@@ -53,10 +62,19 @@ export async function startServer(config: Config, clock: Clock = systemClock): P
     ctx,
     url: address,
     adminUrl,
+    /**
+     * Stops everything, each step even if one before it failed; failures are logged, then thrown.
+     * Resolves false when PADDOCK_SHUTDOWN_TIMEOUT had to cut requests still in flight.
+     */
     async close() {
       clearInterval(sweep);
       keys.stop();
-      await admin?.close();
+      let failed = false;
+      const step = (what: string) => (err: unknown) => {
+        failed = true;
+        logFailure(app.log, what)(err);
+      };
+      await admin?.close().catch(step('shutdown: closing the admin listener failed'));
       let forced = false;
       const bound = setTimeout(() => {
         forced = true;
@@ -67,11 +85,12 @@ export async function startServer(config: Config, clock: Clock = systemClock): P
         app.server.closeAllConnections();
       }, config.shutdownTimeout * 1000);
       try {
-        await app.close();
+        await app.close().catch(step('shutdown: closing the HTTP server failed'));
       } finally {
         clearTimeout(bound);
       }
-      await store.close();
+      await store.close().catch(step('shutdown: closing the store failed'));
+      if (failed) throw new Error('shutdown did not complete cleanly (see the log)');
       return !forced;
     },
   };

@@ -735,8 +735,21 @@ describe('the CLI while `paddock serve` runs on the same data dir', () => {
     ]);
     assert.equal(reactivated.json().subscription_active, true);
     assertOAuthError(await token(passwordLimitedForm(creds)), 401, 'access_denied', 'the old password');
+    // The new password ended the sessions the old one opened.
+    assertOAuthError(
+      await token(refreshForm(creds, refreshToken)),
+      400,
+      'invalid_grant',
+      'an old refresh token',
+    );
+    const profile = await get(`${server.url}/oauth2/iracing/profile`, {
+      authorization: `Bearer ${accessToken}`,
+    });
+    assertOAuthError(profile, 401, 'invalid_token', 'an old access token');
     creds.password = newPassword;
-    assertTokens(await token(passwordLimitedForm(creds)), 'the new password');
+    const t = assertTokens(await token(passwordLimitedForm(creds)), 'the new password');
+    refreshToken = t.refresh_token;
+    accessToken = t.access_token;
   });
 
   test('keys rotate --activate-in 0: the running server publishes the new key and signs with it', async () => {

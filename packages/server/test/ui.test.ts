@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { describe, test } from 'node:test';
 import type { ClientInfo, ScopeInfo } from '../src/ui/pages.ts';
-import { consentPage, errorPage, loginPage } from '../src/ui/pages.ts';
+import { consentPage, errorPage, loginPage, signedOutPage } from '../src/ui/pages.ts';
 
 const XSS_TAG = '<script>alert(1)</script>';
 const XSS_ATTR = '"><img src=x onerror=alert(1)>';
@@ -108,7 +108,7 @@ function assertDocument(html: string): void {
   assert.match(html, /^<!doctype html>\n<html lang="en">/);
   assert.match(html, /<meta charset="utf-8">/);
   assert.match(html, /<meta name="viewport" content="width=device-width, initial-scale=1">/);
-  assert.match(html, /<meta name="referrer" content="no-referrer">/);
+  assert.match(html, /<meta name="referrer" content="same-origin">/);
   assert.match(html, /<title>[^<]+<\/title>/);
   assert.match(html, /<style>[\s\S]+prefers-color-scheme: dark[\s\S]+<\/style>/);
   assert.match(html, /<header[^>]*>[\s\S]*<svg[\s\S]*Paddock[\s\S]*<\/header>/);
@@ -303,6 +303,40 @@ describe('consentPage', () => {
   });
 });
 
+describe('consentPage with Sign out', () => {
+  const signOut = { action: '/oauth2/logout', csrfToken: 'csrf-out' };
+
+  test('the signed-in box has a Sign out button that posts its own form, after the consent form', () => {
+    const html = consent({ signOut });
+    const forms = tags(html, 'form');
+    assert.equal(forms.length, 2);
+    assert.deepEqual(forms[1], { id: 'sign-out', method: 'post', action: '/oauth2/logout' });
+    const who = html.slice(html.indexOf('<div class="who">'), html.indexOf('<h2>'));
+    const button = buttons(who).find((b) => b.text === 'Sign out');
+    assert.deepEqual(button?.attrs, { class: 'sign-out', type: 'submit', form: 'sign-out' });
+    // The consent form comes first: its hidden fields are the page's first.
+    assert.ok(html.indexOf('name="decision"') < html.indexOf('id="sign-out"'));
+    const out = html.slice(html.indexOf('<form id="sign-out"'));
+    assert.deepEqual(input(out, 'csrf_token'), { type: 'hidden', name: 'csrf_token', value: 'csrf-out' });
+  });
+
+  test('escapes the sign-out token, and refuses an action that is not a path or an http(s) URL', () => {
+    const html = consent({ signOut: { action: '/oauth2/logout', csrfToken: NASTY } });
+    assertNoInjection(html);
+    assert.throws(() => consent({ signOut: { action: 'javascript:alert(1)', csrfToken: 't' } }), TypeError);
+  });
+});
+
+describe('signedOutPage', () => {
+  test('says the browser is signed out, with no form', () => {
+    const html = signedOutPage();
+    assertDocument(html);
+    assert.equal(tags(html, 'form').length, 0);
+    assert.match(text(html), /You are signed out/);
+    assert.match(html, /<title>Signed out · Paddock<\/title>/);
+  });
+});
+
 describe('errorPage', () => {
   test('renders a complete error document', () => {
     const html = error();
@@ -347,6 +381,12 @@ describe('all pages', () => {
     ['login', login({ error: 'x', notice: 'y', email: 'a@b.c' }), []],
     ['consent', consent(), [CLIENT.developer_url!]],
     ['consent without scopes', consent({ scopes: [] }), [CLIENT.developer_url!]],
+    [
+      'consent with Sign out',
+      consent({ signOut: { action: '/oauth2/logout', csrfToken: 't' } }),
+      [CLIENT.developer_url!],
+    ],
+    ['signed out', signedOutPage(), []],
     ['error', error(), [ERROR_URI]],
   ];
 

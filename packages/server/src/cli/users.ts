@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { createUser, hashUserPassword } from '../accounts/users.ts';
 import { RegistryError } from '../clients/registry.ts';
 import { normalizeId } from '../oauth/masking.ts';
+import { endSessionsAfterPasswordChange, endSessionsAfterSubscriptionLapsed } from '../sessions/end.ts';
 import type { Store } from '../store/store.ts';
 import type { UserRecord } from '../store/types.ts';
 import {
@@ -25,6 +26,7 @@ interface UserFlags {
   passwordStdin?: boolean;
   dataDir?: string;
   json?: boolean;
+  keepSessions?: boolean;
 }
 
 async function mustGetUser(store: Store, username: string): Promise<UserRecord> {
@@ -80,13 +82,23 @@ export function usersCommand(program: Command): void {
   );
 
   passwordOptions(
-    withCommon(users.command('set-password <username>').description("change a user's password")),
+    withCommon(
+      users
+        .command('set-password <username>')
+        .description("change a user's password, signing the user out of every browser and client")
+        .option('--keep-sessions', "keep the user's browser and client sessions"),
+    ),
   ).action(async (username: string, o: UserFlags) => {
     const password = await passwordFrom(o);
     if (password.length === 0) throw new CliError('the password must not be empty');
     await withStore(o, async (store) => {
       const user = await mustGetUser(store, username);
-      await store.setPasswordHash(user.user_id, await hashUserPassword(user.username, password), now());
+      const hash = await hashUserPassword(user.username, password);
+      await store.transaction(async (tx) => {
+        const t = now();
+        await tx.setPasswordHash(user.user_id, hash, t);
+        if (!o.keepSessions) await endSessionsAfterPasswordChange(tx, user.user_id, t);
+      });
       print(userView(user), !!o.json);
     });
   });
@@ -94,13 +106,21 @@ export function usersCommand(program: Command): void {
   withCommon(
     users
       .command('set-subscription <username> <state>')
-      .description('mark the subscription active or inactive (state: active | inactive)'),
+      .description(
+        'mark the subscription active or inactive (state: active | inactive); inactive signs the user out of every browser',
+      )
+      .option('--keep-sessions', "with inactive: keep the user's browser sessions"),
   ).action((username: string, state: string, o: UserFlags) =>
     withStore(o, async (store) => {
       if (state !== 'active' && state !== 'inactive')
         throw new CliError('state must be "active" or "inactive"');
       const user = await mustGetUser(store, username);
-      await store.setSubscription(user.user_id, state === 'active', now());
+      await store.transaction(async (tx) => {
+        const t = now();
+        await tx.setSubscription(user.user_id, state === 'active', t);
+        if (state === 'inactive' && !o.keepSessions)
+          await endSessionsAfterSubscriptionLapsed(tx, user.user_id, t);
+      });
       print(userView((await store.getUserById(user.user_id))!), !!o.json);
     }),
   );

@@ -13,11 +13,13 @@ import { withCors } from './cors.ts';
 import { installDraining } from './draining.ts';
 import { clientErrorHandler, installErrorHandling } from './errors.ts';
 import { countRequests } from './metrics.ts';
+import { trustedProxies } from './proxies.ts';
 import { registerAuthorize } from './routes/authorize.ts';
 import { registerBook } from './routes/book.ts';
 import { registerDiscovery } from './routes/discovery.ts';
 import { registerHealth } from './routes/health.ts';
 import { registerJwks } from './routes/jwks.ts';
+import { registerLogout } from './routes/logout.ts';
 import { registerMetrics } from './routes/operator.ts';
 import { registerProfile } from './routes/profile.ts';
 import { registerSessions } from './routes/sessions.ts';
@@ -43,7 +45,7 @@ export async function buildApp(ctx: AppContext, options: AppOptions = {}): Promi
     genReqId: () => randomUUID(),
     requestIdHeader: false,
     logController: new LogController({ requestIdLogLabel: 'request_id' }),
-    trustProxy: ctx.config.trustProxy,
+    trustProxy: trustedProxies(ctx.config.trustProxy),
     bodyLimit: 64 * 1024,
     ...httpTimeouts(ctx.config),
   });
@@ -51,8 +53,11 @@ export async function buildApp(ctx: AppContext, options: AppOptions = {}): Promi
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
+  // An https issuer is never to be reached over plain http again, whatever terminates TLS in front.
+  const hsts = ctx.config.issuer.startsWith('https:');
   app.addHook('onSend', async (_request, reply) => {
     reply.header('x-content-type-options', 'nosniff');
+    if (hsts) reply.header('strict-transport-security', 'max-age=31536000');
   });
   countRequests(app, ctx.metrics);
 
@@ -75,6 +80,7 @@ export async function buildApp(ctx: AppContext, options: AppOptions = {}): Promi
     await registerSessions(api, ctx);
   });
   await registerAuthorize(app, ctx);
+  await registerLogout(app, ctx);
   await registerDiscovery(app, ctx);
   await registerBook(app, { basePath: ctx.config.basePath });
   registerHealth(app, ctx, ctx.config.basePath);

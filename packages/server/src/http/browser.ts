@@ -13,10 +13,6 @@ import type { AppContext } from '../context.ts';
 import type { BrowserSessionRecord } from '../store/types.ts';
 import { sha256 } from '../tokens/hash.ts';
 
-export const SESSION_COOKIE = 'paddock_session';
-const BROWSER_COOKIE = 'paddock_browser';
-/** The marks of the users this browser has signed in as (accounts/known-browsers.ts). */
-const KNOWN_COOKIE = 'paddock_known';
 const LONG_COOKIE_AGE = 400 * 86400;
 
 export interface BrowserSession {
@@ -24,13 +20,27 @@ export interface BrowserSession {
   hash: string;
 }
 
-function cookieOptions(ctx: AppContext, maxAge: number) {
-  return {
-    path: `${ctx.config.basePath}/oauth2/`,
+/**
+ * On an https issuer the cookies carry the __Host- prefix, which the browser honours only with Secure,
+ * Path=/ and no Domain, so no subdomain or plain-http page can plant or shadow them. On http (local
+ * development) they keep plain names below the oauth2 path.
+ */
+function cookies(ctx: AppContext) {
+  const https = ctx.config.issuer.startsWith('https:');
+  const prefix = https ? '__Host-' : '';
+  const options = (maxAge: number) => ({
+    path: https ? '/' : `${ctx.config.basePath}/oauth2/`,
     httpOnly: true,
     sameSite: 'lax' as const,
-    secure: ctx.config.issuer.startsWith('https:'),
+    secure: https,
     maxAge,
+  });
+  return {
+    session: `${prefix}paddock_session`,
+    browser: `${prefix}paddock_browser`,
+    /** The marks of the users this browser has signed in as (accounts/known-browsers.ts). */
+    known: `${prefix}paddock_known`,
+    options,
   };
 }
 
@@ -39,7 +49,7 @@ export async function currentBrowserSession(
   request: FastifyRequest,
   now: number,
 ): Promise<BrowserSession | undefined> {
-  const token = request.cookies[SESSION_COOKIE];
+  const token = request.cookies[cookies(ctx).session];
   if (!token) return undefined;
   const hash = sha256(token);
   const record = await ctx.store.getBrowserSession(hash, now);
@@ -54,7 +64,8 @@ export async function signIn(
   userId: string,
   now: number,
 ): Promise<BrowserSession> {
-  const previous = request.cookies[SESSION_COOKIE];
+  const jar = cookies(ctx);
+  const previous = request.cookies[jar.session];
   if (previous) await ctx.store.revokeBrowserSession(sha256(previous), now);
   const token = randomBytes(32).toString('base64url');
   const record: BrowserSessionRecord = {
@@ -68,26 +79,28 @@ export async function signIn(
     user_agent: request.headers['user-agent'] ?? null,
   };
   await ctx.store.insertBrowserSession(record);
-  reply.setCookie(SESSION_COOKIE, token, cookieOptions(ctx, ctx.config.browserSessionMaxAge));
+  reply.setCookie(jar.session, token, jar.options(ctx.config.browserSessionMaxAge));
   return { record, hash: record.session_hash };
 }
 
 /** The browser's anonymous id, which CSRF tokens are bound to; set on the first page. */
 export function browserId(ctx: AppContext, request: FastifyRequest, reply: FastifyReply): string {
-  let id = request.cookies[BROWSER_COOKIE];
+  const jar = cookies(ctx);
+  let id = request.cookies[jar.browser];
   if (!id || !/^[A-Za-z0-9_-]{43}$/.test(id)) {
     id = randomBytes(32).toString('base64url');
-    reply.setCookie(BROWSER_COOKIE, id, cookieOptions(ctx, LONG_COOKIE_AGE));
+    reply.setCookie(jar.browser, id, jar.options(LONG_COOKIE_AGE));
   }
   return id;
 }
 
 /** This browser's mark for the user, when it has signed in as them before; otherwise undefined. */
 export function knownBrowser(ctx: AppContext, request: FastifyRequest, username: string): string | undefined {
-  const browser = request.cookies[BROWSER_COOKIE];
+  const jar = cookies(ctx);
+  const browser = request.cookies[jar.browser];
   if (!browser) return undefined;
   const mark = knownBrowserMark(knownBrowserKey(ctx.csrfKey), browser, username);
-  return hasMark(parseMarks(request.cookies[KNOWN_COOKIE]), mark) ? mark : undefined;
+  return hasMark(parseMarks(request.cookies[jar.known]), mark) ? mark : undefined;
 }
 
 /** After a successful sign-in: this browser is now known to the user. */
@@ -97,11 +110,12 @@ export function rememberBrowser(
   reply: FastifyReply,
   username: string,
 ): void {
-  const browser = request.cookies[BROWSER_COOKIE];
+  const jar = cookies(ctx);
+  const browser = request.cookies[jar.browser];
   if (!browser) return;
   const mark = knownBrowserMark(knownBrowserKey(ctx.csrfKey), browser, username);
-  const marks = withMark(parseMarks(request.cookies[KNOWN_COOKIE]), mark);
-  reply.setCookie(KNOWN_COOKIE, marks.join('.'), cookieOptions(ctx, LONG_COOKIE_AGE));
+  const marks = withMark(parseMarks(request.cookies[jar.known]), mark);
+  reply.setCookie(jar.known, marks.join('.'), jar.options(LONG_COOKIE_AGE));
 }
 
 export function csrfToken(ctx: AppContext, browser: string, requestId: string): string {
@@ -115,23 +129,61 @@ export function csrfValid(
   requestId: string,
   token: string | undefined,
 ) {
-  const browser = request.cookies[BROWSER_COOKIE];
+  const browser = request.cookies[cookies(ctx).browser];
   if (!browser || !token) return false;
+  // "null" is what a sandboxed frame or a data: URL sends: never our own pages, which send their origin.
   const origin = request.headers.origin;
-  if (origin && origin !== 'null' && origin !== new URL(ctx.config.issuer).origin) return false;
+  if (origin !== undefined && origin !== new URL(ctx.config.issuer).origin) return false;
   const expected = Buffer.from(csrfToken(ctx, browser, requestId));
   const got = Buffer.from(token);
   return expected.length === got.length && timingSafeEqual(expected, got);
 }
 
-/** Headers every page gets: no caching, no framing, a strict CSP that lets the form reach the app. */
+/** The sign-out form has no pending request: its CSRF token is bound to the signed-in session instead. */
+const signOutBinding = (session: BrowserSession) => `sign-out ${session.hash}`;
+
+export function signOutCsrfToken(
+  ctx: AppContext,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  session: BrowserSession,
+): string {
+  return csrfToken(ctx, browserId(ctx, request, reply), signOutBinding(session));
+}
+
+export function signOutCsrfValid(
+  ctx: AppContext,
+  request: FastifyRequest,
+  session: BrowserSession,
+  token: string | undefined,
+): boolean {
+  return csrfValid(ctx, request, signOutBinding(session), token);
+}
+
+/** Signs the browser out: the stored session is revoked, so a copy of the cookie is worthless too. */
+export async function signOut(
+  ctx: AppContext,
+  reply: FastifyReply,
+  session: BrowserSession | undefined,
+  now: number,
+): Promise<void> {
+  if (session) await ctx.store.revokeBrowserSession(session.hash, now);
+  const jar = cookies(ctx);
+  reply.clearCookie(jar.session, jar.options(0));
+}
+
+/**
+ * Headers every page gets: no caching, no framing, a strict CSP that lets the form reach the app.
+ * Referrer-Policy is same-origin, not no-referrer: under no-referrer the pages' own form posts carry
+ * Origin: null, which csrfValid refuses.
+ */
 export function pageHeaders(reply: FastifyReply, formAction: string[] = []): FastifyReply {
   return reply
     .type('text/html; charset=utf-8')
     .header('Cache-Control', 'no-store')
     .header('Pragma', 'no-cache')
     .header('X-Frame-Options', 'DENY')
-    .header('Referrer-Policy', 'no-referrer')
+    .header('Referrer-Policy', 'same-origin')
     .header(
       'Content-Security-Policy',
       [

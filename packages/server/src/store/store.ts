@@ -350,6 +350,14 @@ export class Store {
     );
   }
 
+  /** Revokes every live session of a user, with every client; returns how many. */
+  async revokeUserSessions(userId: string, reason: string, now: number): Promise<number> {
+    return this.q.run(
+      'UPDATE sessions SET revoked_at = ?, revoked_reason = ? WHERE user_id = ? AND revoked_at IS NULL',
+      [now, reason, userId],
+    );
+  }
+
   /** Marks a session revoked; returns false when it was already revoked or does not exist. */
   async revokeSession(sessionId: string, reason: string, now: number): Promise<boolean> {
     return (
@@ -516,6 +524,14 @@ export class Store {
     await this.q.run(
       'UPDATE browser_sessions SET revoked_at = ? WHERE session_hash = ? AND revoked_at IS NULL',
       [now, sessionHash],
+    );
+  }
+
+  /** Signs a user out of every browser; returns how many sessions ended. */
+  async revokeUserBrowserSessions(userId: string, now: number): Promise<number> {
+    return this.q.run(
+      'UPDATE browser_sessions SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ?',
+      [now, userId, now],
     );
   }
 

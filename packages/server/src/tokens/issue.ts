@@ -9,6 +9,12 @@ import { signJwt } from './jwt.ts';
 /** The audience every access token carries besides its client_id and the client's registered audiences. */
 export const OAUTH_API_AUDIENCE = 'oauth-api';
 
+/**
+ * The typ of refresh tokens. They are signed with the access tokens' keys, so the type is what keeps any
+ * verifier from taking one for an access token (which carries no typ: the book's header is kid, alg, jku).
+ */
+export const REFRESH_TOKEN_TYP = 'rt+jwt';
+
 export interface TokenResponse {
   access_token: string;
   token_type: 'Bearer';
@@ -71,7 +77,7 @@ export function mintRefreshToken(
   const { kid, key } = activeKey(ctx);
   const expiresAt = Math.min(now + client.refresh_token_ttl, session.expires_at);
   const token = signJwt(
-    { kid, alg: 'EdDSA', typ: 'JWT' },
+    { kid, alg: 'EdDSA', typ: REFRESH_TOKEN_TYP },
     {
       iss: ctx.config.issuer,
       aud: endpoints(ctx.config).token,

@@ -1,4 +1,5 @@
 import { createPrivateKey, generateKeyPairSync, type KeyObject, randomUUID } from 'node:crypto';
+import { type Logger, logFailure } from '../log.ts';
 import type { Store } from '../store/store.ts';
 import type { SigningKeyRecord } from '../store/types.ts';
 import { decrypt, deriveKey, encrypt } from './master-key.ts';
@@ -138,9 +139,11 @@ export class KeyRing {
     }
   }
 
-  startRefreshing(intervalSeconds: number): void {
+  /** Reloads every few seconds; a failed reload is logged, and the keys already loaded keep signing. */
+  startRefreshing(intervalSeconds: number, log: Logger): void {
+    const failed = logFailure(log, 'reloading the signing keys failed');
     this.timer = setInterval(() => {
-      this.reload().catch(() => {});
+      this.reload().catch(failed);
     }, intervalSeconds * 1000);
     this.timer.unref();
   }

@@ -70,7 +70,10 @@ export function encrypt(masterKey: Buffer, plaintext: string, aad: string): stri
 export function decrypt(masterKey: Buffer, sealed: string, aad: string): string {
   const [v, iv, tag, ct] = sealed.split('.');
   if (v !== 'v1' || !iv || !tag || ct === undefined) throw new Error('unknown encrypted key format');
-  const decipher = createDecipheriv('aes-256-gcm', masterKey, Buffer.from(iv, 'base64url'));
+  // The full 16-byte tag only: GCM would otherwise also check a shortened one.
+  const decipher = createDecipheriv('aes-256-gcm', masterKey, Buffer.from(iv, 'base64url'), {
+    authTagLength: 16,
+  });
   decipher.setAAD(Buffer.from(aad));
   decipher.setAuthTag(Buffer.from(tag, 'base64url'));
   return Buffer.concat([decipher.update(Buffer.from(ct, 'base64url')), decipher.final()]).toString('utf8');

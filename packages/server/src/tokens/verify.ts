@@ -23,6 +23,8 @@ export async function verifyBearer(ctx: AppContext, token: string): Promise<Acce
     ({ payload } = await jwtVerify(
       token,
       async (header) => {
+        // Access tokens carry no typ; a typed token (a refresh token, rt+jwt) is something else.
+        if (header.typ !== undefined) throw new Error('not an access token');
         const jwk = header.kid ? ctx.keys.publicJwk(header.kid) : undefined;
         if (!jwk) throw new Error('unknown kid');
         let key = imported.get(jwk.kid);

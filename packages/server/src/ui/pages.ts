@@ -126,6 +126,13 @@ form > .btn { margin-top: .5rem; }
   background: var(--code); color: var(--fg); font-weight: 650; font-size: .8125rem; }
 .who div { min-width: 0; overflow-wrap: anywhere; line-height: 1.35; }
 .who strong { color: var(--fg); font-weight: 600; }
+.who .sign-out { margin-left: auto; flex: none; padding: .25rem .5rem; border: 0; border-radius: 6px; background: none;
+  color: var(--accent); font: inherit; font-weight: 600; cursor: pointer; }
+.who .sign-out:hover { color: var(--accent-hover); text-decoration: underline; }
+.who .sign-out:focus-visible { outline: 3px solid var(--ring); outline-offset: 2px; }
+.done { width: 48px; height: 48px; margin: 0 auto 1rem; border-radius: 50%; display: grid; place-items: center;
+  background: var(--accent-soft); color: var(--accent); }
+.done svg { width: 24px; height: 24px; }
 h2 { font-size: .8125rem; font-weight: 650; text-transform: uppercase; letter-spacing: .06em; color: var(--muted);
   margin: 1.5rem 0 .625rem; }
 .scopes { list-style: none; margin: 0; padding: 0; border: 1px solid var(--line); border-radius: 12px; }
@@ -185,7 +192,7 @@ const LAYOUT = `<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <link rel="icon" href="data:,">
-<meta name="referrer" content="no-referrer">
+<meta name="referrer" content="same-origin">
 <meta name="robots" content="noindex, nofollow">
 <meta name="color-scheme" content="light dark">
 <title>{{title}} · Paddock</title>
@@ -248,6 +255,7 @@ const CONSENT = `{{#> layout title=title}}
   <div class="who">
     <span class="initial" aria-hidden="true">{{userInitial}}</span>
     <div>Signed in as <strong>{{user.name}}</strong><br>{{user.email}}</div>
+    {{#if signOutAction}}<button class="sign-out" type="submit" form="sign-out">Sign out</button>{{/if}}
   </div>
   <h2>Requested access</h2>
   {{#if scopes.length}}
@@ -268,6 +276,19 @@ const CONSENT = `{{#> layout title=title}}
     </div>
   </form>
   <p class="fine">Allow only if you trust {{client.client_name}}. You will be sent back to the app either way.</p>
+  {{#if signOutAction}}
+  <form id="sign-out" method="post" action="{{signOutAction}}">
+    <input type="hidden" name="csrf_token" value="{{signOutCsrfToken}}">
+  </form>
+  {{/if}}
+</div>
+{{/layout}}`;
+
+const SIGNED_OUT = `{{#> layout title="Signed out"}}
+<div class="card center">
+  <div class="done" aria-hidden="true">${ICON_CHECK}</div>
+  <h1>You are signed out</h1>
+  <p class="lead">You can close this window. To use an app again, go back to it and sign in.</p>
 </div>
 {{/layout}}`;
 
@@ -314,6 +335,8 @@ interface ConsentView {
   initial: string;
   avatarClass: string;
   userInitial: string;
+  signOutAction: string;
+  signOutCsrfToken: string;
 }
 
 interface ErrorView {
@@ -329,6 +352,7 @@ interface ErrorView {
 const loginTemplate = hb.compile<LoginView>(LOGIN, OPTIONS);
 const consentTemplate = hb.compile<ConsentView>(CONSENT, OPTIONS);
 const errorTemplate = hb.compile<ErrorView>(ERROR, OPTIONS);
+const signedOutTemplate = hb.compile<Record<string, never>>(SIGNED_OUT, OPTIONS);
 
 /** Sign-in page: email and password, posted with the pending request's id and the CSRF token. */
 export function loginPage(p: {
@@ -353,7 +377,10 @@ export function loginPage(p: {
   });
 }
 
-/** Consent page: who asks, for what, on whose behalf; the user answers with decision=allow or deny. */
+/**
+ * Consent page: who asks, for what, on whose behalf; the user answers with decision=allow or deny. With
+ * `signOut`, the signed-in box offers a Sign out button (a form of its own, posted with its CSRF token).
+ */
 export function consentPage(p: {
   action: string;
   requestId: string;
@@ -361,6 +388,7 @@ export function consentPage(p: {
   client: ClientInfo;
   scopes: ScopeInfo[];
   user: { name: string; email: string };
+  signOut?: { action: string; csrfToken: string };
 }): string {
   const developerUrl = p.client.developer_url ?? '';
   return consentTemplate({
@@ -377,7 +405,14 @@ export function consentPage(p: {
     initial: initialOf(p.client.client_name),
     avatarClass: avatarClass(p.client.client_id),
     userInitial: initialOf(p.user.name || p.user.email),
+    signOutAction: p.signOut ? formAction(p.signOut.action) : '',
+    signOutCsrfToken: p.signOut?.csrfToken ?? '',
   });
+}
+
+/** Shown after Sign out: the browser's session has ended. */
+export function signedOutPage(): string {
+  return signedOutTemplate({});
 }
 
 /** The browser error page, for failures that cannot be redirected back to the client. */
@@ -473,5 +508,7 @@ function avatarClass(clientId: string): string {
   loginPage({ ...form, email: 'e', error: 'e', notice: 'n' });
   consentPage({ ...form, scopes: [{ name: 's', description: 's' }], user });
   consentPage({ ...form, client: { ...client, developer_name: null }, scopes: [], user });
+  consentPage({ ...form, scopes: [], user, signOut: { action: '/', csrfToken: 't' } });
+  signedOutPage();
   errorPage({ status: 400, error: 'e', description: 'd', errorUri: '/', requestId: 'r' });
 }

@@ -26,6 +26,7 @@ import {
   pageHeaders,
   rememberBrowser,
   signIn,
+  signOutCsrfToken,
 } from '../browser.ts';
 import { errorUri } from '../errors.ts';
 import { capped, formOf, queryOf, rawQuery } from '../input.ts';
@@ -157,6 +158,7 @@ export async function registerAuthorize(app: FastifyInstance, ctx: AppContext): 
         client: clientInfo(client),
         scopes: scopeList(ar.scope).map((name) => ({ name, description: SCOPES[name] ?? name })),
         user: { name: user.display_name, email: user.username },
+        signOut: { action: `${base}/logout`, csrfToken: signOutCsrfToken(ctx, request, reply, session!) },
       }),
     );
   });
