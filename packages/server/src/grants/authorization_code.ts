@@ -3,23 +3,18 @@
 //   PKCE challenge, scopes and user; a reused code revokes the session created from it;
 // - redirect_uri and PKCE are checked against the code (oauth/code-binding.ts); a presentation that fails
 //   them spends the code all the same, and no session is created from it;
-// - confidential clients authenticate with their masked secret, public clients with none.
+// - the client has been authenticated by the /token endpoint (http/routes/token.ts) before this runs.
 
-import { authenticateClient } from '../clients/authenticate.ts';
 import { seconds } from '../clock.ts';
 import type { AppContext } from '../context.ts';
 import { codeBindingError } from '../oauth/code-binding.ts';
-import { invalidGrant, type OAuthError, unauthorizedClient } from '../oauth/errors.ts';
+import { invalidGrant, type OAuthError } from '../oauth/errors.ts';
 import { optional, required } from '../oauth/form.ts';
 import { prepareSession, saveSession, sessionTokens } from '../sessions/create.ts';
 import { sha256 } from '../tokens/hash.ts';
 import type { GrantHandler } from './types.ts';
 
-export const authorizationCode: GrantHandler = async (ctx, req) => {
-  const client = await authenticateClient(ctx, req.form);
-  if (!client.grant_types.includes('authorization_code')) {
-    throw unauthorizedClient('client is not allowed to use the authorization_code grant');
-  }
+export const authorizationCode: GrantHandler = async (ctx, req, client) => {
   const codeHash = sha256(required(req.form, 'code'));
   const redirectUri = required(req.form, 'redirect_uri');
   const verifier = optional(req.form, 'code_verifier');

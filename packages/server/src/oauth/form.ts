@@ -1,6 +1,9 @@
 import { invalidRequest } from './errors.ts';
+import { printable } from './printable.ts';
 
 export type Form = Readonly<Record<string, string>>;
+
+export const EMPTY_FORM: Form = Object.freeze(Object.create(null));
 
 /**
  * Parses an application/x-www-form-urlencoded body. A repeated parameter is invalid_request
@@ -11,7 +14,7 @@ export function parseForm(body: string): Form {
   if (body === '') return out;
   const params = new URLSearchParams(body);
   for (const [name, value] of params) {
-    if (name in out) throw invalidRequest(`${printableName(name)} is repeated`);
+    if (name in out) throw invalidRequest(`${printable(name)} is repeated`);
     out[name] = value;
   }
   return out;
@@ -27,8 +30,4 @@ export function required(form: Form, name: string): string {
 export function optional(form: Form, name: string): string | undefined {
   const v = form[name];
   return v === undefined || v === '' ? undefined : v;
-}
-
-function printableName(name: string): string {
-  return name.replace(/[^\x21-\x7e]/g, '?').slice(0, 64);
 }
