@@ -3,6 +3,18 @@ import { printable } from './printable.ts';
 
 export type Form = Readonly<Record<string, string>>;
 
+/**
+ * No parameter's syntax admits a control character, tab aside (RFC 6749 Appendix A); refusing them here
+ * also keeps a NUL from the database, which PostgreSQL answers with an error.
+ */
+function hasControl(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if ((c < 0x20 && c !== 0x09) || c === 0x7f) return true;
+  }
+  return false;
+}
+
 export const EMPTY_FORM: Form = Object.freeze(Object.create(null));
 
 /**
@@ -15,6 +27,9 @@ export function parseForm(body: string): Form {
   const params = new URLSearchParams(body);
   for (const [name, value] of params) {
     if (name in out) throw invalidRequest(`${printable(name)} is repeated`);
+    if (hasControl(name) || hasControl(value)) {
+      throw invalidRequest(`${printable(name)} contains a control character`);
+    }
     out[name] = value;
   }
   return out;
