@@ -473,6 +473,8 @@ function caseOf(endpoint: Endpoint): fc.Arbitrary<Case> {
           'a=b',
           'paddock_session=x; paddock_session=y',
           'paddock_session=%E0%A4%A',
+          `paddock_session=${'a'.repeat(5000)}`,
+          'paddock_browser=%00; paddock_browser=__proto__',
           '=;=;',
           '\u00ff=\u00fe',
         ),
