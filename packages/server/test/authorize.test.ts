@@ -1041,16 +1041,21 @@ describe('/token authorization_code errors', () => {
     );
   });
 
-  test('a different redirect_uri: 403 invalid_client, and the code stays usable', async () => {
-    const { code, verifier } = await spaCode();
+  test('a different redirect_uri: 403 invalid_client, and the code is spent', async () => {
     for (const uri of [SPA_FLOW_ONE, `${SPA_CB}/`, 'https://app.example:443/cb']) {
+      const { code, verifier } = await spaCode();
       await assertError(
         await exchange(spaForm(code, verifier, { redirect_uri: uri })),
         403,
         'invalid_client',
         /redirect_uri/,
       );
+      await assertError(await exchange(spaForm(code, verifier)), 400, 'invalid_grant', /already used/);
     }
+  });
+
+  test('no redirect_uri: 400 invalid_request, and the code stays usable', async () => {
+    const { code, verifier } = await spaCode();
     await assertError(
       await exchange(spaForm(code, verifier, { redirect_uri: undefined })),
       400,

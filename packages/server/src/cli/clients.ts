@@ -3,6 +3,7 @@ import {
   checkGrants,
   checkRedirectUris,
   createClient,
+  DEFAULT_REFRESH_TOKEN_TTL,
   RegistryError,
   rotateClientSecret,
 } from '../clients/registry.ts';
@@ -10,6 +11,7 @@ import { normalizeId } from '../oauth/masking.ts';
 import type { ClientPatch, Store } from '../store/store.ts';
 import { MAX_PASSWORD_LIMITED_USERS } from '../store/store.ts';
 import type { ClientRecord, ClientType, GrantType } from '../store/types.ts';
+import { DEFAULT_ACCESS_TOKEN_TTL } from '../tokens/keys.ts';
 import { collect, now, parseSeconds, withCommon, withStore } from './common.ts';
 import { CliError, clientView, print } from './output.ts';
 
@@ -49,12 +51,12 @@ function clientFlags(cmd: Command, forUpdate: boolean): Command {
     .option('--grant <grant>', 'authorization_code, refresh_token or password_limited (repeatable)', collect)
     .option(
       '--access-token-ttl <s>',
-      'access-token lifetime in seconds (default 600)',
+      `access-token lifetime in seconds (default ${DEFAULT_ACCESS_TOKEN_TTL})`,
       parseSeconds('--access-token-ttl'),
     )
     .option(
       '--refresh-token-ttl <s>',
-      'refresh-token lifetime in seconds (default 604800)',
+      `refresh-token lifetime in seconds (default ${DEFAULT_REFRESH_TOKEN_TTL})`,
       parseSeconds('--refresh-token-ttl'),
     )
     .option('--developer-name <name>', "the developer's name")

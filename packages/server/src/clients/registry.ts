@@ -5,8 +5,8 @@ import type { Store } from '../store/store.ts';
 import type { ClientRecord, ClientType, GrantType } from '../store/types.ts';
 import { GRANT_TYPES } from '../store/types.ts';
 import { sha256 } from '../tokens/hash.ts';
+import { DEFAULT_ACCESS_TOKEN_TTL } from '../tokens/keys.ts';
 
-export const DEFAULT_ACCESS_TOKEN_TTL = 600;
 export const DEFAULT_REFRESH_TOKEN_TTL = 604800;
 const CLIENT_ID = /^[A-Za-z0-9._~-]{1,128}$/;
 

@@ -8,33 +8,28 @@
 // - an inactive subscription is invalid_grant; two-factor is never asked.
 
 import { checkPassword } from '../accounts/check-password.ts';
-import { authenticateClient } from '../clients/authenticate.ts';
 import { seconds } from '../clock.ts';
-import type { RateLimitBucket } from '../metrics/metrics.ts';
+import type { AppContext } from '../context.ts';
+import type { RateLimitBucket as BucketName } from '../metrics/metrics.ts';
 import { accessDenied, invalidGrant, unauthorizedClient } from '../oauth/errors.ts';
 import { optional, required } from '../oauth/form.ts';
 import { looksMasked, normalizeId } from '../oauth/masking.ts';
 import { formatScope, parseScope } from '../oauth/scopes.ts';
 import { startSession } from '../sessions/create.ts';
-import type { GrantHandler } from './types.ts';
+import type { GrantHandler, GrantRequest, RateLimitBucket } from './types.ts';
 
-interface Bucket {
-  limit: number;
-  hits: number;
-  resetAt: number;
-}
-
-export const passwordLimited: GrantHandler = async (ctx, req) => {
+/** Counts one hit in a rate-limit bucket of this request; past its limit, the book's 400 unauthorized_client. */
+function counter(ctx: AppContext, req: GrantRequest) {
   const now = seconds(ctx.clock);
   const pl = ctx.config.passwordLimited;
-  const buckets: Bucket[] = [];
-  const count = async (key: string, limit: number, bucketName: RateLimitBucket) => {
+  const buckets = req.rateLimits;
+  return async (key: string, limit: number, name: BucketName) => {
     const hit = await ctx.store.hit(key, pl.window, now);
     const bucket = { limit, hits: hit.hits, resetAt: hit.window_start + pl.window };
     buckets.push(bucket);
     setRateLimitHeaders(req.headers, buckets, now);
     if (hit.hits > limit) {
-      ctx.metrics.rateLimitExceeded(bucketName);
+      ctx.metrics.rateLimitExceeded(name);
       throw unauthorizedClient(
         'rate limit for the password_limited grant exceeded; use the refresh_token grant',
         {
@@ -44,12 +39,16 @@ export const passwordLimited: GrantHandler = async (ctx, req) => {
       );
     }
   };
+}
 
-  await count(`password_limited:ip:${req.ip}`, pl.ipLimit, 'ip');
-  const client = await authenticateClient(ctx, req.form);
-  if (client.client_type !== 'confidential' || !client.grant_types.includes('password_limited')) {
-    throw unauthorizedClient('client is not allowed to use the password_limited grant');
-  }
+/** The per-IP limit is counted before client authentication, so callers without a client are limited too. */
+export const countPasswordLimitedIp = (ctx: AppContext, req: GrantRequest) =>
+  counter(ctx, req)(`password_limited:ip:${req.ip}`, ctx.config.passwordLimited.ipLimit, 'ip');
+
+export const passwordLimited: GrantHandler = async (ctx, req, client) => {
+  const now = seconds(ctx.clock);
+  const pl = ctx.config.passwordLimited;
+  const count = counter(ctx, req);
   const username = normalizeId(required(req.form, 'username'));
   const password = required(req.form, 'password');
   const scope = formatScope(parseScope(optional(req.form, 'scope')));
@@ -104,7 +103,7 @@ export const passwordLimited: GrantHandler = async (ctx, req) => {
 };
 
 /** Reports the bucket closest to its limit, as the RateLimit-* headers the book describes. */
-function setRateLimitHeaders(headers: Record<string, string>, buckets: Bucket[], now: number): void {
+function setRateLimitHeaders(headers: Record<string, string>, buckets: RateLimitBucket[], now: number): void {
   let tightest = buckets[0]!;
   for (const b of buckets) if (b.limit - b.hits < tightest.limit - tightest.hits) tightest = b;
   headers['RateLimit-Limit'] = String(tightest.limit);

@@ -5,7 +5,6 @@
 // - revoked or expired sessions, inactive subscriptions and disabled clients get nothing;
 // - a refresh token never outlives its session; refresh_token_expires_in is its true remaining life.
 
-import { authenticateClient } from '../clients/authenticate.ts';
 import { seconds } from '../clock.ts';
 import type { AppContext } from '../context.ts';
 import { invalidGrant, unauthorizedClient } from '../oauth/errors.ts';
@@ -16,11 +15,7 @@ import { sha256 } from '../tokens/hash.ts';
 import { mintAccessToken, mintRefreshToken, tokenResponse } from '../tokens/issue.ts';
 import type { GrantHandler, GrantRequest } from './types.ts';
 
-export const refreshToken: GrantHandler = async (ctx, req) => {
-  const client = await authenticateClient(ctx, req.form);
-  if (!client.grant_types.includes('refresh_token')) {
-    throw unauthorizedClient('client is not allowed to use the refresh_token grant');
-  }
+export const refreshToken: GrantHandler = async (ctx, req, client) => {
   const tokenHash = sha256(required(req.form, 'refresh_token'));
   const now = seconds(ctx.clock);
 

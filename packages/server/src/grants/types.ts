@@ -1,6 +1,14 @@
 import type { AppContext } from '../context.ts';
 import type { Form } from '../oauth/form.ts';
+import type { ClientRecord, ClientType } from '../store/types.ts';
 import type { TokenResponse } from '../tokens/issue.ts';
+
+/** A rate-limit window counted for this request; the tightest is reported in the RateLimit-* headers. */
+export interface RateLimitBucket {
+  limit: number;
+  hits: number;
+  resetAt: number;
+}
 
 export interface GrantRequest {
   form: Form;
@@ -8,6 +16,21 @@ export interface GrantRequest {
   userAgent: string | null;
   /** Response headers the grant adds, sent with its success and its errors alike. */
   headers: Record<string, string>;
+  rateLimits: RateLimitBucket[];
 }
 
-export type GrantHandler = (ctx: AppContext, req: GrantRequest) => Promise<TokenResponse>;
+/** Issues tokens to a client the /token endpoint has authenticated and found allowed to use the grant. */
+export type GrantHandler = (
+  ctx: AppContext,
+  req: GrantRequest,
+  client: ClientRecord,
+) => Promise<TokenResponse>;
+
+/** One row of the /token endpoint's table: what a grant needs before its handler runs. */
+export interface Grant {
+  /** Client types that may use the grant; the client must also be registered for it (grant_types). */
+  clientTypes: readonly ClientType[];
+  /** Runs before client authentication: limits that must hold for callers who cannot authenticate. */
+  beforeClientAuth?: (ctx: AppContext, req: GrantRequest) => Promise<void>;
+  handle: GrantHandler;
+}

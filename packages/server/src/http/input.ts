@@ -3,7 +3,7 @@
 // object or undefined body ever reaches a handler, the store or SQL.
 import type { FastifyRequest } from 'fastify';
 import { invalidRequest } from '../oauth/errors.ts';
-import { type Form, parseForm } from '../oauth/form.ts';
+import { EMPTY_FORM, type Form, parseForm } from '../oauth/form.ts';
 
 /** The query string as it was sent, without the path. */
 export function rawQuery(request: FastifyRequest): string {
@@ -23,9 +23,14 @@ export function queryOf(request: FastifyRequest): Form {
 export function formOf(request: FastifyRequest): Form {
   const body: unknown = request.body;
   if (typeof body !== 'object' || body === null) {
-    throw invalidRequest('the request needs an application/x-www-form-urlencoded form body');
+    throw invalidRequest('the request body must be application/x-www-form-urlencoded');
   }
   return body as Form;
+}
+
+/** The form of a POST whose parameters are all optional: no body is an empty form. */
+export function optionalFormOf(request: FastifyRequest): Form {
+  return request.body === undefined ? EMPTY_FORM : formOf(request);
 }
 
 /**

@@ -8,6 +8,7 @@
 import type { ClientRecord } from '../store/types.ts';
 import { invalidClient, invalidRequest, OAuthError, unauthorizedClient } from './errors.ts';
 import { PKCE_VALUE, type PkceMethod } from './pkce.ts';
+import { printable } from './printable.ts';
 import { matchRedirectUri } from './redirect-match.ts';
 import { formatScope, parseScope } from './scopes.ts';
 
@@ -110,8 +111,4 @@ export async function checkAuthorizeRequest(
     code_challenge_method: p.code_challenge ? (method as PkceMethod) : null,
     prompt: (p.prompt ?? '').split(' ').filter((v) => v === 'verify'),
   };
-}
-
-function printable(s: string): string {
-  return s.replace(/[^\x20-\x7e]/g, '?').slice(0, 64);
 }

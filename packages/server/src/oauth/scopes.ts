@@ -1,4 +1,5 @@
 import { invalidScope } from './errors.ts';
+import { printable } from './printable.ts';
 
 export const SCOPES: Readonly<Record<string, string>> = {
   'iracing.auth': 'Authorization for iRacing services.',
@@ -19,8 +20,8 @@ export function parseScope(raw: string | undefined): string[] {
   for (const part of parts) {
     if (part === '') throw invalidScope('scope is malformed: scopes are separated by single spaces');
     if (!SCOPE_TOKEN.test(part)) throw invalidScope(`scope "${printable(part)}" has disallowed characters`);
-    if (!Object.hasOwn(SCOPES, part)) throw invalidScope(`scope "${part}" is unknown`);
-    if (seen.has(part)) throw invalidScope(`scope "${part}" is duplicated`);
+    if (!Object.hasOwn(SCOPES, part)) throw invalidScope(`scope "${printable(part)}" is unknown`);
+    if (seen.has(part)) throw invalidScope(`scope "${printable(part)}" is duplicated`);
     seen.add(part);
   }
   return parts;
@@ -37,8 +38,4 @@ export function scopeList(scope: string | null): string[] {
 
 export function scopeDescriptions(scopes: readonly string[]): string[] {
   return scopes.map((s) => (Object.hasOwn(SCOPES, s) ? SCOPES[s]! : s));
-}
-
-function printable(s: string): string {
-  return s.replace(/[^\x20-\x7e]/g, '?').slice(0, 40);
 }

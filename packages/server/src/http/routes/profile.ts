@@ -1,15 +1,8 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { AppContext } from '../../context.ts';
 import { invalidToken, OAuthError } from '../../oauth/errors.ts';
 import { hasScope, verifyBearer } from '../../tokens/verify.ts';
-
-export function bearerToken(request: FastifyRequest): string {
-  const header = request.headers.authorization;
-  if (!header) throw invalidToken('Authorization header with a Bearer token missing');
-  const m = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i.exec(header);
-  if (!m) throw invalidToken('Authorization header must be "Bearer" followed by the access token');
-  return m[1]!;
-}
+import { bearerToken } from '../bearer.ts';
 
 export async function registerProfile(app: FastifyInstance, ctx: AppContext): Promise<void> {
   app.get(`${ctx.config.basePath}/oauth2/iracing/profile`, async (request, reply) => {

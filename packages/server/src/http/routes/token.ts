@@ -1,20 +1,22 @@
+// The /token endpoint, as node-oidc-provider's token action: find the grant in the table, run what must
+// precede client authentication, authenticate the client once, check it may use the grant, dispatch.
 import type { FastifyInstance } from 'fastify';
+import { authenticateClient } from '../../clients/authenticate.ts';
 import type { AppContext } from '../../context.ts';
-import { GRANTS } from '../../grants/index.ts';
+import { assertClientMayUse, grantOf } from '../../grants/index.ts';
 import type { GrantRequest } from '../../grants/types.ts';
 import { invalidRequest, OAuthError } from '../../oauth/errors.ts';
-import type { Form } from '../../oauth/form.ts';
+import { printable } from '../../oauth/printable.ts';
+import { isUnavailable } from '../../store/db.ts';
+import { formOf } from '../input.ts';
 
 export async function registerToken(app: FastifyInstance, ctx: AppContext): Promise<void> {
   app.post(`${ctx.config.basePath}/oauth2/token`, async (request, reply) => {
     reply.header('Cache-Control', 'no-store').header('Pragma', 'no-cache');
-    const form = (request.body ?? {}) as Form;
-    if (typeof request.body !== 'object' || request.body === null) {
-      throw invalidRequest('the request body must be application/x-www-form-urlencoded');
-    }
+    const form = formOf(request);
     const grantType = form.grant_type;
     if (grantType === undefined || grantType === '') throw invalidRequest('grant_type missing');
-    const grant = Object.hasOwn(GRANTS, grantType) ? GRANTS[grantType] : undefined;
+    const grant = grantOf(grantType);
     if (!grant)
       throw new OAuthError('unsupported_grant_type', `grant_type "${printable(grantType)}" is not supported`);
     const req: GrantRequest = {
@@ -22,13 +24,17 @@ export async function registerToken(app: FastifyInstance, ctx: AppContext): Prom
       ip: request.ip,
       userAgent: request.headers['user-agent'] ?? null,
       headers: {},
+      rateLimits: [],
     };
     try {
-      const response = await grant(ctx, req);
+      await grant.beforeClientAuth?.(ctx, req);
+      const client = await authenticateClient(ctx, form);
+      assertClientMayUse(client, grantType, grant);
+      const response = await grant.handle(ctx, req, client);
       ctx.metrics.grant(grantType, 'success');
       return response;
     } catch (err) {
-      ctx.metrics.grant(grantType, err instanceof OAuthError ? err.error : 'server_error');
+      ctx.metrics.grant(grantType, grantOutcome(err));
       if (err instanceof OAuthError) for (const [k, v] of Object.entries(req.headers)) err.headers[k] ??= v;
       throw err;
     } finally {
@@ -37,6 +43,8 @@ export async function registerToken(app: FastifyInstance, ctx: AppContext): Prom
   });
 }
 
-function printable(s: string): string {
-  return s.replace(/[^\x20-\x7e]/g, '?').slice(0, 64);
+/** The error code the client was answered with, as http/errors.ts renders it. */
+function grantOutcome(err: unknown): string {
+  if (err instanceof OAuthError) return err.error;
+  return isUnavailable(err) ? 'temporarily_unavailable' : 'server_error';
 }

@@ -1,0 +1,61 @@
+// The book's session revocation (/revoke/current, /revoke/sessions, /revoke/client): a bearer of a live
+// session acts on its own user's sessions with its own client, never anyone else's.
+// - forget_browser is "true" or "false"; session_ids is a comma-separated list of session ids;
+// - /revoke/sessions is all or nothing: an id that is not a live session of this user and client
+//   revokes none of them.
+import type { AppContext } from '../context.ts';
+import { invalidRequest } from '../oauth/errors.ts';
+
+/** Whose sessions a request may touch: the user and client of its access token. */
+export interface SessionOwner {
+  session_id: string;
+  sub: string;
+  client_id: string;
+}
+
+const SESSION_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const REASON = 'revoked_by_client';
+
+export function parseForgetBrowser(raw: string | undefined): boolean {
+  if (raw === undefined || raw === 'false') return false;
+  if (raw === 'true') return true;
+  throw invalidRequest('forget_browser must be true or false');
+}
+
+/** The distinct session ids of a session_ids parameter. */
+export function parseSessionIds(raw: string | undefined): string[] {
+  if (!raw) throw invalidRequest('session_ids missing');
+  const ids = [...new Set(raw.split(',').map((id) => id.trim()))];
+  if (ids.some((id) => !SESSION_ID.test(id))) {
+    throw invalidRequest('session_ids must be comma-separated session ids');
+  }
+  return ids;
+}
+
+export async function revokeCurrentSession(ctx: AppContext, owner: SessionOwner, now: number): Promise<void> {
+  await ctx.store.revokeSession(owner.session_id, REASON, now);
+}
+
+export async function revokeSessionsById(
+  ctx: AppContext,
+  owner: SessionOwner,
+  ids: readonly string[],
+  now: number,
+): Promise<void> {
+  await ctx.store.transaction(async (tx) => {
+    const live = await tx.liveSessions(owner.sub, owner.client_id, now);
+    const mine = new Set(live.map((s) => s.session_id));
+    const foreign = ids.find((id) => !mine.has(id));
+    if (foreign)
+      throw invalidRequest(`session ${foreign} is not a live session of this user with this client`);
+    for (const id of ids) await tx.revokeSession(id, REASON, now);
+  });
+}
+
+export async function revokeClientSessions(
+  ctx: AppContext,
+  owner: SessionOwner,
+  now: number,
+): Promise<number> {
+  return ctx.store.revokeUserClientSessions(owner.sub, owner.client_id, REASON, now);
+}
