@@ -221,9 +221,16 @@ describe('/metrics on the main port', () => {
     }
     assert.deepEqual(wrong, ['access_denied', 'access_denied', 'unauthorized_client', 'unauthorized_client']);
 
-    // The sign-in page refuses the locked-out user too (429).
+    // The sign-in page keeps a lockout of its own: two wrong passwords there, then even the right one
+    // is refused as locked out (429).
     const b = new Browser();
     const fields = await signInPage(server, b, pkce().challenge);
+    for (let i = 0; i < 2; i++) {
+      const miss = await b.open(`${server.url}/oauth2/login`, {
+        form: { ...fields, email: victim.username, password: `wrong-page-${i}` },
+      });
+      assert.equal(miss.status, 401, miss.text);
+    }
     const page = await b.open(`${server.url}/oauth2/login`, {
       form: { ...fields, email: victim.username, password: victim.password },
     });

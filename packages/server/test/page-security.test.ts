@@ -125,7 +125,11 @@ describe('an https issuer (the server itself listening on http behind a proxy)',
     assert.match(session, /;\s*Secure/i);
     assert.match(session, /;\s*HttpOnly/i);
     assert.doesNotMatch(session, /;\s*Domain=/i);
-    assert.deepEqual([...b.cookies.keys()].sort(), ['__Host-paddock_browser', '__Host-paddock_session']);
+    assert.deepEqual([...b.cookies.keys()].sort(), [
+      '__Host-paddock_browser',
+      '__Host-paddock_known',
+      '__Host-paddock_session',
+    ]);
     // The server reads the prefixed cookies: the consent page knows the user and its form is accepted.
     const consent = await b.open(signedIn.location!);
     assert.equal(consent.status, 200, consent.text);
