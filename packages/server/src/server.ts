@@ -3,6 +3,7 @@ import { type Clock, seconds, systemClock } from './clock.ts';
 import type { Config } from './config.ts';
 import type { AppContext } from './context.ts';
 import { buildApp } from './http/app.ts';
+import { SWEEP_JOB, scheduleInactivitySweep } from './jobs/inactivity-sweep.ts';
 import { openStore } from './store/index.ts';
 import { KeyRing } from './tokens/keys.ts';
 import { deriveKey, loadMasterKey } from './tokens/master-key.ts';
@@ -34,6 +35,7 @@ export async function startServer(config: Config, clock: Clock = systemClock): P
     store.deleteExpiredFlowState(seconds(clock)).catch(() => {});
   }, 3600_000);
   sweep.unref();
+  const inactivity = scheduleInactivitySweep(ctx, app.log.child({ job: SWEEP_JOB }));
   const address = await app.listen({ host: config.host, port: config.port });
   return {
     app,
@@ -41,6 +43,7 @@ export async function startServer(config: Config, clock: Clock = systemClock): P
     url: address,
     async close() {
       clearInterval(sweep);
+      await inactivity.stop();
       keys.stop();
       await app.close();
       await store.close();

@@ -1,5 +1,7 @@
+import { AuditStore } from './audit.ts';
 import type { Db, Param, Queryable, Row } from './db.ts';
 import { one } from './db.ts';
+import { LifecycleStore } from './lifecycle.ts';
 import type {
   AuthorizationCodeRecord,
   AuthorizationRequestRecord,
@@ -82,6 +84,16 @@ export class Store {
 
   close() {
     return this.db.close();
+  }
+
+  /** Client use tracking, inactivity notices, reactivation and deletion (store/lifecycle.ts). */
+  get lifecycle(): LifecycleStore {
+    return new LifecycleStore(this.q);
+  }
+
+  /** The audit log of administrative acts (store/audit.ts). */
+  get auditLog(): AuditStore {
+    return new AuditStore(this.q);
   }
 
   // ---- clients
