@@ -5,11 +5,13 @@ import { normalizeId } from '../oauth/masking.ts';
 import type { Store } from '../store/store.ts';
 import type { UserRecord } from '../store/types.ts';
 import {
+  auditCli,
   now,
   parseGroups,
   parseIntArg,
   passwordFrom,
   passwordOptions,
+  userObject,
   withCommon,
   withStore,
 } from './common.ts';
@@ -66,6 +68,7 @@ export function usersCommand(program: Command): void {
         if (err instanceof RegistryError) throw new CliError(err.message);
         throw err;
       });
+      await auditCli(store, 'user.created', userObject(user), userView(user));
       print(userView(user), !!o.json);
     });
   });
@@ -87,6 +90,7 @@ export function usersCommand(program: Command): void {
     await withStore(o, async (store) => {
       const user = await mustGetUser(store, username);
       await store.setPasswordHash(user.user_id, await hashUserPassword(user.username, password), now());
+      await auditCli(store, 'user.password_set', userObject(user));
       print(userView(user), !!o.json);
     });
   });
@@ -101,6 +105,7 @@ export function usersCommand(program: Command): void {
         throw new CliError('state must be "active" or "inactive"');
       const user = await mustGetUser(store, username);
       await store.setSubscription(user.user_id, state === 'active', now());
+      await auditCli(store, 'user.subscription_changed', userObject(user), { subscription: state });
       print(userView((await store.getUserById(user.user_id))!), !!o.json);
     }),
   );
