@@ -11,7 +11,7 @@ import { loadConfig } from '../src/config.ts';
 import type { SweepOutcome } from '../src/jobs/inactivity-sweep.ts';
 import { openStore } from '../src/store/index.ts';
 import { cli, cliOk, noteSecret, startProcess, tmpDir } from './helpers.ts';
-import { inDays } from './inactivity.ts';
+import { inDays } from './lifecycle.ts';
 
 describe('paddock clients sweep-inactive: --dry-run changes nothing, --as-of previews a future date', () => {
   const dataDir = tmpDir();

@@ -11,7 +11,7 @@ import { mask } from '../src/oauth/masking.ts';
 import { openStore } from '../src/store/index.ts';
 import type { Store } from '../src/store/store.ts';
 import { cliOk, createPgDatabase, noteSecret, pgSkip, tmpDir } from './helpers.ts';
-import { FROM, inDays, testLogFile } from './inactivity.ts';
+import { FROM, inDays, testLogFile } from './lifecycle.ts';
 import { startSmtp, type TestSmtp } from './smtp.ts';
 
 describe('two sweeps at once send each notice exactly once', () => {

@@ -22,8 +22,8 @@ import { createMailer, outboxDir } from '../src/jobs/mail.ts';
 import { assertBookError } from './assertions.ts';
 import { type Headless, headless, login, refresh } from './fixtures.ts';
 import { cliOk, noteSecret, post, startInProcess, TestClock, type TestServer } from './helpers.ts';
-import { Browser, hidden } from './http-browser.ts';
-import { FROM, isoDay, mailTo, summary, testLog } from './inactivity.ts';
+import { Browser } from './http-browser.ts';
+import { authorizeToCode, FROM, isoDay, mailTo, summary, testLog } from './lifecycle.ts';
 import { startSmtp, type TestSmtp } from './smtp.ts';
 
 const LONG_SESSIONS = { PADDOCK_SESSION_MAX_AGE: String(400 * DAY) };
@@ -461,47 +461,6 @@ describe('without SMTP the notice lands in outbox/ as a parseable .eml', () => {
 });
 
 // ---- helpers
-
-/** Runs /authorize in a browser through sign-in and consent; returns the code sent to the app. */
-async function authorizeToCode(
-  server: TestServer,
-  b: Browser,
-  h: Headless,
-  redirectUri: string,
-): Promise<string> {
-  const query = new URLSearchParams({
-    client_id: h.clientId,
-    redirect_uri: redirectUri,
-    response_type: 'code',
-  });
-  let page = await b.open(`${server.url}/oauth2/authorize?${query}`);
-  if (page.location?.includes('/oauth2/login?')) {
-    const form = await b.open(page.location);
-    page = await b.open(`${server.url}/oauth2/login`, {
-      form: {
-        request_id: hidden(form.text, 'request_id'),
-        csrf_token: hidden(form.text, 'csrf_token'),
-        email: h.username,
-        password: h.password,
-      },
-    });
-  }
-  if (page.location?.includes('/oauth2/consent?')) {
-    const form = await b.open(page.location);
-    page = await b.open(`${server.url}/oauth2/consent`, {
-      form: {
-        request_id: hidden(form.text, 'request_id'),
-        csrf_token: hidden(form.text, 'csrf_token'),
-        decision: 'allow',
-      },
-    });
-  }
-  assert.ok(page.location?.startsWith(`${redirectUri}?`), `${page.status} ${page.location} ${page.text}`);
-  const code = new URL(page.location!).searchParams.get('code');
-  assert.ok(code, page.location);
-  noteSecret(code);
-  return code;
-}
 
 async function asResult(r: Response) {
   const text = await r.text();

@@ -46,7 +46,7 @@ export async function deleteClient(ctx: AuditContext, clientId: string, actor: A
       client_name: client.client_name,
       sessions_removed: removed.sessions,
       consents_removed: removed.consents,
-      password_limited_users_removed: removed.users,
+      access_list_removed: removed.users,
     });
   });
 }
