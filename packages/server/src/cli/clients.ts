@@ -1,6 +1,5 @@
 import readline from 'node:readline/promises';
 import { type Command, Option } from 'commander';
-import pino from 'pino';
 import { deleteClient, disableClient, enableClient, LifecycleError } from '../clients/lifecycle.ts';
 import {
   checkGrants,
@@ -11,8 +10,6 @@ import {
 } from '../clients/registry.ts';
 import { systemClock } from '../clock.ts';
 import { CHANGED, cliActor } from '../jobs/audit.ts';
-import { sweepInactiveClients } from '../jobs/inactivity-sweep.ts';
-import { createMailer } from '../jobs/mail.ts';
 import { normalizeId } from '../oauth/masking.ts';
 import type { ClientPatch, Store } from '../store/store.ts';
 import { MAX_PASSWORD_LIMITED_USERS } from '../store/store.ts';
@@ -320,6 +317,12 @@ export function clientsCommand(program: Command): void {
       ),
   ).action((o: ClientFlags & { dryRun?: boolean; asOf?: number }) =>
     withStore(o, async (store, config) => {
+      // Loaded here so that other admin commands do not pay for the mailer.
+      const [{ default: pino }, { sweepInactiveClients }, { createMailer }] = await Promise.all([
+        import('pino'),
+        import('../jobs/inactivity-sweep.ts'),
+        import('../jobs/mail.ts'),
+      ]);
       const log = pino(
         { level: config.logLevel, base: { job: 'inactivity-sweep' } },
         pino.destination({ dest: 2, sync: true }),

@@ -49,7 +49,8 @@ export function systemActor(job: string): Actor {
 }
 
 /** Field names whose values are secrets: only the fact that they changed is recorded. */
-const SECRET_FIELD = /secret|(^|_)password($|_hash)|hash$|private_key|totp|^(access_|refresh_)?token$|^code$/i;
+const SECRET_FIELD =
+  /secret|(^|_)password($|_hash)|hash$|private_key|totp|^(access_|refresh_)?token$|^code$/i;
 export const CHANGED = '(changed)';
 
 function redact(changes: Changes): Changes {
