@@ -60,6 +60,11 @@ export interface Config {
     /** Pending authorization requests an IP may open per window. */
     authorizeIpLimit: number;
   };
+  /** smtp:// or smtps:// with credentials; unset: mail is written to the data dir's outbox/. Never logged. */
+  smtpUrl: string | undefined;
+  mailFrom: string;
+  /** Seconds between inactivity sweeps inside the server; 0: none. */
+  sweepInterval: number;
 }
 
 export class ConfigError extends Error {
@@ -147,7 +152,36 @@ export function loadConfig(env: Env = process.env, flags: Flags = {}): Config {
       globalLimit: int('PADDOCK_SIGN_IN_GLOBAL_LIMIT', 3000, 1),
       authorizeIpLimit: int('PADDOCK_AUTHORIZE_IP_LIMIT', 300, 1),
     },
+    smtpUrl: parseSmtpUrl(env.PADDOCK_SMTP_URL || undefined),
+    mailFrom: parseMailFrom(env.PADDOCK_MAIL_FROM || 'Paddock <paddock@localhost>'),
+    // At most what a Node timer can wait (about 24 days).
+    sweepInterval: int('PADDOCK_SWEEP_INTERVAL', 86400, 0, 2_147_483),
   };
+}
+
+/** Checks the SMTP URL without ever echoing it: it carries the credentials. */
+function parseSmtpUrl(raw: string | undefined): string | undefined {
+  if (raw === undefined) return undefined;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(
+      'PADDOCK_SMTP_URL: not a URL (expected smtp://user:password@host:port or smtps://...)',
+    );
+  }
+  if (url.protocol !== 'smtp:' && url.protocol !== 'smtps:') {
+    throw new ConfigError('PADDOCK_SMTP_URL: expected an smtp:// or smtps:// URL');
+  }
+  if (!url.hostname) throw new ConfigError('PADDOCK_SMTP_URL: the URL names no host');
+  return raw;
+}
+
+function parseMailFrom(raw: string): string {
+  if (!/^[^\r\n]*@[^\r\n]*$/.test(raw)) {
+    throw new ConfigError(`PADDOCK_MAIL_FROM: expected an address such as "Paddock <paddock@example.com>"`);
+  }
+  return raw;
 }
 
 function defaultIssuer(host: string, port: number): string {

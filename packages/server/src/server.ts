@@ -4,6 +4,7 @@ import type { Config } from './config.ts';
 import type { AppContext } from './context.ts';
 import { buildAdminApp } from './http/admin.ts';
 import { buildApp } from './http/app.ts';
+import { SWEEP_JOB, scheduleInactivitySweep } from './jobs/inactivity-sweep.ts';
 import { type Logger, logFailure } from './log.ts';
 import { Metrics } from './metrics/metrics.ts';
 import { openStore } from './store/index.ts';
@@ -53,6 +54,7 @@ export async function startServer(config: Config, clock: Clock = systemClock): P
   keys.startRefreshing(config.keys.refreshInterval, app.log);
   const sweep = setInterval(() => void sweepExpired(ctx, app.log), 3600_000);
   sweep.unref();
+  const inactivity = scheduleInactivitySweep(ctx, app.log.child({ job: SWEEP_JOB }));
   const address = await app.listen({ host: config.host, port: config.port });
   // Metrics (and health) on a port of their own, when the operator keeps them off the public one.
   const admin = config.adminPort === undefined ? undefined : await buildAdminApp(ctx);
@@ -68,6 +70,7 @@ export async function startServer(config: Config, clock: Clock = systemClock): P
      */
     async close() {
       clearInterval(sweep);
+      await inactivity.stop();
       keys.stop();
       let failed = false;
       const step = (what: string) => (err: unknown) => {

@@ -99,14 +99,17 @@ describe('paddock --help and usage errors', () => {
     };
     walk(buildProgram(), '');
     assert.deepEqual(leaves.map(([p]) => p).sort(), [
+      'audit',
       'clients add',
       'clients allow-user',
+      'clients delete',
       'clients disable',
       'clients disallow-user',
       'clients enable',
       'clients list',
       'clients rotate-secret',
       'clients show',
+      'clients sweep-inactive',
       'clients update',
       'dev',
       'keys list',
@@ -207,7 +210,7 @@ describe('paddock --help and usage errors', () => {
     const dataDir = tmpDir();
     // Group commands take no options: these run without --data-dir.
     const bare: [string[], RegExp][] = [
-      [[], /paddock needs a command \(serve, dev, migrate, clients, users, keys\)/],
+      [[], /paddock needs a command \(serve, dev, migrate, clients, users, keys, audit\)/],
       [['clients'], /paddock clients needs a command \(add, list, show, update/],
       [['frobnicate'], /unknown command 'frobnicate'/],
     ];

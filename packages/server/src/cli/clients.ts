@@ -1,4 +1,6 @@
+import readline from 'node:readline/promises';
 import { type Command, Option } from 'commander';
+import { deleteClient, disableClient, enableClient, LifecycleError } from '../clients/lifecycle.ts';
 import {
   checkGrants,
   checkRedirectUris,
@@ -7,13 +9,15 @@ import {
   RegistryError,
   rotateClientSecret,
 } from '../clients/registry.ts';
+import { systemClock } from '../clock.ts';
+import { CHANGED, cliActor } from '../jobs/audit.ts';
 import { normalizeId } from '../oauth/masking.ts';
 import type { ClientPatch, Store } from '../store/store.ts';
 import { MAX_PASSWORD_LIMITED_USERS } from '../store/store.ts';
 import type { ClientRecord, ClientType, GrantType } from '../store/types.ts';
 import { DEFAULT_ACCESS_TOKEN_TTL } from '../tokens/keys.ts';
-import { collect, now, parseSeconds, withCommon, withStore } from './common.ts';
-import { CliError, clientView, print } from './output.ts';
+import { auditCli, clientObject, collect, now, parseSeconds, withCommon, withStore } from './common.ts';
+import { CliError, clientView, print, printSweep } from './output.ts';
 
 interface ClientFlags {
   name?: string;
@@ -77,9 +81,46 @@ async function show(store: Store, client: ClientRecord, json: boolean, secret?: 
 
 function registryErrors<T>(p: Promise<T>): Promise<T> {
   return p.catch((err) => {
-    if (err instanceof RegistryError) throw new CliError(err.message);
+    if (err instanceof RegistryError || err instanceof LifecycleError) throw new CliError(err.message);
     throw err;
   });
+}
+
+/** What the audit log records of a new client: its settings, never its secret. */
+function registeredFields(c: ClientRecord) {
+  return {
+    client_name: c.client_name,
+    client_type: c.client_type,
+    redirect_uris: c.redirect_uris,
+    audiences: c.audiences,
+    grant_types: c.grant_types,
+    access_token_ttl: c.access_token_ttl,
+    refresh_token_ttl: c.refresh_token_ttl,
+    developer_name: c.developer_name,
+    developer_email: c.developer_email,
+    developer_url: c.developer_url,
+    owner_email: c.owner_email,
+  };
+}
+
+/** --as-of YYYY-MM-DD: the end of that day (UTC), so everything due on that date is due. */
+function parseAsOf(value: string): number {
+  const m = /^(\d{4})-(\d\d)-(\d\d)$/.exec(value);
+  const t = m ? Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])) : Number.NaN;
+  if (!m || Number.isNaN(t) || new Date(t).toISOString().slice(0, 10) !== value) {
+    throw new CliError(`--as-of must be a date as YYYY-MM-DD, got "${value}"`);
+  }
+  return t / 1000 + 86399;
+}
+
+/** Asks on the terminal; anything but y or yes is no. */
+async function confirm(question: string): Promise<boolean> {
+  const rl = readline.createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return /^y(es)?$/i.test((await rl.question(question)).trim());
+  } finally {
+    rl.close();
+  }
 }
 
 export function clientsCommand(program: Command): void {
@@ -89,25 +130,29 @@ export function clientsCommand(program: Command): void {
     (clientId: string, o: ClientFlags) =>
       withStore(o, async (store) => {
         const { client, client_secret } = await registryErrors(
-          createClient(
-            store,
-            {
-              client_id: clientId,
-              client_name: o.name!,
-              client_type: o.type,
-              redirect_uris: o.redirectUri,
-              audiences: o.audience,
-              grant_types: o.grant as GrantType[] | undefined,
-              access_token_ttl: o.accessTokenTtl,
-              refresh_token_ttl: o.refreshTokenTtl,
-              developer_name: o.developerName,
-              developer_email: o.developerEmail,
-              developer_url: o.developerUrl,
-              owner_email: o.ownerEmail,
-              allow_http: o.allowHttp,
-            },
-            now(),
-          ),
+          store.transaction(async (tx) => {
+            const created = await createClient(
+              tx,
+              {
+                client_id: clientId,
+                client_name: o.name!,
+                client_type: o.type,
+                redirect_uris: o.redirectUri,
+                audiences: o.audience,
+                grant_types: o.grant as GrantType[] | undefined,
+                access_token_ttl: o.accessTokenTtl,
+                refresh_token_ttl: o.refreshTokenTtl,
+                developer_name: o.developerName,
+                developer_email: o.developerEmail,
+                developer_url: o.developerUrl,
+                owner_email: o.ownerEmail,
+                allow_http: o.allowHttp,
+              },
+              now(),
+            );
+            await auditCli(tx, 'client.created', clientObject(clientId), registeredFields(created.client));
+            return created;
+          }),
         );
         await show(store, client, !!o.json, client_secret);
         if (client_secret && !o.json) {
@@ -155,7 +200,10 @@ export function clientsCommand(program: Command): void {
         if (o.developerEmail !== undefined) patch.developer_email = o.developerEmail;
         if (o.developerUrl !== undefined) patch.developer_url = o.developerUrl;
         if (o.ownerEmail !== undefined) patch.owner_email = o.ownerEmail;
-        await store.updateClient(id, patch, now());
+        await store.transaction(async (tx) => {
+          await tx.updateClient(id, patch, now());
+          if (Object.keys(patch).length) await auditCli(tx, 'client.updated', clientObject(id), patch);
+        });
         await show(store, await mustGetClient(store, id), !!o.json);
       }),
   );
@@ -167,11 +215,15 @@ export function clientsCommand(program: Command): void {
     withCommon(
       clients
         .command(`${name} <client_id>`)
-        .description(disabled ? 'disable a client: it gets no new tokens' : 'enable a disabled client'),
+        .description(
+          disabled
+            ? 'disable a client: it gets no new tokens'
+            : 'enable a disabled client; its inactivity clock starts again',
+        ),
     ).action((id: string, o: ClientFlags) =>
       withStore(o, async (store) => {
-        await mustGetClient(store, id);
-        await store.updateClient(id, { disabled_at: disabled ? now() : null }, now());
+        const ctx = { store, clock: systemClock };
+        await registryErrors((disabled ? disableClient : enableClient)(ctx, id, cliActor()));
         await show(store, await mustGetClient(store, id), !!o.json);
       }),
     );
@@ -183,7 +235,13 @@ export function clientsCommand(program: Command): void {
       .description('issue a new client secret; the old one stops working'),
   ).action((id: string, o: ClientFlags) =>
     withStore(o, async (store) => {
-      const secret = await registryErrors(rotateClientSecret(store, id, now()));
+      const secret = await registryErrors(
+        store.transaction(async (tx) => {
+          const s = await rotateClientSecret(tx, id, now());
+          await auditCli(tx, 'client.secret_rotated', clientObject(id), { client_secret: CHANGED });
+          return s;
+        }),
+      );
       await show(store, await mustGetClient(store, id), !!o.json, secret);
     }),
   );
@@ -203,6 +261,9 @@ export function clientsCommand(program: Command): void {
           `client ${id} already has ${MAX_PASSWORD_LIMITED_USERS} password_limited users; disallow one first`,
         );
       }
+      if (result === 'added') {
+        await auditCli(store, 'client.user_allowed', clientObject(id), { username: user.username });
+      }
       await show(store, client, !!o.json);
     }),
   );
@@ -216,7 +277,68 @@ export function clientsCommand(program: Command): void {
       if (!user || !(await store.disallowUser(client.client_id, user.user_id))) {
         throw new CliError(`${username} is not on the access list of ${id}`);
       }
+      await auditCli(store, 'client.user_disallowed', clientObject(id), { username: user.username });
       await show(store, client, !!o.json);
+    }),
+  );
+
+  withCommon(
+    clients
+      .command('delete <client_id>')
+      .description('delete a client with its sessions, refresh tokens, codes and consents')
+      .option('--yes', 'do not ask for confirmation (for scripts)'),
+  ).action((id: string, o: ClientFlags & { yes?: boolean }) =>
+    withStore(o, async (store) => {
+      const client = await mustGetClient(store, id);
+      if (!o.yes) {
+        if (!process.stdin.isTTY) {
+          throw new CliError(`clients delete asks for confirmation on a terminal; add --yes to delete ${id}`);
+        }
+        const n = await store.lifecycle.dependents(id);
+        const question =
+          `Delete client ${id} ("${client.client_name}") with its ${n.sessions} sessions and ` +
+          `${n.consents} consents? This cannot be undone. [y/N] `;
+        if (!(await confirm(question))) throw new CliError(`client ${id} was not deleted`);
+      }
+      await registryErrors(deleteClient({ store, clock: systemClock }, id, cliActor()));
+      print({ client_id: id, deleted: true }, !!o.json);
+    }),
+  );
+
+  withCommon(
+    clients
+      .command('sweep-inactive')
+      .description(
+        'send the inactivity notices due (90, 120, 150 days) and disable clients unused for 180 days',
+      )
+      .option('--dry-run', 'report what would be done; send nothing and change nothing')
+      .option(
+        '--as-of <date>',
+        'run as if it were this date (YYYY-MM-DD, to the end of that day UTC)',
+        parseAsOf,
+      ),
+  ).action((o: ClientFlags & { dryRun?: boolean; asOf?: number }) =>
+    withStore(o, async (store, config) => {
+      // Loaded here so that other admin commands do not pay for the mailer.
+      const [{ default: pino }, { sweepInactiveClients }, { createMailer }] = await Promise.all([
+        import('pino'),
+        import('../jobs/inactivity-sweep.ts'),
+        import('../jobs/mail.ts'),
+      ]);
+      const log = pino(
+        { level: config.logLevel, base: { job: 'inactivity-sweep' } },
+        pino.destination({ dest: 2, sync: true }),
+      );
+      const mailer = o.dryRun ? undefined : createMailer(config, log);
+      try {
+        const outcomes = await sweepInactiveClients(
+          { store, clock: systemClock, config, log, mailer },
+          { asOf: o.asOf, dryRun: !!o.dryRun },
+        );
+        printSweep(outcomes, !!o.json);
+      } finally {
+        mailer?.close();
+      }
     }),
   );
 }

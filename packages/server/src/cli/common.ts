@@ -1,6 +1,7 @@
 import { type Command, Option } from 'commander';
 import { seconds, systemClock } from '../clock.ts';
 import { type Config, loadConfig } from '../config.ts';
+import { type AuditObject, audit, type Changes, cliActor } from '../jobs/audit.ts';
 import { openStore } from '../store/index.ts';
 import type { Store } from '../store/store.ts';
 import { CliError } from './output.ts';
@@ -40,6 +41,19 @@ export async function withStore<T>(
     await store.close();
   }
 }
+
+/** Records an administrative act done from the command line, by the operating-system user on this host. */
+export function auditCli(
+  store: Store,
+  action: string,
+  object: AuditObject,
+  changes?: Changes,
+): Promise<void> {
+  return audit({ store, clock: systemClock }, cliActor(), action, object, changes);
+}
+
+export const userObject = (u: { user_id: string }): AuditObject => ({ type: 'user', id: u.user_id });
+export const clientObject = (id: string): AuditObject => ({ type: 'client', id });
 
 export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { DEFAULT_ACCESS_TOKEN_TTL, keyStatuses, rotateKey } from '../tokens/keys.ts';
 import { loadMasterKey } from '../tokens/master-key.ts';
-import { now, parseIntArg, withCommon, withStore } from './common.ts';
+import { auditCli, now, parseIntArg, withCommon, withStore } from './common.ts';
 import { keyView, print } from './output.ts';
 
 export function keysCommand(program: Command): void {
@@ -32,6 +32,15 @@ export function keysCommand(program: Command): void {
         loadMasterKey(config),
         t,
         o.activateIn ?? config.keys.activationDelay,
+      );
+      await auditCli(
+        store,
+        'signing_key.rotated',
+        { type: 'signing_key', id: key.kid },
+        {
+          alg: key.alg,
+          activates_at: new Date(key.activates_at * 1000).toISOString(),
+        },
       );
       const maxTtl = Math.max((await store.maxAccessTokenTtl()) ?? 0, DEFAULT_ACCESS_TOKEN_TTL);
       const status = keyStatuses(await store.listSigningKeys(), t, maxTtl).find((s) => s.kid === key.kid)!;

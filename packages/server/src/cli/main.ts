@@ -3,6 +3,7 @@ import { ConfigError, endpoints } from '../config.ts';
 import { DEMO, seedDemo } from '../dev/seed.ts';
 import { mask } from '../oauth/masking.ts';
 import { migrate } from '../store/migrations.ts';
+import { auditCommand } from './audit.ts';
 import { clientsCommand } from './clients.ts';
 import { configFrom, now, withCommon, withStore } from './common.ts';
 import { keysCommand } from './keys.ts';
@@ -99,6 +100,7 @@ export function buildProgram(): Command {
   clientsCommand(program);
   usersCommand(program);
   keysCommand(program);
+  auditCommand(program);
   return program;
 }
 

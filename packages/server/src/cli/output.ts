@@ -1,3 +1,5 @@
+import { type AuditEntry, actorLabel } from '../jobs/audit.ts';
+import type { SweepOutcome } from '../jobs/inactivity-sweep.ts';
 import type { ClientRecord, UserRecord } from '../store/types.ts';
 import type { KeyStatus } from '../tokens/keys.ts';
 
@@ -80,5 +82,51 @@ function printObject(o: Record<string, unknown>): void {
   for (const [k, v] of Object.entries(o)) {
     const shown = Array.isArray(v) ? v.join(', ') || '-' : v === null || v === undefined ? '-' : String(v);
     process.stdout.write(`${k.padEnd(width)}  ${shown}\n`);
+  }
+}
+
+function sweepResult(o: SweepOutcome): string {
+  if (o.dry_run) return o.disabled ? 'would disable, would send' : 'would send';
+  const sent = o.sent ? 'sent' : `not sent (${o.error}; retried on the next sweep)`;
+  return o.disabled ? `disabled, ${sent}` : sent;
+}
+
+/** The inactivity sweep's report: one line per client it acted on (or would act on). */
+export function printSweep(outcomes: SweepOutcome[], json: boolean): void {
+  if (json) {
+    print(outcomes, true);
+    return;
+  }
+  if (outcomes.length === 0) {
+    process.stdout.write('no client is due an inactivity notice\n');
+    return;
+  }
+  const rows = [
+    ['CLIENT', 'DAYS UNUSED', 'NOTICE', 'RECIPIENT', 'RESULT'],
+    ...outcomes.map((o) => [
+      o.client_id,
+      String(o.days_unused),
+      o.notice,
+      o.recipient ?? '-',
+      sweepResult(o),
+    ]),
+  ];
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  for (const r of rows) {
+    process.stdout.write(`${r.map((c, i) => (i < r.length - 1 ? c.padEnd(widths[i]!) : c)).join('  ')}\n`);
+  }
+}
+
+/** The audit log, one act per line, oldest first. */
+export function printAudit(entries: AuditEntry[], json: boolean): void {
+  if (json) {
+    print(entries, true);
+    return;
+  }
+  if (entries.length === 0) process.stdout.write('(none)\n');
+  for (const e of entries) {
+    const changes = Object.entries(e.changes).map(([k, v]) => `${k}=${JSON.stringify(v)}`);
+    const line = [e.at, actorLabel(e.actor), e.action, `${e.object.type} ${e.object.id}`, ...changes];
+    process.stdout.write(`${line.join('  ')}\n`);
   }
 }

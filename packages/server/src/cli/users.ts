@@ -6,11 +6,13 @@ import { endSessionsAfterPasswordChange, endSessionsAfterSubscriptionLapsed } fr
 import type { Store } from '../store/store.ts';
 import type { UserRecord } from '../store/types.ts';
 import {
+  auditCli,
   now,
   parseGroups,
   parseIntArg,
   passwordFrom,
   passwordOptions,
+  userObject,
   withCommon,
   withStore,
 } from './common.ts';
@@ -68,6 +70,7 @@ export function usersCommand(program: Command): void {
         if (err instanceof RegistryError) throw new CliError(err.message);
         throw err;
       });
+      await auditCli(store, 'user.created', userObject(user), userView(user));
       print(userView(user), !!o.json);
     });
   });
@@ -99,6 +102,7 @@ export function usersCommand(program: Command): void {
         await tx.setPasswordHash(user.user_id, hash, t);
         if (!o.keepSessions) await endSessionsAfterPasswordChange(tx, user.user_id, t);
       });
+      await auditCli(store, 'user.password_set', userObject(user));
       print(userView(user), !!o.json);
     });
   });
@@ -121,6 +125,7 @@ export function usersCommand(program: Command): void {
         if (state === 'inactive' && !o.keepSessions)
           await endSessionsAfterSubscriptionLapsed(tx, user.user_id, t);
       });
+      await auditCli(store, 'user.subscription_changed', userObject(user), { subscription: state });
       print(userView((await store.getUserById(user.user_id))!), !!o.json);
     }),
   );

@@ -151,6 +151,45 @@ ALTER TABLE refresh_tokens ADD COLUMN parent_hash TEXT;
 CREATE INDEX refresh_tokens_parent ON refresh_tokens (parent_hash);
 `,
   },
+  {
+    version: 4,
+    name: 'client_inactivity',
+    // A notice is claimed (inserted) before it is sent, so that of several sweeping processes exactly one
+    // sends it; sent_at is set once it was delivered, claimed_at is the lease of the process delivering it.
+    sql: `
+ALTER TABLE clients ADD COLUMN reactivated_at BIGINT;
+CREATE TABLE client_notices (
+  client_id TEXT NOT NULL REFERENCES clients (client_id) ON DELETE CASCADE,
+  period_start BIGINT NOT NULL,
+  notice TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  claimed_at BIGINT,
+  attempts BIGINT NOT NULL DEFAULT 1,
+  recipient TEXT,
+  last_error TEXT,
+  sent_at BIGINT,
+  PRIMARY KEY (client_id, period_start, notice)
+);
+`,
+  },
+  {
+    version: 5,
+    name: 'audit_log',
+    sql: `
+CREATE TABLE audit_log (
+  audit_id TEXT PRIMARY KEY,
+  at BIGINT NOT NULL,
+  actor_type TEXT NOT NULL,
+  actor TEXT NOT NULL,
+  action TEXT NOT NULL,
+  object_type TEXT NOT NULL,
+  object_id TEXT NOT NULL,
+  changes TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX audit_log_at ON audit_log (at, audit_id);
+CREATE INDEX audit_log_object ON audit_log (object_id, at);
+`,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -1,5 +1,7 @@
+import { AuditStore } from './audit.ts';
 import type { Db, Param, Queryable, Row } from './db.ts';
 import { one } from './db.ts';
+import { LifecycleStore } from './lifecycle.ts';
 import { pendingMigrations } from './migrations.ts';
 import type {
   AuthorizationCodeRecord,
@@ -90,6 +92,16 @@ export class Store {
   /** Migrations this code needs that the database lacks; throws when the database cannot be read. */
   pendingMigrations(): Promise<number[]> {
     return pendingMigrations(this.q);
+  }
+
+  /** Client use tracking, inactivity notices, reactivation and deletion (store/lifecycle.ts). */
+  get lifecycle(): LifecycleStore {
+    return new LifecycleStore(this.q);
+  }
+
+  /** The audit log of administrative acts (store/audit.ts). */
+  get auditLog(): AuditStore {
+    return new AuditStore(this.q);
   }
 
   // ---- clients

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { noteClientUse } from '../clients/usage.ts';
 import { endpoints } from '../config.ts';
 import type { AppContext } from '../context.ts';
 import { OAuthError } from '../oauth/errors.ts';
@@ -30,7 +31,10 @@ function activeKey(ctx: AppContext) {
   return key;
 }
 
-/** An access token: an EdDSA JWT with exactly the book's header fields and claims. */
+/**
+ * An access token: an EdDSA JWT with exactly the book's header fields and claims. Every grant ends here,
+ * so this is where a client's use is recorded (for the book's inactivity rule).
+ */
 export function mintAccessToken(
   ctx: AppContext,
   session: SessionRecord,
@@ -61,6 +65,7 @@ export function mintAccessToken(
     },
     key,
   );
+  noteClientUse(ctx, client, now);
   return { token, expires_in: expiresIn };
 }
 
