@@ -44,7 +44,7 @@ const counts = { pass: 0, fail: 0, skipped: 0 };
 function tally(stdout) {
   for (const [, k, n] of String(stdout).matchAll(/^# (pass|fail|skipped) (\d+)$/gm)) counts[k] += Number(n);
 }
-const base = ['--import', 'tsx', '--test', '--test-reporter=tap', '--test-timeout=180000'];
+const base = ['--import', 'tsx', '--test', '--test-reporter=tap', '--test-timeout=420000'];
 const main = run(process.execPath, [...base, '--test-concurrency=2', ...files], {
   capture: true,
   env: process.env,
