@@ -3,7 +3,9 @@
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
+import { isActive, mayIntrospect, type TokenFacts } from '../src/oauth/introspection.ts';
 import { mask } from '../src/oauth/masking.ts';
+import { sessionToRevoke } from '../src/oauth/revocation.ts';
 import { signJwt } from '../src/tokens/jwt.ts';
 import { type Headless, headless, login, refresh } from './fixtures.ts';
 import { newClient } from './flow.ts';
@@ -249,5 +251,54 @@ describe('POST /oauth2/introspect', () => {
     const md = (await get(`${server.url}/.well-known/oauth-authorization-server`)).body;
     assert.equal(md.introspection_endpoint, `${server.issuer}/oauth2/introspect`);
     assert.deepEqual(md.introspection_endpoint_auth_methods_supported, ['client_secret_post']);
+  });
+});
+
+describe('the rules, as pure functions', () => {
+  const access: TokenFacts = {
+    token_type: 'Bearer',
+    client_id: 'app',
+    sub: 'u',
+    session_id: 's',
+    scope: null,
+    iat: 100,
+    exp: 200,
+    aud: ['app', 'oauth-api', 'data-api'],
+    iss: 'https://issuer.example',
+    iracing_cust_id: null,
+    used: false,
+  };
+  const refreshFacts: TokenFacts = {
+    ...access,
+    token_type: 'refresh_token',
+    aud: 'https://issuer.example/oauth2/token',
+  };
+  const live = { revoked_at: null, expires_at: 1000 };
+
+  test('active until exp and while the session lives, exclusive at both ends', () => {
+    assert.equal(isActive(access, live, 199), true);
+    assert.equal(isActive(access, live, 200), false);
+    assert.equal(isActive(access, { revoked_at: 150, expires_at: 1000 }, 160), false);
+    assert.equal(isActive(access, { revoked_at: null, expires_at: 199 }, 199), false);
+    assert.equal(isActive(access, undefined, 150), false);
+    assert.equal(isActive({ ...refreshFacts, used: true }, live, 150), false);
+  });
+
+  test('the audience rule: aud for access tokens, the issuing client for refresh tokens', () => {
+    const client = (client_id: string) => ({ client_id, role: 'client' as const });
+    assert.equal(mayIntrospect(client('app'), access), true);
+    assert.equal(mayIntrospect(client('data-api'), access), true);
+    assert.equal(mayIntrospect(client('oauth'), access), false);
+    assert.equal(mayIntrospect(client('app'), refreshFacts), true);
+    assert.equal(mayIntrospect(client('data-api'), refreshFacts), false);
+    assert.equal(mayIntrospect({ client_id: 'rs', role: 'resource-server' }, refreshFacts), true);
+    assert.equal(mayIntrospect(client('app'), { ...access, aud: 'app' }), true);
+    assert.equal(mayIntrospect(client('app'), { ...access, aud: undefined }), false);
+  });
+
+  test("revocation touches only the caller's own token", () => {
+    assert.equal(sessionToRevoke({ client_id: 'app', session_id: 's' }, 'app'), 's');
+    assert.equal(sessionToRevoke({ client_id: 'app', session_id: 's' }, 'other'), undefined);
+    assert.equal(sessionToRevoke(undefined, 'app'), undefined);
   });
 });
