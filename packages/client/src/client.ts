@@ -104,6 +104,27 @@ export interface ServerMetadata {
   [field: string]: unknown;
 }
 
+/**
+ * An RFC 7662 introspection answer. `active` is always there; the rest only when the token is active.
+ * Paddock's `token_type` is `Bearer` for access tokens and `refresh_token` for refresh tokens.
+ */
+export interface Introspection {
+  active: boolean;
+  scope?: string;
+  client_id?: string;
+  sub?: string;
+  exp?: number;
+  iat?: number;
+  aud?: string | string[];
+  iss?: string;
+  token_type?: string;
+  session_id?: string;
+  iracing_cust_id?: number | null;
+  [field: string]: unknown;
+}
+
+export type TokenTypeHint = 'access_token' | 'refresh_token';
+
 type Form = Record<string, string>;
 
 export class OAuthClient {
@@ -210,16 +231,45 @@ export class OAuthClient {
     await this.#empty(await this.#send('POST', '/revoke/client', { bearer: accessToken }));
   }
 
+  /**
+   * POST /revoke (RFC 7009): revokes a refresh or access token of this client, which ends its session.
+   * The server answers the same for a token it does not know or that belongs to another client, so a
+   * resolved promise means only that the token no longer works if it was this client's.
+   */
+  async revoke(token: string, hint?: TokenTypeHint): Promise<void> {
+    const form: Form = { token };
+    if (hint) form.token_type_hint = hint;
+    await this.#empty(await this.#send('POST', '/revoke', { form: await this.#authenticated(form) }));
+  }
+
+  /**
+   * POST /introspect (RFC 7662), for confidential clients and resource servers: whether a token is live
+   * now (signature, expiry and session), with its claims when it is.
+   */
+  async introspect(token: string, hint?: TokenTypeHint): Promise<Introspection> {
+    const form: Form = { token };
+    if (hint) form.token_type_hint = hint;
+    const res = await this.#send('POST', '/introspect', { form: await this.#authenticated(form) });
+    const body = await this.#json(res, '/introspect');
+    if (typeof body.active !== 'boolean') throw malformed('/introspect');
+    return body as Introspection;
+  }
+
   // ---- plumbing
 
   async #token(grant: Form): Promise<TokenSet> {
-    const form: Form = { ...grant, client_id: this.clientId };
+    const res = await this.#send('POST', '/token', { form: await this.#authenticated(grant) });
+    return tokenSet(await this.#json(res, '/token'), res);
+  }
+
+  /** The form with this client's authentication: client_id, and the masked secret when it has one. */
+  async #authenticated(fields: Form): Promise<Form> {
+    const form: Form = { ...fields, client_id: this.clientId };
     if (this.#clientSecret !== undefined) {
       this.#maskedSecret ??= mask(this.#clientSecret, this.clientId);
       form.client_secret = await this.#maskedSecret;
     }
-    const res = await this.#send('POST', '/token', { form });
-    return tokenSet(await this.#json(res, '/token'), res);
+    return form;
   }
 
   async #send(

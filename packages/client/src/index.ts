@@ -13,6 +13,7 @@ export {
 } from './authorize.ts';
 export {
   type ExchangeCodeOptions,
+  type Introspection,
   OAuthClient,
   type OAuthClientOptions,
   type PasswordLimitedOptions,
@@ -20,6 +21,7 @@ export {
   type ServerMetadata,
   type Session,
   type TokenSet,
+  type TokenTypeHint,
 } from './client.ts';
 export { OAuthError, type OAuthErrorOptions, type RateLimit } from './errors.ts';
 export { mask } from './mask.ts';

@@ -489,3 +489,39 @@ describe('Session Management', () => {
     assertServerError(await oauthError(() => h.client.revokeClient(a.access_token)), 'invalid_token', 401);
   });
 });
+
+describe('revocation (RFC 7009) and introspection (RFC 7662)', () => {
+  test('introspect: an active token with its claims; revoke ends the session; then inactive', async () => {
+    const h = await headlessClient();
+    const t = await h.login();
+    const info = await h.client.introspect(t.access_token, 'access_token');
+    const call = h.rec.calls.at(-1)!;
+    assert.equal(call.url, `${server.url}/oauth2/introspect`);
+    assert.equal(call.form.get('client_secret'), await mask(h.secret, h.clientId));
+    assert.equal(call.form.get('token_type_hint'), 'access_token');
+    assert.equal(info.active, true);
+    assert.equal(info.client_id, h.clientId);
+    assert.equal(info.token_type, 'Bearer');
+    assert.equal(info.scope, 'iracing.profile');
+    assert.equal((await h.client.introspect(t.refresh_token!)).token_type, 'refresh_token');
+
+    await h.client.revoke(t.refresh_token!, 'refresh_token');
+    const revoked = h.rec.calls.at(-1)!;
+    assert.equal(revoked.url, `${server.url}/oauth2/revoke`);
+    assert.equal(revoked.status, 200);
+    assert.equal(revoked.form.get('token_type_hint'), 'refresh_token');
+    assert.equal(revoked.form.get('client_id'), h.clientId);
+    assert.deepEqual(await h.client.introspect(t.access_token), { active: false });
+    assertServerError(await oauthError(() => h.client.profile(t.access_token)), 'invalid_token', 401);
+    assert.equal((await oauthError(() => h.client.refresh(t.refresh_token!))).error, 'invalid_grant');
+  });
+
+  test('revoke resolves for an unknown token; a wrong secret is an OAuthError invalid_client', async () => {
+    const h = await headlessClient();
+    await h.client.revoke('not-a-token');
+    assert.equal(h.rec.calls.at(-1)!.form.has('token_type_hint'), false);
+    const wrong = new OAuthClient({ issuer: server.url, clientId: h.clientId, clientSecret: 'wrong' });
+    assertServerError(await oauthError(() => wrong.revoke('not-a-token')), 'invalid_client', 403);
+    assertServerError(await oauthError(() => wrong.introspect('not-a-token')), 'invalid_client', 403);
+  });
+});

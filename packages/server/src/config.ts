@@ -264,6 +264,8 @@ export function endpoints(config: Config) {
   const oauth2 = `${config.issuer}/oauth2`;
   return {
     token: `${oauth2}/token`,
+    revoke: `${oauth2}/revoke`,
+    introspect: `${oauth2}/introspect`,
     authorize: `${oauth2}/authorize`,
     login: `${oauth2}/login`,
     consent: `${oauth2}/consent`,

@@ -309,6 +309,7 @@ describe('paddock clients', () => {
       client_id: 'web-app',
       client_name: 'Web App',
       client_type: 'confidential',
+      role: 'client',
       redirect_uris: ['https://app.example/callback', 'http://127.0.0.1:0/callback'],
       audiences: ['data-server'],
       grant_types: ['authorization_code', 'refresh_token'],

@@ -815,6 +815,33 @@ function endpoints(runs: number): void {
   test('/oauth2/revoke/client', async () => {
     await fuzz({ method: 'POST', path: '/oauth2/revoke/client', templates: [{}], bearer: true }, 11, runs);
   });
+
+  // RFC 7009 and RFC 7662: authenticated clients with tokens that are not theirs, or not tokens at all.
+  for (const [path, seed] of [
+    ['/oauth2/revoke', 12],
+    ['/oauth2/introspect', 13],
+  ] as const) {
+    test(path, async () => {
+      const token = 'eyJhbGciOiJFZERTQSIsImtpZCI6IngifQ.e30.AAAA';
+      await fuzz(
+        {
+          method: 'POST',
+          path,
+          templates: [
+            { client_id: h.clientId, client_secret: h.maskedSecret, token, token_type_hint: 'access_token' },
+            { client_id: SPA, token, token_type_hint: 'refresh_token' },
+            { client_id: CONF, client_secret: confMasked, token },
+          ],
+          values: {
+            token_type_hint: ['id_token', '__proto__', ''],
+            client_id: ['fuzz-unknown', '__proto__', CONF],
+          },
+        },
+        seed,
+        runs,
+      );
+    });
+  }
 }
 
 describe('fuzz on SQLite: no input gives a 5xx, a stack trace, or a written row when refused', () => {

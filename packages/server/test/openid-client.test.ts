@@ -1,5 +1,6 @@
-// A certified third-party client, openid-client v6, runs the authorization code flow (PKCE S256) and the
-// refresh token grant against Paddock; the sign-in and consent pages are driven over HTTP.
+// A certified third-party client, openid-client v6, runs the authorization code flow (PKCE S256), the
+// refresh token grant, token introspection (RFC 7662) and token revocation (RFC 7009) against Paddock,
+// finding every endpoint by discovery; the sign-in and consent pages are driven over HTTP.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
@@ -205,6 +206,59 @@ describe('openid-client v6 against Paddock', () => {
     const refreshed = await client.refreshTokenGrant(config, tokens.refresh_token!);
     noteTokens(refreshed);
     assert.equal((await profile(refreshed.access_token)).status, 200);
+  });
+
+  test('introspection and revocation: a revoked session is inactive and its tokens fail', async () => {
+    const config = await client.discovery(
+      new URL(server.issuer),
+      CONF_ID,
+      undefined,
+      client.ClientSecretPost(maskedSecret),
+      discoveryOptions(),
+    );
+    const md = config.serverMetadata();
+    assert.equal(md.introspection_endpoint, `${server.issuer}/oauth2/introspect`);
+    assert.equal(md.revocation_endpoint, `${server.issuer}/oauth2/revoke`);
+    const verifier = client.randomPKCECodeVerifier();
+    noteSecret(verifier);
+    const state = client.randomState();
+    const url = client.buildAuthorizationUrl(config, {
+      redirect_uri: CONF_REDIRECT,
+      scope: 'iracing.profile',
+      code_challenge: await client.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+      state,
+    });
+    const callback = await userAgentFlow(new Browser(), url);
+    noteSecret(new URL(callback).searchParams.get('code') ?? undefined);
+    const tokens = await client.authorizationCodeGrant(config, new URL(callback), {
+      pkceCodeVerifier: verifier,
+      expectedState: state,
+    });
+    noteTokens(tokens);
+
+    const live = await client.tokenIntrospection(config, tokens.access_token, {
+      token_type_hint: 'access_token',
+    });
+    assert.equal(live.active, true);
+    assert.equal(live.client_id, CONF_ID);
+    assert.equal(live.sub, userId);
+    assert.equal(live.scope, 'iracing.profile');
+    assert.equal(live.token_type, 'Bearer');
+    assert.equal(live.iracing_cust_id, 15535);
+    assert.equal(live.session_id, decodeJwt(tokens.access_token).payload.session_id);
+
+    await client.tokenRevocation(config, tokens.refresh_token!, { token_type_hint: 'refresh_token' });
+
+    await assert.rejects(
+      client.refreshTokenGrant(config, tokens.refresh_token!),
+      (err: unknown) => err instanceof client.ResponseBodyError && err.error === 'invalid_grant',
+    );
+    const p = await profile(tokens.access_token);
+    assert.equal(p.status, 401);
+    assert.equal(p.body.error, 'invalid_token');
+    const dead = await client.tokenIntrospection(config, tokens.access_token);
+    assert.deepEqual({ ...dead }, { active: false });
   });
 
   test('a user who denies: openid-client reports access_denied from the redirect', async () => {

@@ -4,6 +4,7 @@ import { deleteClient, disableClient, enableClient, LifecycleError } from '../cl
 import {
   checkGrants,
   checkRedirectUris,
+  checkRole,
   createClient,
   DEFAULT_REFRESH_TOKEN_TTL,
   RegistryError,
@@ -14,7 +15,13 @@ import { CHANGED, cliActor } from '../jobs/audit.ts';
 import { normalizeId } from '../oauth/masking.ts';
 import type { ClientPatch, Store } from '../store/store.ts';
 import { MAX_PASSWORD_LIMITED_USERS } from '../store/store.ts';
-import type { ClientRecord, ClientType, GrantType } from '../store/types.ts';
+import {
+  CLIENT_ROLES,
+  type ClientRecord,
+  type ClientRole,
+  type ClientType,
+  type GrantType,
+} from '../store/types.ts';
 import { DEFAULT_ACCESS_TOKEN_TTL } from '../tokens/keys.ts';
 import { auditCli, clientObject, collect, now, parseSeconds, withCommon, withStore } from './common.ts';
 import { CliError, clientView, print, printSweep } from './output.ts';
@@ -22,6 +29,7 @@ import { CliError, clientView, print, printSweep } from './output.ts';
 interface ClientFlags {
   name?: string;
   type?: ClientType;
+  role?: ClientRole;
   redirectUri?: string[];
   audience?: string[];
   grant?: string[];
@@ -42,6 +50,14 @@ function clientFlags(cmd: Command, forUpdate: boolean): Command {
   if (!forUpdate) {
     cmd.addOption(
       new Option('--type <type>', 'client type').choices(['confidential', 'public']).default('confidential'),
+    );
+    cmd.addOption(
+      new Option(
+        '--role <role>',
+        'client, or resource-server: an API that only introspects tokens (confidential, no grants)',
+      )
+        .choices(CLIENT_ROLES)
+        .default('client'),
     );
   }
   return cmd
@@ -91,6 +107,7 @@ function registeredFields(c: ClientRecord) {
   return {
     client_name: c.client_name,
     client_type: c.client_type,
+    role: c.role,
     redirect_uris: c.redirect_uris,
     audiences: c.audiences,
     grant_types: c.grant_types,
@@ -137,6 +154,7 @@ export function clientsCommand(program: Command): void {
                 client_id: clientId,
                 client_name: o.name!,
                 client_type: o.type,
+                role: o.role,
                 redirect_uris: o.redirectUri,
                 audiences: o.audience,
                 grant_types: o.grant as GrantType[] | undefined,
@@ -181,6 +199,16 @@ export function clientsCommand(program: Command): void {
       withStore(o, async (store) => {
         const client = await mustGetClient(store, id);
         const patch: ClientPatch = {};
+        await registryErrors(
+          Promise.resolve().then(() =>
+            checkRole(client.role, {
+              client_id: id,
+              client_name: client.client_name,
+              grant_types: o.grant as GrantType[] | undefined,
+              redirect_uris: o.redirectUri,
+            }),
+          ),
+        );
         if (o.name !== undefined) patch.client_name = o.name;
         if (o.redirectUri) {
           await registryErrors(

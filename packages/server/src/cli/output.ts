@@ -16,6 +16,7 @@ export function clientView(c: ClientRecord, passwordLimitedUsers: string[], secr
     client_id: c.client_id,
     client_name: c.client_name,
     client_type: c.client_type,
+    role: c.role,
     ...(secret ? { client_secret: secret } : {}),
     redirect_uris: c.redirect_uris,
     audiences: c.audiences,

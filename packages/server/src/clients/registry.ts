@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { mask } from '../oauth/masking.ts';
 import { redirectUriProblem } from '../oauth/redirect-uri.ts';
 import type { Store } from '../store/store.ts';
-import type { ClientRecord, ClientType, GrantType } from '../store/types.ts';
-import { GRANT_TYPES } from '../store/types.ts';
+import type { ClientRecord, ClientRole, ClientType, GrantType } from '../store/types.ts';
+import { CLIENT_ROLES, GRANT_TYPES } from '../store/types.ts';
 import { sha256 } from '../tokens/hash.ts';
 import { DEFAULT_ACCESS_TOKEN_TTL } from '../tokens/keys.ts';
 
@@ -18,6 +18,7 @@ export interface ClientInput {
   client_id: string;
   client_name: string;
   client_type?: ClientType;
+  role?: ClientRole;
   redirect_uris?: string[];
   audiences?: string[];
   grant_types?: GrantType[];
@@ -60,6 +61,28 @@ export function checkGrants(grants: readonly string[], type: ClientType): GrantT
   return [...new Set(grants)] as GrantType[];
 }
 
+/**
+ * A resource server only introspects the tokens presented to it: it authenticates with a secret, never
+ * gets tokens of its own, and so has no grants and no redirect URIs.
+ */
+export function checkRole(role: string, input: ClientInput): ClientRole {
+  if (!(CLIENT_ROLES as readonly string[]).includes(role)) {
+    throw new RegistryError(`unknown role "${role}"; expected ${CLIENT_ROLES.join(' or ')}`);
+  }
+  if (role === 'resource-server') {
+    if ((input.client_type ?? 'confidential') !== 'confidential') {
+      throw new RegistryError('a resource server must be confidential: it authenticates with a secret');
+    }
+    if (input.grant_types?.length) {
+      throw new RegistryError('a resource server has no grants: it only introspects tokens');
+    }
+    if (input.redirect_uris?.length) {
+      throw new RegistryError('a resource server has no redirect URIs: it only introspects tokens');
+    }
+  }
+  return role as ClientRole;
+}
+
 /** Registers a client; a confidential client gets a secret, returned here once and stored only hashed. */
 export async function createClient(
   store: Store,
@@ -71,7 +94,9 @@ export async function createClient(
   }
   if (!input.client_name.trim()) throw new RegistryError('--name must not be empty');
   const type = input.client_type ?? 'confidential';
-  const grants = checkGrants(input.grant_types ?? ['authorization_code', 'refresh_token'], type);
+  const role = checkRole(input.role ?? 'client', input);
+  const defaultGrants: GrantType[] = role === 'client' ? ['authorization_code', 'refresh_token'] : [];
+  const grants = checkGrants(input.grant_types ?? defaultGrants, type);
   checkRedirectUris(input.redirect_uris ?? [], input.allow_http ?? false);
   if (await store.getClient(input.client_id))
     throw new RegistryError(`client ${input.client_id} already exists`);
@@ -80,6 +105,7 @@ export async function createClient(
     client_id: input.client_id,
     client_name: input.client_name,
     client_type: type,
+    role,
     secret_hash: secret ? secretHash(secret, input.client_id) : null,
     redirect_uris: [...new Set(input.redirect_uris ?? [])],
     audiences: [...new Set(input.audiences ?? [])],

@@ -18,10 +18,12 @@ import { registerAuthorize } from './routes/authorize.ts';
 import { registerBook } from './routes/book.ts';
 import { registerDiscovery } from './routes/discovery.ts';
 import { registerHealth } from './routes/health.ts';
+import { registerIntrospection } from './routes/introspection.ts';
 import { registerJwks } from './routes/jwks.ts';
 import { registerLogout } from './routes/logout.ts';
 import { registerMetrics } from './routes/operator.ts';
 import { registerProfile } from './routes/profile.ts';
+import { registerRevocation } from './routes/revocation.ts';
 import { registerSessions } from './routes/sessions.ts';
 import { registerToken } from './routes/token.ts';
 
@@ -78,7 +80,9 @@ export async function buildApp(ctx: AppContext, options: AppOptions = {}): Promi
     await registerProfile(api, ctx);
     await registerJwks(api, ctx);
     await registerSessions(api, ctx);
+    await registerRevocation(api, ctx);
   });
+  await registerIntrospection(app, ctx);
   await registerAuthorize(app, ctx);
   await registerLogout(app, ctx);
   await registerDiscovery(app, ctx);

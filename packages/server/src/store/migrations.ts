@@ -190,6 +190,14 @@ CREATE INDEX audit_log_at ON audit_log (at, audit_id);
 CREATE INDEX audit_log_object ON audit_log (object_id, at);
 `,
   },
+  {
+    version: 8,
+    name: 'client_role',
+    // Resource servers are registered as clients that may introspect any token (RFC 7662).
+    sql: `
+ALTER TABLE clients ADD COLUMN role TEXT NOT NULL DEFAULT 'client';
+`,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -47,7 +47,7 @@ function assignments(patch: object, jsonColumns: readonly string[], now: number)
   return { sets: sets.join(', '), params };
 }
 
-export type ClientPatch = Partial<Omit<ClientRecord, 'client_id' | 'created_at' | 'client_type'>>;
+export type ClientPatch = Partial<Omit<ClientRecord, 'client_id' | 'created_at' | 'client_type' | 'role'>>;
 export type UserPatch = Partial<Pick<UserRecord, 'display_name' | 'cust_id' | 'group_ids' | 'env'>>;
 
 /** What a refresh needs about a session, its user and its client, read in one query. */
@@ -108,14 +108,15 @@ export class Store {
 
   async insertClient(c: ClientRecord): Promise<void> {
     await this.q.run(
-      `INSERT INTO clients (client_id, client_name, client_type, secret_hash, redirect_uris, audiences, grant_types,
-        access_token_ttl, refresh_token_ttl, developer_name, developer_email, developer_url, owner_email,
-        disabled_at, last_used_at, created_at, updated_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO clients (client_id, client_name, client_type, role, secret_hash, redirect_uris, audiences,
+        grant_types, access_token_ttl, refresh_token_ttl, developer_name, developer_email, developer_url,
+        owner_email, disabled_at, last_used_at, created_at, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       [
         c.client_id,
         c.client_name,
         c.client_type,
+        c.role,
         c.secret_hash,
         JSON.stringify(c.redirect_uris),
         JSON.stringify(c.audiences),
@@ -304,7 +305,8 @@ export class Store {
         u.username AS u_username, u.display_name AS u_display_name, u.cust_id AS u_cust_id,
         u.group_ids AS u_group_ids, u.env AS u_env, u.subscription_active AS u_subscription_active,
         u.password_hash AS u_password_hash, u.created_at AS u_created_at, u.updated_at AS u_updated_at,
-        c.client_name AS c_client_name, c.client_type AS c_client_type, c.secret_hash AS c_secret_hash,
+        c.client_name AS c_client_name, c.client_type AS c_client_type, c.role AS c_role,
+        c.secret_hash AS c_secret_hash,
         c.redirect_uris AS c_redirect_uris, c.audiences AS c_audiences, c.grant_types AS c_grant_types,
         c.access_token_ttl AS c_access_token_ttl, c.refresh_token_ttl AS c_refresh_token_ttl,
         c.developer_name AS c_developer_name, c.developer_email AS c_developer_email,

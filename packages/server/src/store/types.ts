@@ -1,11 +1,18 @@
 export type ClientType = 'confidential' | 'public';
 export type GrantType = 'authorization_code' | 'refresh_token' | 'password_limited';
 export const GRANT_TYPES: readonly GrantType[] = ['authorization_code', 'refresh_token', 'password_limited'];
+/**
+ * What a client is for: an app that gets tokens, or a resource server (an API) that only introspects
+ * the tokens presented to it (RFC 7662): confidential, with no grants.
+ */
+export type ClientRole = 'client' | 'resource-server';
+export const CLIENT_ROLES: readonly ClientRole[] = ['client', 'resource-server'];
 
 export interface ClientRecord {
   client_id: string;
   client_name: string;
   client_type: ClientType;
+  role: ClientRole;
   /** SHA-256 (base64) of the masked client secret; null for public clients. */
   secret_hash: string | null;
   redirect_uris: string[];

@@ -16,6 +16,11 @@ export async function registerDiscovery(app: FastifyInstance, ctx: AppContext): 
     response_modes_supported: ['query'],
     grant_types_supported: ['authorization_code', 'refresh_token', 'password_limited'],
     token_endpoint_auth_methods_supported: ['client_secret_post', 'none'],
+    revocation_endpoint: e.revoke,
+    revocation_endpoint_auth_methods_supported: ['client_secret_post', 'none'],
+    introspection_endpoint: e.introspect,
+    // Public clients cannot introspect: introspection answers confidential clients and resource servers.
+    introspection_endpoint_auth_methods_supported: ['client_secret_post'],
     code_challenge_methods_supported: ['S256', 'plain'],
     authorization_response_iss_parameter_supported: true,
     service_documentation: `${e.book}/`,
