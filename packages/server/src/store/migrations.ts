@@ -191,7 +191,7 @@ CREATE INDEX audit_log_object ON audit_log (object_id, at);
 `,
   },
   {
-    version: 8,
+    version: 6,
     name: 'client_role',
     // Resource servers are registered as clients that may introspect any token (RFC 7662).
     sql: `
