@@ -21,6 +21,7 @@ import {
 } from '../packages/server/test/helpers.ts';
 import { Browser, hidden } from '../packages/server/test/http-browser.ts';
 import { start as startDataApi } from './data-api/server.mjs';
+import { main as deviceMain } from './device/index.mjs';
 import { run as runHeadless } from './headless/index.mjs';
 import { main as nativeMain } from './native/index.mjs';
 import { start as startSpa } from './spa/serve.mjs';
@@ -391,6 +392,79 @@ describe('native example (loopbackLogin)', () => {
     for (const line of [...lines, ...info]) assert.doesNotMatch(line, /eyJ/);
   });
 });
+
+// ---- the device app
+
+describe('device example (deviceLogin)', () => {
+  test('shows the user code, the user allows it on another device, and the program prints the profile', async () => {
+    const user = await newUser();
+    const { clientId } = await newClient({
+      client_type: 'public',
+      grant_types: ['urn:ietf:params:oauth:grant-type:device_code', 'refresh_token'],
+    });
+    const lines: string[] = [];
+    const polls: string[] = [];
+    let approving: Promise<void> | undefined;
+    const profile = await deviceMain({
+      issuer: server.issuer,
+      clientId,
+      log: (line: string) => lines.push(line),
+      fetch: async (input: RequestInfo | URL, init?: RequestInit) => {
+        const res = await notingFetch(input, init);
+        if (String(input).endsWith('/oauth2/token')) {
+          polls.push(res.ok ? 'tokens' : (await res.clone().json()).error);
+        }
+        return res;
+      },
+      // The person, on their phone: opens the address, types the code, signs in, allows.
+      onCode: (code: { userCode: string; verificationUri: string }) => {
+        assert.match(code.userCode, /^[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}$/);
+        assert.equal(code.verificationUri, `${server.issuer}/oauth2/device`);
+        approving = enterCodeAndAllow(code.verificationUri, code.userCode, user);
+      },
+    });
+    await approving;
+    assert.deepEqual(profile, { iracing_name: user.name, iracing_cust_id: user.custId });
+    assert.equal(lines[0], `Signed in as ${user.name} (customer ID ${user.custId})`);
+    assert.equal(polls.at(-1), 'tokens');
+    for (const line of lines) assert.doesNotMatch(line, /eyJ/);
+  });
+});
+
+/** Plays the user's phone over HTTP: the device page, sign-in, consent (Allow). */
+async function enterCodeAndAllow(deviceUrl: string, userCode: string, user: User): Promise<void> {
+  const browser = new Browser();
+  const entry = await browser.open(deviceUrl);
+  assert.equal(entry.status, 200, entry.text);
+  const entered = await browser.open(formAction(entry.text, deviceUrl), {
+    form: { csrf_token: hidden(entry.text, 'csrf_token'), user_code: userCode.toLowerCase() },
+  });
+  assert.equal(entered.status, 303, entered.text);
+  const toLogin = await browser.open(new URL(entered.location!, deviceUrl).href);
+  const loginUrl = new URL(toLogin.location!, deviceUrl).href;
+  const login = await browser.open(loginUrl);
+  assert.equal(login.status, 200, login.text);
+  const signedIn = await browser.open(formAction(login.text, loginUrl), {
+    form: {
+      request_id: hidden(login.text, 'request_id'),
+      csrf_token: hidden(login.text, 'csrf_token'),
+      email: user.username,
+      password: user.password,
+    },
+  });
+  const consentUrl = new URL(signedIn.location!, deviceUrl).href;
+  const consent = await browser.open(consentUrl);
+  assert.equal(consent.status, 200, consent.text);
+  const done = await browser.open(formAction(consent.text, consentUrl), {
+    form: {
+      request_id: hidden(consent.text, 'request_id'),
+      csrf_token: hidden(consent.text, 'csrf_token'),
+      decision: 'allow',
+    },
+  });
+  assert.equal(done.status, 200, done.text);
+  assert.match(done.text, /Return to your device/);
+}
 
 // ---- the single-page app
 

@@ -88,6 +88,29 @@ export interface PasswordLimitedOptions {
   scope?: string | string[];
 }
 
+/** What the user needs to approve a device sign-in: shown by `deviceLogin` through `onCode`. */
+export interface DeviceCode {
+  /** The code the user types on the verification page, e.g. `WDJB-MJHT`. */
+  userCode: string;
+  /** The page where the user enters the code (show it, or a QR code of `verificationUriComplete`). */
+  verificationUri: string;
+  /** The same page with the code filled in. */
+  verificationUriComplete: string;
+  /** Seconds until the code expires. */
+  expiresIn: number;
+}
+
+export interface DeviceLoginOptions {
+  scope?: string | string[];
+  /**
+   * Shows the code to the user. By default it is printed to stderr (in Node) or the console. Awaited:
+   * polling starts once it returns.
+   */
+  onCode?: (code: DeviceCode) => void | Promise<void>;
+  /** Stops waiting: deviceLogin then rejects with the signal's reason. */
+  signal?: AbortSignal;
+}
+
 /**
  * The server's RFC 8414 metadata (`/.well-known/oauth-authorization-server`): the fields the SDK reads,
  * and whatever else the server says.
@@ -178,6 +201,48 @@ export class OAuthClient {
     const scope = Array.isArray(options.scope) ? options.scope.join(' ') : options.scope;
     if (scope) form.scope = scope;
     return this.#token(form);
+  }
+
+  /**
+   * The Device Authorization Grant (RFC 8628), for a client that cannot open a browser: asks for a
+   * device code, shows the user code (`onCode`), and polls /token at the server's interval (5 s more
+   * after each slow_down) until the user has allowed or denied it on another device. Resolves with the
+   * tokens; rejects with the server's access_denied or expired_token, or when `signal` aborts.
+   */
+  async deviceLogin(options: DeviceLoginOptions = {}): Promise<TokenSet> {
+    const form: Form = await this.#authenticated({});
+    const scope = Array.isArray(options.scope) ? options.scope.join(' ') : options.scope;
+    if (scope) form.scope = scope;
+    options.signal?.throwIfAborted();
+    const res = await this.#send('POST', '/device_authorization', { form });
+    const body = await this.#json(res, '/device_authorization');
+    const text = (k: string) => (typeof body[k] === 'string' && body[k] ? (body[k] as string) : undefined);
+    const deviceCode = text('device_code');
+    const userCode = text('user_code');
+    const verificationUri = text('verification_uri');
+    const expiresIn = body.expires_in;
+    if (!deviceCode || !userCode || !verificationUri || typeof expiresIn !== 'number') {
+      throw malformed('/device_authorization');
+    }
+    let interval = typeof body.interval === 'number' && body.interval > 0 ? body.interval : 5;
+    const code: DeviceCode = {
+      userCode,
+      verificationUri,
+      verificationUriComplete: text('verification_uri_complete') ?? verificationUri,
+      expiresIn,
+    };
+    await (options.onCode ?? printDeviceCode)(code);
+    for (;;) {
+      // A little over the interval: the server counts whole seconds, and a timer may fire a hair early.
+      await sleep(interval * 1000 + 250, options.signal);
+      try {
+        return await this.#token({ grant_type: DEVICE_CODE_GRANT, device_code: deviceCode });
+      } catch (err) {
+        if (!(err instanceof OAuthError)) throw err;
+        if (err.error === 'slow_down') interval += 5;
+        else if (err.error !== 'authorization_pending') throw err;
+      }
+    }
   }
 
   /** The server's metadata, fetched on every call (a client that needs it often should keep it). */
@@ -325,6 +390,32 @@ export class OAuthClient {
     // Drain the body so the connection can be reused.
     await res.arrayBuffer().catch(() => undefined);
   }
+}
+
+const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
+
+/** deviceLogin's default onCode: on stderr in Node (stdout stays the program's), else the console. */
+function printDeviceCode(code: DeviceCode): void {
+  const message = `To sign in, open ${code.verificationUri} and enter the code ${code.userCode}\n(or open ${code.verificationUriComplete}). The code expires in ${Math.round(code.expiresIn / 60)} minutes.\n`;
+  const stderr = (globalThis as { process?: { stderr?: { write(s: string): unknown } } }).process?.stderr;
+  if (stderr) stderr.write(message);
+  else console.log(message);
+}
+
+/** Waits, or rejects with the signal's reason as soon as it aborts. */
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal!.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {

@@ -12,6 +12,8 @@ export {
   parseCallback,
 } from './authorize.ts';
 export {
+  type DeviceCode,
+  type DeviceLoginOptions,
   type ExchangeCodeOptions,
   type Introspection,
   OAuthClient,

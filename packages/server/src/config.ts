@@ -45,6 +45,11 @@ export interface Config {
   browserSessionMaxAge: number;
   /** Seconds an authorization code may be exchanged. */
   codeTtl: number;
+  /** The Device Authorization Grant (RFC 8628): device code lifetime, and the poll interval devices get. */
+  device: {
+    codeTtl: number;
+    interval: number;
+  };
   passwordLimited: {
     window: number;
     clientUserLimit: number;
@@ -139,6 +144,10 @@ export function loadConfig(env: Env = process.env, flags: Flags = {}): Config {
     refreshReuseGrace: int('PADDOCK_REFRESH_REUSE_GRACE', 0, 0, 300),
     browserSessionMaxAge: int('PADDOCK_BROWSER_SESSION_MAX_AGE', 12 * 3600, 60),
     codeTtl: int('PADDOCK_CODE_TTL', 60, 1, 600),
+    device: {
+      codeTtl: int('PADDOCK_DEVICE_CODE_TTL', 600, 60, 3600),
+      interval: int('PADDOCK_DEVICE_POLL_INTERVAL', 5, 1, 60),
+    },
     passwordLimited: {
       window: int('PADDOCK_PASSWORD_LIMITED_WINDOW', 900, 1),
       clientUserLimit: int('PADDOCK_PASSWORD_LIMITED_LIMIT', 10, 1),
@@ -269,6 +278,8 @@ export function endpoints(config: Config) {
     authorize: `${oauth2}/authorize`,
     login: `${oauth2}/login`,
     consent: `${oauth2}/consent`,
+    deviceAuthorization: `${oauth2}/device_authorization`,
+    device: `${oauth2}/device`,
     profile: `${oauth2}/iracing/profile`,
     book: `${oauth2}/book`,
     jwks: `${config.issuer}/.well-known/jwks.json`,

@@ -73,6 +73,8 @@ describe("the book's error table", () => {
       Object.fromEntries(Object.entries(ERROR_TABLE).map(([k, v]) => [k, `${v.status} ${v.reason}`])),
       {
         access_denied: '401 Unauthorized',
+        authorization_pending: '400 Bad Request',
+        expired_token: '400 Bad Request',
         insufficient_scope: '403 Forbidden',
         invalid_client: '403 Unauthorized',
         invalid_grant: '400 Bad Request',
@@ -80,6 +82,7 @@ describe("the book's error table", () => {
         invalid_scope: '400 Bad Request',
         invalid_token: '401 Unauthorized',
         server_error: '500 Internal Server Error',
+        slow_down: '400 Bad Request',
         temporarily_unavailable: '503 Service Unavailable',
         unauthorized_client: '401 Unauthorized',
         unsupported_grant_type: '400 Bad Request',

@@ -68,7 +68,11 @@ function clientFlags(cmd: Command, forUpdate: boolean): Command {
     )
     .option('--allow-http', 'accept http:// redirect URIs other than the native loopback form')
     .option('--audience <aud>', 'an extra access-token audience, e.g. data-server (repeatable)', collect)
-    .option('--grant <grant>', 'authorization_code, refresh_token or password_limited (repeatable)', collect)
+    .option(
+      '--grant <grant>',
+      'authorization_code, refresh_token, password_limited or urn:ietf:params:oauth:grant-type:device_code (repeatable)',
+      collect,
+    )
     .option(
       '--access-token-ttl <s>',
       `access-token lifetime in seconds (default ${DEFAULT_ACCESS_TOKEN_TTL})`,

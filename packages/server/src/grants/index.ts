@@ -1,6 +1,7 @@
 import { unauthorizedClient } from '../oauth/errors.ts';
-import type { ClientRecord, GrantType } from '../store/types.ts';
+import { type ClientRecord, DEVICE_CODE_GRANT, type GrantType } from '../store/types.ts';
 import { authorizationCode } from './authorization_code.ts';
+import { deviceCode } from './device_code.ts';
 import { countPasswordLimitedIp, passwordLimited } from './password_limited.ts';
 import { refreshToken } from './refresh_token.ts';
 import type { Grant } from './types.ts';
@@ -15,6 +16,7 @@ export const GRANTS: Readonly<Record<GrantType, Grant>> = {
     beforeClientAuth: countPasswordLimitedIp,
     handle: passwordLimited,
   },
+  [DEVICE_CODE_GRANT]: { clientTypes: ['public', 'confidential'], handle: deviceCode },
 };
 
 export function grantOf(grantType: string): Grant | undefined {

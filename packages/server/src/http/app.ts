@@ -16,6 +16,7 @@ import { countRequests } from './metrics.ts';
 import { trustedProxies } from './proxies.ts';
 import { registerAuthorize } from './routes/authorize.ts';
 import { registerBook } from './routes/book.ts';
+import { registerDevice } from './routes/device.ts';
 import { registerDiscovery } from './routes/discovery.ts';
 import { registerHealth } from './routes/health.ts';
 import { registerIntrospection } from './routes/introspection.ts';
@@ -84,6 +85,7 @@ export async function buildApp(ctx: AppContext, options: AppOptions = {}): Promi
   });
   await registerIntrospection(app, ctx);
   await registerAuthorize(app, ctx);
+  await registerDevice(app, ctx);
   await registerLogout(app, ctx);
   await registerDiscovery(app, ctx);
   await registerBook(app, { basePath: ctx.config.basePath });

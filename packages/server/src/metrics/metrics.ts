@@ -23,7 +23,13 @@ export interface ObservedStore {
 }
 
 /** Which rate-limit bucket refused a request: password_limited's two, the sign-in page's two, /authorize's. */
-export type RateLimitBucket = 'ip' | 'client_user' | 'sign_in_ip' | 'sign_in_global' | 'authorize_ip';
+export type RateLimitBucket =
+  | 'ip'
+  | 'client_user'
+  | 'sign_in_ip'
+  | 'sign_in_global'
+  | 'authorize_ip'
+  | 'device_user_code';
 /** Where a locked-out user tried to sign in. */
 export type LockoutVia = 'password_limited' | 'sign_in';
 export type ReusedToken = 'authorization_code' | 'refresh_token';
@@ -94,7 +100,14 @@ export class Metrics {
     });
     // Label every series up front, so dashboards and rate() see zeros rather than absent series.
     for (const t of ['authorization_code', 'refresh_token'] as const) this.reuse.inc({ token_type: t }, 0);
-    for (const b of ['ip', 'client_user', 'sign_in_ip', 'sign_in_global', 'authorize_ip'] as const)
+    for (const b of [
+      'ip',
+      'client_user',
+      'sign_in_ip',
+      'sign_in_global',
+      'authorize_ip',
+      'device_user_code',
+    ] as const)
       this.rateLimited.inc({ bucket: b }, 0);
     for (const v of ['password_limited', 'sign_in'] as const) this.lockedOut.inc({ via: v }, 0);
     for (const o of ['query', 'transaction'] as const) this.storeDuration.zero({ operation: o });

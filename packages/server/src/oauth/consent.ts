@@ -4,7 +4,9 @@
 //   page, for every scope set including the empty one; a decision covers the same scopes or fewer;
 // - RFC 8252 section 8.6: a public client's loopback, plain-http or custom-scheme redirect URI proves
 //   nothing (any local program can use the client id with its own port or scheme handler), so such a
-//   request is asked every time; confidential clients and public https redirect URIs keep the decision.
+//   request is asked every time; confidential clients and public https redirect URIs keep the decision;
+// - RFC 8628 section 5.4: a device sign-in is asked every time, naming the client, since the user code
+//   may have come from someone else's device (remote phishing).
 
 /** The pending request's part in the sign-in decision. */
 export interface SignInState {
@@ -34,9 +36,12 @@ export interface ConsentQuestion {
   asked: readonly string[];
   client: { client_type: 'public' | 'confidential' };
   redirectUri: string;
+  /** The request signs the user in for a device (RFC 8628). */
+  device?: boolean;
 }
 
 export function needsConsent(q: ConsentQuestion): boolean {
+  if (q.device) return true;
   if (q.granted === undefined || !consentRemembered(q.client, q.redirectUri)) return true;
   const granted = q.granted;
   return !q.asked.every((s) => granted.includes(s));

@@ -3,6 +3,10 @@
 
 export const ERROR_TABLE = {
   access_denied: { status: 401, reason: 'Unauthorized' },
+  // RFC 8628 section 3.5: the Device Authorization Grant's answers to a poll of /token.
+  authorization_pending: { status: 400, reason: 'Bad Request' },
+  expired_token: { status: 400, reason: 'Bad Request' },
+  slow_down: { status: 400, reason: 'Bad Request' },
   insufficient_scope: { status: 403, reason: 'Forbidden' },
   // The book's table pairs 403 with the reason "Unauthorized"; we follow the table as written.
   invalid_client: { status: 403, reason: 'Unauthorized' },

@@ -198,6 +198,35 @@ CREATE INDEX audit_log_object ON audit_log (object_id, at);
 ALTER TABLE clients ADD COLUMN role TEXT NOT NULL DEFAULT 'client';
 `,
   },
+  {
+    version: 7,
+    name: 'device_authorization',
+    // RFC 8628. Both codes are stored hashed. status: pending, then approved or denied on the device
+    // page, then used once /token has issued tokens for it. request_id is the pending authorization
+    // request the user code was entered for (the user code is single use); the request carries the
+    // device code's hash back, so that its consent ends at the device code instead of a redirect.
+    sql: `
+CREATE TABLE device_codes (
+  device_code_hash TEXT PRIMARY KEY,
+  user_code_hash TEXT NOT NULL,
+  client_id TEXT NOT NULL REFERENCES clients (client_id) ON DELETE CASCADE,
+  scope TEXT,
+  status TEXT NOT NULL,
+  poll_interval BIGINT NOT NULL,
+  last_polled_at BIGINT,
+  request_id TEXT,
+  user_id TEXT REFERENCES users (user_id) ON DELETE CASCADE,
+  auth_time BIGINT,
+  ip TEXT,
+  user_agent TEXT,
+  created_at BIGINT NOT NULL,
+  expires_at BIGINT NOT NULL
+);
+CREATE UNIQUE INDEX device_codes_user_code ON device_codes (user_code_hash);
+CREATE INDEX device_codes_expires ON device_codes (expires_at);
+ALTER TABLE authorization_requests ADD COLUMN device_code_hash TEXT;
+`,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -1,6 +1,7 @@
 import { AuditStore } from './audit.ts';
 import type { Db, Param, Queryable, Row } from './db.ts';
 import { one } from './db.ts';
+import { DeviceStore } from './device.ts';
 import { LifecycleStore } from './lifecycle.ts';
 import { pendingMigrations } from './migrations.ts';
 import type {
@@ -102,6 +103,11 @@ export class Store {
   /** The audit log of administrative acts (store/audit.ts). */
   get auditLog(): AuditStore {
     return new AuditStore(this.q);
+  }
+
+  /** Device codes of the Device Authorization Grant (store/device.ts). */
+  get device(): DeviceStore {
+    return new DeviceStore(this.q);
   }
 
   // ---- clients

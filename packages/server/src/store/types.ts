@@ -1,6 +1,17 @@
 export type ClientType = 'confidential' | 'public';
-export type GrantType = 'authorization_code' | 'refresh_token' | 'password_limited';
-export const GRANT_TYPES: readonly GrantType[] = ['authorization_code', 'refresh_token', 'password_limited'];
+/** RFC 8628's grant type for the Device Authorization Grant. */
+export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
+export type GrantType =
+  | 'authorization_code'
+  | 'refresh_token'
+  | 'password_limited'
+  | typeof DEVICE_CODE_GRANT;
+export const GRANT_TYPES: readonly GrantType[] = [
+  'authorization_code',
+  'refresh_token',
+  'password_limited',
+  DEVICE_CODE_GRANT,
+];
 /**
  * What a client is for: an app that gets tokens, or a resource server (an API) that only introspects
  * the tokens presented to it (RFC 7662): confidential, with no grants.
@@ -97,6 +108,8 @@ export interface AuthorizationRequestRecord {
   verified_session: string | null;
   created_at: number;
   expires_at: number;
+  /** Set when the request signs the user in for a device (RFC 8628): it ends at that device code. */
+  device_code_hash?: string | null;
 }
 
 export interface BrowserSessionRecord {

@@ -275,11 +275,48 @@ const CONSENT = `{{#> layout title=title}}
       <button class="btn primary" type="submit" name="decision" value="allow">Allow</button>
     </div>
   </form>
+  {{#if device}}
+  <p class="fine">Allow only if you started signing in to {{client.client_name}} on a device of your own just now. Never allow a code that someone else gave you.</p>
+  {{else}}
   <p class="fine">Allow only if you trust {{client.client_name}}. You will be sent back to the app either way.</p>
+  {{/if}}
   {{#if signOutAction}}
   <form id="sign-out" method="post" action="{{signOutAction}}">
     <input type="hidden" name="csrf_token" value="{{signOutCsrfToken}}">
   </form>
+  {{/if}}
+</div>
+{{/layout}}`;
+
+const DEVICE = `{{#> layout title="Connect a device"}}
+<div class="card">
+  <div class="center">
+    <h1>Connect a device</h1>
+    <p class="lead">Enter the code shown on your device.</p>
+  </div>
+  {{#if error}}
+  <div class="alert error" role="alert">${ICON_ALERT}<div>{{error}}</div></div>
+  {{/if}}
+  <form method="post" action="{{action}}">
+    <input type="hidden" name="csrf_token" value="{{csrfToken}}">
+    <div class="field">
+      <label for="user_code">Code</label>
+      <input id="user_code" name="user_code" type="text" autocomplete="off" autocapitalize="characters" spellcheck="false" required maxlength="32" placeholder="XXXX-XXXX" value="{{userCode}}" autofocus>
+    </div>
+    <button class="btn primary" type="submit">Continue</button>
+  </form>
+  <p class="fine">Next you sign in and see which app asks for access. Only continue with a code your own device shows.</p>
+</div>
+{{/layout}}`;
+
+const DEVICE_DONE = `{{#> layout title=title}}
+<div class="card center">
+  {{#if approved}}<div class="done" aria-hidden="true">${ICON_CHECK}</div>{{/if}}
+  <h1>{{title}}</h1>
+  {{#if approved}}
+  <p class="lead"><strong>{{clientName}}</strong> is now signed in. Return to your device: it continues on its own. You can close this window.</p>
+  {{else}}
+  <p class="lead">You denied <strong>{{clientName}}</strong> access. Return to your device; you can close this window.</p>
   {{/if}}
 </div>
 {{/layout}}`;
@@ -337,6 +374,20 @@ interface ConsentView {
   userInitial: string;
   signOutAction: string;
   signOutCsrfToken: string;
+  device: boolean;
+}
+
+interface DeviceView {
+  action: string;
+  csrfToken: string;
+  userCode: string;
+  error: string;
+}
+
+interface DeviceDoneView {
+  title: string;
+  approved: boolean;
+  clientName: string;
 }
 
 interface ErrorView {
@@ -352,6 +403,8 @@ interface ErrorView {
 const loginTemplate = hb.compile<LoginView>(LOGIN, OPTIONS);
 const consentTemplate = hb.compile<ConsentView>(CONSENT, OPTIONS);
 const errorTemplate = hb.compile<ErrorView>(ERROR, OPTIONS);
+const deviceTemplate = hb.compile<DeviceView>(DEVICE, OPTIONS);
+const deviceDoneTemplate = hb.compile<DeviceDoneView>(DEVICE_DONE, OPTIONS);
 const signedOutTemplate = hb.compile<Record<string, never>>(SIGNED_OUT, OPTIONS);
 
 /** Sign-in page: email and password, posted with the pending request's id and the CSRF token. */
@@ -389,6 +442,8 @@ export function consentPage(p: {
   scopes: ScopeInfo[];
   user: { name: string; email: string };
   signOut?: { action: string; csrfToken: string };
+  /** A device sign-in (RFC 8628): the fine print warns against codes from someone else. */
+  device?: boolean;
 }): string {
   const developerUrl = p.client.developer_url ?? '';
   return consentTemplate({
@@ -407,6 +462,31 @@ export function consentPage(p: {
     userInitial: initialOf(p.user.name || p.user.email),
     signOutAction: p.signOut ? formAction(p.signOut.action) : '',
     signOutCsrfToken: p.signOut?.csrfToken ?? '',
+    device: p.device ?? false,
+  });
+}
+
+/** The device page: the user code shown on a device, posted with the CSRF token. */
+export function devicePage(p: {
+  action: string;
+  csrfToken: string;
+  userCode: string;
+  error?: string;
+}): string {
+  return deviceTemplate({
+    action: formAction(p.action),
+    csrfToken: p.csrfToken,
+    userCode: p.userCode,
+    error: p.error ?? '',
+  });
+}
+
+/** The end of a device sign-in: the decision is with the device now. */
+export function deviceDonePage(p: { approved: boolean; clientName: string }): string {
+  return deviceDoneTemplate({
+    title: p.approved ? 'Return to your device' : 'Access denied',
+    approved: p.approved,
+    clientName: p.clientName,
   });
 }
 
@@ -509,6 +589,11 @@ function avatarClass(clientId: string): string {
   consentPage({ ...form, scopes: [{ name: 's', description: 's' }], user });
   consentPage({ ...form, client: { ...client, developer_name: null }, scopes: [], user });
   consentPage({ ...form, scopes: [], user, signOut: { action: '/', csrfToken: 't' } });
+  consentPage({ ...form, scopes: [], user, device: true });
+  devicePage({ action: '/', csrfToken: 't', userCode: 'u', error: 'e' });
+  devicePage({ action: '/', csrfToken: 't', userCode: '' });
+  deviceDonePage({ approved: true, clientName: 'c' });
+  deviceDonePage({ approved: false, clientName: 'c' });
   signedOutPage();
   errorPage({ status: 400, error: 'e', description: 'd', errorUri: '/', requestId: 'r' });
 }

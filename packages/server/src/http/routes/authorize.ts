@@ -30,6 +30,7 @@ import {
 } from '../browser.ts';
 import { errorUri } from '../errors.ts';
 import { capped, formOf, queryOf, rawQuery } from '../input.ts';
+import { endDeviceRequest } from './device.ts';
 
 /** How long a user has to sign in and decide. */
 const REQUEST_TTL = 900;
@@ -159,6 +160,7 @@ export async function registerAuthorize(app: FastifyInstance, ctx: AppContext): 
         scopes: scopeList(ar.scope).map((name) => ({ name, description: SCOPES[name] ?? name })),
         user: { name: user.display_name, email: user.username },
         signOut: { action: `${base}/logout`, csrfToken: signOutCsrfToken(ctx, request, reply, session!) },
+        device: Boolean(ar.device_code_hash),
       }),
     );
   });
@@ -170,6 +172,18 @@ export async function registerAuthorize(app: FastifyInstance, ctx: AppContext): 
     const session = await currentBrowserSession(ctx, request, now());
     if (!session || needsSignIn(ar, session.hash)) return toLogin(reply, ar, 303);
     if (form.decision === 'deny') {
+      // Device sign-in (RFC 8628): the decision goes to the device code, not to a redirect URI.
+      if (ar.device_code_hash) {
+        const client = await clientOf(ar);
+        return endDeviceRequest(
+          ctx,
+          reply,
+          { ...ar, device_code_hash: ar.device_code_hash },
+          session,
+          'denied',
+          client.client_name,
+        );
+      }
       if (!(await ctx.store.finishAuthorizationRequest(ar.request_id))) throw expired();
       const denied = new OAuthError('access_denied', 'the user denied the request');
       return redirectError(reply, ar.redirect_uri, denied, ar.state ?? undefined, 303);
@@ -228,7 +242,8 @@ export async function registerAuthorize(app: FastifyInstance, ctx: AppContext): 
   ) {
     if (!session || needsSignIn(ar, session.hash)) return toLogin(reply, ar, status);
     const granted = await ctx.store.getConsent(session.record.user_id, ar.client_id);
-    if (needsConsent({ granted, asked: scopeList(ar.scope), client, redirectUri: ar.redirect_uri }))
+    const device = Boolean(ar.device_code_hash);
+    if (needsConsent({ granted, asked: scopeList(ar.scope), client, redirectUri: ar.redirect_uri, device }))
       return reply.redirect(`${base}/consent?request_id=${ar.request_id}`, status);
     return issueCode(request, reply, ar, session, status);
   }
@@ -240,6 +255,18 @@ export async function registerAuthorize(app: FastifyInstance, ctx: AppContext): 
     session: BrowserSession,
     status: 302 | 303,
   ) {
+    // Device sign-in (RFC 8628): the device code is approved instead of a code being issued.
+    if (ar.device_code_hash) {
+      const client = await clientOf(ar);
+      return endDeviceRequest(
+        ctx,
+        reply,
+        { ...ar, device_code_hash: ar.device_code_hash },
+        session,
+        'approved',
+        client.client_name,
+      );
+    }
     // Deleting the request is the atomic step: a double submission issues one code.
     if (!(await ctx.store.finishAuthorizationRequest(ar.request_id))) throw expired();
     const code = randomToken(32);

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { endpoints } from '../../config.ts';
 import type { AppContext } from '../../context.ts';
 import { SCOPES } from '../../oauth/scopes.ts';
+import { DEVICE_CODE_GRANT } from '../../store/types.ts';
 
 /** RFC 8414 metadata, describing only what this server really does. */
 export async function registerDiscovery(app: FastifyInstance, ctx: AppContext): Promise<void> {
@@ -10,11 +11,12 @@ export async function registerDiscovery(app: FastifyInstance, ctx: AppContext): 
     issuer: ctx.config.issuer,
     authorization_endpoint: e.authorize,
     token_endpoint: e.token,
+    device_authorization_endpoint: e.deviceAuthorization,
     jwks_uri: e.jwks,
     scopes_supported: Object.keys(SCOPES),
     response_types_supported: ['code'],
     response_modes_supported: ['query'],
-    grant_types_supported: ['authorization_code', 'refresh_token', 'password_limited'],
+    grant_types_supported: ['authorization_code', 'refresh_token', 'password_limited', DEVICE_CODE_GRANT],
     token_endpoint_auth_methods_supported: ['client_secret_post', 'none'],
     revocation_endpoint: e.revoke,
     revocation_endpoint_auth_methods_supported: ['client_secret_post', 'none'],
