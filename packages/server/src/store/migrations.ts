@@ -190,6 +190,16 @@ CREATE INDEX audit_log_at ON audit_log (at, audit_id);
 CREATE INDEX audit_log_object ON audit_log (object_id, at);
 `,
   },
+  {
+    version: 7,
+    name: 'session_impersonation',
+    // A session a staff member started for a user (paddock sessions impersonate), with the note saying
+    // who, why, and the customer's approval.
+    sql: `
+ALTER TABLE sessions ADD COLUMN impersonated BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE sessions ADD COLUMN impersonation_note TEXT;
+`,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
