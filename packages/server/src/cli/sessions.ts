@@ -31,6 +31,7 @@ interface SessionFlags {
   client?: string;
   note?: string;
   scope?: string;
+  issuer?: string;
 }
 
 /** Logs staff acts to standard error as the server logs (JSON lines, PADDOCK_LOG_LEVEL). */
@@ -81,7 +82,8 @@ export function sessionsCommand(program: Command): void {
       .requiredOption('--user <username>', 'the user to act as')
       .requiredOption('--client <client_id>', 'the client the session is with')
       .requiredOption('--note <text>', 'who impersonates, why, and a reference to the customer approval')
-      .option('--scope <scopes>', 'space-separated scopes (default: none)'),
+      .option('--scope <scopes>', 'space-separated scopes (default: none)')
+      .option('--issuer <url>', "the server's issuer URL, the tokens' iss (env PADDOCK_ISSUER)"),
   ).action((o: SessionFlags) =>
     withStore(o, async (store, config) => {
       const note = parseNote(o.note);
