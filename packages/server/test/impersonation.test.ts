@@ -2,9 +2,21 @@
 // session as the user, the user sees it (with the note) in /sessions, it cannot revoke the user's other
 // sessions, and it ends by /revoke/current or by `paddock sessions revoke`.
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type Headless, headless, login, refresh } from './fixtures.ts';
-import { cli, cliOk, decodeJwt, get, noteSecret, post, startInProcess, type TestServer } from './helpers.ts';
+import {
+  cli,
+  cliOk,
+  decodeJwt,
+  get,
+  LOG_DIR,
+  noteSecret,
+  post,
+  startInProcess,
+  type TestServer,
+} from './helpers.ts';
 
 let server: TestServer;
 let h: Headless;
@@ -19,6 +31,12 @@ after(() => server.stop());
 const NOTE = 'support for login test; approved by cust in #123456';
 const bearer = (t: string) => ({ authorization: `Bearer ${t}` });
 const sessionsOf = (t: string) => get(`${server.url}/oauth2/sessions`, bearer(t));
+
+/** The staff commands' log lines join the server logs that the log audit (log-audit.test.ts) reads. */
+function keepLog(stderr: string) {
+  fs.mkdirSync(LOG_DIR, { recursive: true });
+  fs.appendFileSync(path.join(LOG_DIR, `staff-cli-${process.pid}.log`), stderr);
+}
 
 async function impersonate(note = NOTE) {
   const r = await cliOk(
@@ -41,6 +59,7 @@ async function impersonate(note = NOTE) {
   );
   const body = r.json();
   noteSecret(body.access_token, body.refresh_token);
+  keepLog(r.stderr);
   return { body, stderr: r.stderr };
 }
 
@@ -141,6 +160,7 @@ describe('paddock sessions list and revoke', () => {
     const r = await cliOk(['sessions', 'revoke', body.session_id, '--json'], { env });
     assert.deepEqual(r.json(), [{ session_id: body.session_id, status: 'revoked' }]);
     assert.match(r.stderr, /"msg":"staff revoked a session"/);
+    keepLog(r.stderr);
     assert.equal((await sessionsOf(body.access_token)).body.error, 'invalid_token');
     assert.equal((await refresh(server, h, body.refresh_token)).body.error, 'invalid_grant');
     assert.equal((await sessionsOf(own.body.access_token)).status, 200, 'the user session is untouched');

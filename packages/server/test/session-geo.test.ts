@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { continentOfCountry, countryName, placeOf, publicAddress } from '../src/sessions/geo.ts';
 import { type Headless, headless, passwordForm } from './fixtures.ts';
 import { get, noteSecret, post, startInProcess, type TestServer, tmpDir } from './helpers.ts';
 import { buildMmdb } from './mmdb.ts';
@@ -109,5 +110,50 @@ describe('without a database: the bundled geoip-lite data', () => {
   test('127.0.0.1 gives null', async () => {
     const s = await sessionFrom(server, h, '127.0.0.1');
     assert.deepEqual(place(s, 'first'), NOWHERE);
+  });
+});
+
+describe('the rules of sessions/geo.ts', () => {
+  test('only public addresses are looked up (IPv4-mapped IPv6 unwrapped)', () => {
+    for (const ip of ['127.0.0.1', '::1', '::', '10.0.0.1', '172.16.5.4', '192.168.1.1', '169.254.1.1']) {
+      assert.equal(publicAddress(ip), null, ip);
+    }
+    for (const ip of [
+      '100.64.0.1',
+      'fe80::1',
+      'fd12:3456::1',
+      '::ffff:127.0.0.1',
+      '::ffff:10.0.0.1',
+      'junk',
+      '',
+    ]) {
+      assert.equal(publicAddress(ip), null, ip);
+    }
+    assert.equal(publicAddress('::ffff:8.8.8.8'), '8.8.8.8');
+    assert.equal(publicAddress('2001:4860:4860::8888'), '2001:4860:4860::8888');
+    assert.equal(publicAddress('81.2.69.142'), '81.2.69.142');
+  });
+
+  test('country codes get English names and one of the seven continents', () => {
+    assert.deepEqual(
+      ['US', 'BR', 'DE', 'JP', 'AU', 'ZA', 'AQ'].map((c) => [countryName(c), continentOfCountry(c)]),
+      [
+        ['United States', 'North America'],
+        ['Brazil', 'South America'],
+        ['Germany', 'Europe'],
+        ['Japan', 'Asia'],
+        ['Australia', 'Oceania'],
+        ['South Africa', 'Africa'],
+        ['Antarctica', 'Antarctica'],
+      ],
+    );
+    assert.equal(continentOfCountry('ZZ'), null);
+  });
+
+  test('a failing lookup places nothing rather than failing the request', () => {
+    const broken = () => {
+      throw new Error('corrupt database');
+    };
+    assert.deepEqual(placeOf(broken, '81.2.69.142'), NOWHERE);
   });
 });
