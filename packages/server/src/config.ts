@@ -70,6 +70,8 @@ export interface Config {
   mailFrom: string;
   /** Seconds between inactivity sweeps inside the server; 0: none. */
   sweepInterval: number;
+  /** A MaxMind-format (.mmdb) database for the sessions' places; unset: geoip-lite's bundled data. */
+  geoipDb: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -165,6 +167,7 @@ export function loadConfig(env: Env = process.env, flags: Flags = {}): Config {
     mailFrom: parseMailFrom(env.PADDOCK_MAIL_FROM || 'Paddock <paddock@localhost>'),
     // At most what a Node timer can wait (about 24 days).
     sweepInterval: int('PADDOCK_SWEEP_INTERVAL', 86400, 0, 2_147_483),
+    geoipDb: env.PADDOCK_GEOIP_DB ? path.resolve(env.PADDOCK_GEOIP_DB) : undefined,
   };
 }
 

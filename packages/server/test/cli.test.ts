@@ -116,6 +116,9 @@ describe('paddock --help and usage errors', () => {
       'keys rotate',
       'migrate',
       'serve',
+      'sessions impersonate',
+      'sessions list',
+      'sessions revoke',
       'users add',
       'users list',
       'users set-password',
@@ -210,7 +213,7 @@ describe('paddock --help and usage errors', () => {
     const dataDir = tmpDir();
     // Group commands take no options: these run without --data-dir.
     const bare: [string[], RegExp][] = [
-      [[], /paddock needs a command \(serve, dev, migrate, clients, users, keys, audit\)/],
+      [[], /paddock needs a command \(serve, dev, migrate, clients, users, sessions, keys, audit\)/],
       [['clients'], /paddock clients needs a command \(add, list, show, update/],
       [['frobnicate'], /unknown command 'frobnicate'/],
     ];

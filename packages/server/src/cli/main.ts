@@ -8,6 +8,7 @@ import { clientsCommand } from './clients.ts';
 import { configFrom, now, withCommon, withStore } from './common.ts';
 import { keysCommand } from './keys.ts';
 import { CliError, print } from './output.ts';
+import { sessionsCommand } from './sessions.ts';
 import { usersCommand } from './users.ts';
 
 interface ServeFlags {
@@ -99,6 +100,7 @@ export function buildProgram(): Command {
   );
   clientsCommand(program);
   usersCommand(program);
+  sessionsCommand(program);
   keysCommand(program);
   auditCommand(program);
   return program;

@@ -9,3 +9,8 @@ export function bearerToken(request: FastifyRequest): string {
   if (!m) throw invalidToken('Authorization header must be "Bearer" followed by the access token');
   return m[1]!;
 }
+
+/** The address and user agent a bearer request is recorded with (see verifyBearer). */
+export function bearerOrigin(request: FastifyRequest): { ip: string; userAgent: string | null } {
+  return { ip: request.ip, userAgent: request.headers['user-agent'] ?? null };
+}

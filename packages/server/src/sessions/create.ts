@@ -1,17 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import type { AppContext } from '../context.ts';
 import type { Store } from '../store/store.ts';
-import type { ClientRecord, GrantType, SessionRecord, UserRecord } from '../store/types.ts';
+import type { ClientRecord, SessionRecord, UserRecord } from '../store/types.ts';
 import { mintAccessToken, mintRefreshToken, type TokenResponse, tokenResponse } from '../tokens/issue.ts';
 
 export interface NewSession {
   user: UserRecord;
   client: ClientRecord;
   scope: string | null;
-  grantType: GrantType;
+  grantType: SessionRecord['grant_type'];
   authTime: number;
   ip: string | null;
   userAgent: string | null;
+  /** Set when a staff member starts the session for the user (paddock sessions impersonate). */
+  impersonationNote?: string;
 }
 
 /** A session and its first refresh token, ready to be stored. */
@@ -31,6 +33,8 @@ export function prepareSession(ctx: AppContext, s: NewSession, now: number) {
     first_user_agent: s.userAgent,
     last_ip: s.ip,
     last_user_agent: s.userAgent,
+    impersonated: s.impersonationNote === undefined ? 0 : 1,
+    impersonation_note: s.impersonationNote ?? null,
   };
   const refresh = s.client.grant_types.includes('refresh_token')
     ? mintRefreshToken(ctx, session, s.client, now)

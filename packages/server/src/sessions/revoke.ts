@@ -4,7 +4,7 @@
 // - /revoke/sessions is all or nothing: an id that is not a live session of this user and client
 //   revokes none of them.
 import type { AppContext } from '../context.ts';
-import { invalidRequest } from '../oauth/errors.ts';
+import { accessDenied, invalidRequest } from '../oauth/errors.ts';
 
 /** Whose sessions a request may touch: the user and client of its access token. */
 export interface SessionOwner {
@@ -57,5 +57,10 @@ export async function revokeClientSessions(
   owner: SessionOwner,
   now: number,
 ): Promise<number> {
+  // A staff member acting as the user may end their own session, never the user's other ones.
+  const session = await ctx.store.getSession(owner.session_id);
+  if (!session || Number(session.impersonated) === 1) {
+    throw accessDenied('the session must be a user session');
+  }
   return ctx.store.revokeUserClientSessions(owner.sub, owner.client_id, REASON, now);
 }

@@ -1,8 +1,9 @@
-// The book's session object. User agents are parsed with bowser; the geographic fields stay null until
-// a GeoIP database is configured (the book allows null for each of them).
+// The book's session object. User agents are parsed with bowser; places come from sessions/geo.ts (the
+// book allows null for each geographic field).
 import Bowser from 'bowser';
 import { scopeDescriptions } from '../oauth/scopes.ts';
 import type { ClientRecord, SessionRecord } from '../store/types.ts';
+import { NOWHERE, type Place } from './geo.ts';
 
 function agent(header: string | null) {
   if (!header) return { operating_system: null, browser: null };
@@ -14,7 +15,12 @@ function agent(header: string | null) {
   }
 }
 
-export function sessionView(s: SessionRecord, client: ClientRecord, currentSessionId: string) {
+export function sessionView(
+  s: SessionRecord,
+  client: ClientRecord,
+  currentSessionId: string,
+  places: { first: Place; last: Place } = { first: NOWHERE, last: NOWHERE },
+) {
   const scopes = s.scope ? s.scope.split(' ') : [];
   const first = agent(s.first_user_agent);
   const last = agent(s.last_user_agent);
@@ -31,21 +37,21 @@ export function sessionView(s: SessionRecord, client: ClientRecord, currentSessi
     last_activity: s.last_activity,
     session_expiration: s.expires_at,
     current_session: s.session_id === currentSessionId,
-    impersonated: false,
-    impersonation_note: null,
+    impersonated: Number(s.impersonated) === 1,
+    impersonation_note: s.impersonation_note ?? null,
     first_ip: s.first_ip,
-    first_continent: null,
-    first_country: null,
-    first_subdivisions: null,
-    first_city: null,
+    first_continent: places.first.continent,
+    first_country: places.first.country,
+    first_subdivisions: places.first.subdivisions,
+    first_city: places.first.city,
     first_user_agent_header: s.first_user_agent,
     first_user_agent_operating_system: first.operating_system,
     first_user_agent_browser: first.browser,
     last_ip: s.last_ip,
-    last_continent: null,
-    last_country: null,
-    last_subdivisions: null,
-    last_city: null,
+    last_continent: places.last.continent,
+    last_country: places.last.country,
+    last_subdivisions: places.last.subdivisions,
+    last_city: places.last.city,
     last_user_agent_header: s.last_user_agent,
     last_user_agent_operating_system: last.operating_system,
     last_user_agent_browser: last.browser,

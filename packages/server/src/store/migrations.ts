@@ -227,6 +227,16 @@ CREATE INDEX device_codes_expires ON device_codes (expires_at);
 ALTER TABLE authorization_requests ADD COLUMN device_code_hash TEXT;
 `,
   },
+  {
+    version: 8,
+    name: 'session_impersonation',
+    // A session a staff member started for a user (paddock sessions impersonate), with the note saying
+    // who, why, and the customer's approval.
+    sql: `
+ALTER TABLE sessions ADD COLUMN impersonated BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE sessions ADD COLUMN impersonation_note TEXT;
+`,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -4,6 +4,7 @@ import { one } from './db.ts';
 import { DeviceStore } from './device.ts';
 import { LifecycleStore } from './lifecycle.ts';
 import { pendingMigrations } from './migrations.ts';
+import { SessionStore } from './sessions.ts';
 import type {
   AuthorizationCodeRecord,
   AuthorizationRequestRecord,
@@ -98,6 +99,11 @@ export class Store {
   /** Client use tracking, inactivity notices, reactivation and deletion (store/lifecycle.ts). */
   get lifecycle(): LifecycleStore {
     return new LifecycleStore(this.q);
+  }
+
+  /** Staff listings and the bearer endpoints' coalesced activity writes (store/sessions.ts). */
+  get sessions(): SessionStore {
+    return new SessionStore(this.q);
   }
 
   /** The audit log of administrative acts (store/audit.ts). */
@@ -277,8 +283,9 @@ export class Store {
   async insertSession(s: SessionRecord): Promise<void> {
     await this.q.run(
       `INSERT INTO sessions (session_id, user_id, client_id, scope, grant_type, auth_time, expires_at, last_activity,
-        revoked_at, revoked_reason, first_ip, first_user_agent, last_ip, last_user_agent)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        revoked_at, revoked_reason, first_ip, first_user_agent, last_ip, last_user_agent, impersonated,
+        impersonation_note)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       [
         s.session_id,
         s.user_id,
@@ -294,6 +301,8 @@ export class Store {
         s.first_user_agent,
         s.last_ip,
         s.last_user_agent,
+        s.impersonated,
+        s.impersonation_note,
       ],
     );
   }

@@ -61,7 +61,8 @@ export interface SessionRecord {
   user_id: string;
   client_id: string;
   scope: string | null;
-  grant_type: GrantType;
+  /** The grant that started the session, or 'impersonation' for one a staff member started. */
+  grant_type: GrantType | 'impersonation';
   auth_time: number;
   expires_at: number;
   last_activity: number;
@@ -71,6 +72,9 @@ export interface SessionRecord {
   first_user_agent: string | null;
   last_ip: string | null;
   last_user_agent: string | null;
+  /** 1 when a staff member started the session (SQLite and PostgreSQL both read it back as a number). */
+  impersonated: number;
+  impersonation_note: string | null;
 }
 
 export interface SigningKeyRecord {

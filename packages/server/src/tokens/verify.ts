@@ -11,19 +11,47 @@ export interface AccessTokenClaims extends JWTPayload {
   scope: string | null;
 }
 
+/** Where a bearer request came from: recorded as the session's last IP and user agent. */
+export interface BearerOrigin {
+  ip: string;
+  userAgent: string | null;
+}
+
+/**
+ * Seconds between two last_activity writes of one session by the bearer endpoints, so that a client
+ * polling an endpoint does not write on every request.
+ */
+export const ACTIVITY_INTERVAL = 60;
+
 const imported = new Map<string, Promise<CryptoKey | Uint8Array>>();
 
 /**
  * Verifies a bearer token issued by this server (signature, expiry, issuer, audience) and that its
- * session is still live. Every failure is invalid_token.
+ * session is still live. Every failure is invalid_token. With an origin, the request counts as the
+ * session's activity.
  */
-export async function verifyBearer(ctx: AppContext, token: string): Promise<AccessTokenClaims> {
+export async function verifyBearer(
+  ctx: AppContext,
+  token: string,
+  origin?: BearerOrigin,
+): Promise<AccessTokenClaims> {
   const claims = await verifyAccessToken(ctx, token);
   const session = await ctx.store.getSession(claims.session_id);
   const now = seconds(ctx.clock);
   if (!session || session.revoked_at !== null)
     throw invalidToken('the session of this access token has been revoked');
   if (session.expires_at <= now) throw invalidToken('the session of this access token has expired');
+  // The session was just read, so its last activity is known: only a stale one costs a write, and the
+  // condition in the UPDATE keeps concurrent requests of the same minute to one write between them.
+  if (origin && session.last_activity <= now - ACTIVITY_INTERVAL) {
+    await ctx.store.sessions.touch(
+      session.session_id,
+      now,
+      origin.ip,
+      origin.userAgent,
+      now - ACTIVITY_INTERVAL + 1,
+    );
+  }
   return claims;
 }
 

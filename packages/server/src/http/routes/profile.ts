@@ -2,12 +2,12 @@ import type { FastifyInstance } from 'fastify';
 import type { AppContext } from '../../context.ts';
 import { invalidToken, OAuthError } from '../../oauth/errors.ts';
 import { hasScope, verifyBearer } from '../../tokens/verify.ts';
-import { bearerToken } from '../bearer.ts';
+import { bearerOrigin, bearerToken } from '../bearer.ts';
 
 export async function registerProfile(app: FastifyInstance, ctx: AppContext): Promise<void> {
   app.get(`${ctx.config.basePath}/oauth2/iracing/profile`, async (request, reply) => {
     reply.header('Cache-Control', 'no-store');
-    const claims = await verifyBearer(ctx, bearerToken(request));
+    const claims = await verifyBearer(ctx, bearerToken(request), bearerOrigin(request));
     if (!hasScope(claims, 'iracing.profile')) {
       throw new OAuthError('insufficient_scope', 'the access token lacks the iracing.profile scope');
     }
