@@ -288,7 +288,7 @@ export async function createTarget(opts = {}) {
       tokenPath: '/oauth2/token',
       jwksPath: '/.well-known/jwks.json',
       // Scenario C of the peer harness reads audience and typ from a real token when absent.
-      jwt: { issuer: baseUrl },
+      jwt: { issuer: baseUrl, audience: 'oauth-api' },
       clientId: CLIENT_ID,
       /** Paddock requires the masked client secret (client_secret_post, masked with the client_id). */
       clientAuth(kind) {
