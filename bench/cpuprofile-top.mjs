@@ -1,9 +1,12 @@
 #!/usr/bin/env node
 // Summarises a V8 .cpuprofile (node --cpu-prof) by self time: the functions the main thread was
-// actually executing, aggregated by name + script + line, with their share of all samples.
+// actually executing, aggregated by name + script position, with their share of the busy samples
+// (idle left out). Native calls (better-sqlite3's statements, fsync in COMMIT) count as self time of
+// the JavaScript function that made them. Positions in TypeScript files are tsx's generated code.
 //
 //   node bench/cpuprofile-top.mjs <file.cpuprofile> [--top=10]
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -18,9 +21,17 @@ export function summarise(profile, top = 10) {
   }
   const agg = new Map();
   let total = 0;
+  let idle = 0;
   for (const [id, us] of selfUs) {
     const cf = byId.get(id).callFrame;
-    const where = cf.url ? `${shorten(cf.url)}:${cf.lineNumber + 1}` : '';
+    // Waiting for work is not work: shares are of the time the thread was busy.
+    if (cf.functionName === '(idle)') {
+      idle += us;
+      continue;
+    }
+    const where = cf.url
+      ? `${shorten(cf.url)}:${cf.lineNumber + 1}:${cf.columnNumber + 1}${snippet(cf.url, cf.lineNumber, cf.columnNumber)}`
+      : '';
     const key = `${cf.functionName || '(anonymous)'}\t${where}`;
     agg.set(key, (agg.get(key) ?? 0) + us);
     total += us;
@@ -28,11 +39,38 @@ export function summarise(profile, top = 10) {
   const rows = [...agg.entries()].sort((a, b) => b[1] - a[1]).slice(0, top);
   return {
     totalMs: total / 1000,
+    idleMs: idle / 1000,
     rows: rows.map(([key, us]) => {
       const [fn, where] = key.split('\t');
       return { fn, where, ms: us / 1000, pct: (us / total) * 100 };
     }),
   };
+}
+
+// tsx runs TypeScript as esbuild output with whitespace minified (one line per file), so a position
+// in a .ts file names a column of that output: show the code there, compiled the same way.
+const require = createRequire(import.meta.url);
+const compiled = new Map();
+function snippet(url, line, column) {
+  if (!url.startsWith('file://') || !url.endsWith('.ts')) return '';
+  let code = compiled.get(url);
+  if (code === undefined) {
+    try {
+      const { transformSync } = require('esbuild');
+      code = transformSync(readFileSync(fileURLToPath(url), 'utf8'), {
+        loader: 'ts',
+        format: 'esm',
+        minifyWhitespace: true,
+        keepNames: true,
+        target: 'node20',
+      }).code.split('\n');
+    } catch {
+      code = null;
+    }
+    compiled.set(url, code);
+  }
+  const text = code?.[line]?.slice(column, column + 60);
+  return text ? `  ${text}` : '';
 }
 
 function shorten(url) {
@@ -49,7 +87,9 @@ function shorten(url) {
 }
 
 export function formatSummary(s) {
-  const lines = [`total sampled ${s.totalMs.toFixed(0)} ms; top ${s.rows.length} by self time:`];
+  const lines = [
+    `busy ${s.totalMs.toFixed(0)} ms (idle ${s.idleMs.toFixed(0)} ms left out); top ${s.rows.length} by self time, % of busy:`,
+  ];
   lines.push('  self %   self ms  function  (where)');
   for (const r of s.rows)
     lines.push(
