@@ -10,12 +10,21 @@ import { createRequire } from 'node:module';
 import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export function summarise(profile, top = 10) {
+/**
+ * @param {object} profile  a parsed .cpuprofile
+ * @param {number} [top]
+ * @param {{ fromUs: number, toUs: number }} [window]  only samples in this interval of the monotonic
+ *   clock (microseconds, as the profile's own timestamps and process.hrtime), e.g. one load run
+ */
+export function summarise(profile, top = 10, window) {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const selfUs = new Map(); // node id -> microseconds
   const { samples, timeDeltas } = profile;
+  let t = profile.startTime;
   for (let i = 0; i < samples.length; i++) {
-    // timeDeltas[i] is the time before sample i; charge the interval to the sample that ends it.
+    t += timeDeltas[i];
+    if (window && (t < window.fromUs || t > window.toUs)) continue;
+    // timeDeltas[i] is the time before sample i; charge the interval after it to the sample.
     const dt = timeDeltas[i + 1] ?? 0;
     selfUs.set(samples[i], (selfUs.get(samples[i]) ?? 0) + Math.max(dt, 0));
   }
