@@ -61,9 +61,11 @@ const PATCHES = [
       '        const tokens = target.bearerTokens || (target.bearerTokens = await target.bearer.tokens(200));\n' +
       '        const run = (connections, durationS, gate = true) => (gate ? load : runLoad)({\n' +
       "          baseUrl: target.baseUrl, path: target.bearer.path, method: 'GET', connections, durationS, serverPid: target.pid,\n" +
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: source code for the patched harness
       '          headersFor: (k) => ({ authorization: `Bearer ${tokens[k % tokens.length]}` }),\n' +
       '        });\n' +
       '        if (!target.bearerWarm) { await run(10, WARMUP_S, false); target.bearerWarm = true; }\n' +
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: source code for the patched harness
       "        loadRow(target.name, target.bearer.label, await measured(`${target.name} bearer c=${c}`, () => run(c, DURATION)), { scenario: 'C-bearer' });\n" +
       '      }\n' +
       '    }\n' +
