@@ -24,6 +24,12 @@ const WATCHDOG = join(HERE, 'lib/watchdog.mjs');
 const MINTER = join(HERE, 'lib/minter.mjs');
 
 const CLIENT_ID = 'bench-confidential';
+const PUBLIC_CLIENT_ID = 'bench-public';
+// The peer harness's redirect URIs: a web client, and a native app's loopback redirect.
+const CONFIDENTIAL_REDIRECT = 'https://client.bench.test/cb';
+const PUBLIC_REDIRECT = 'http://127.0.0.1:0/cb'; // the native form: any loopback port
+// --pg: the server's database is created here (and dropped on stop) on this PostgreSQL.
+export const PG_ADMIN_URL = process.env.BENCH_PG_ADMIN_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
 const USERNAME = 'bench@example.com';
 const MINT_CHUNK = 2000;
 
@@ -140,14 +146,20 @@ process.on('exit', () => {
  * @param {object} [opts]
  * @param {(msg: string) => void} [opts.log]
  * @param {Record<string,string>} [opts.env]  extra server environment (e.g. PADDOCK_SQLITE_SYNCHRONOUS)
+ * @param {boolean} [opts.pg]       run on a fresh PostgreSQL database (created here, dropped on stop)
+ * @param {string} [opts.name]      the target's name in tables (default paddock, paddock-pg with pg)
+ * @param {string[]} [opts.nodeArgs] extra node flags for the server (e.g. --cpu-prof)
  */
 export async function createTarget(opts = {}) {
   const log = opts.log || ((m) => console.error(`[paddock-target] ${m}`));
   const dataDir = mkdtempSync(join(tmpdir(), 'paddock-bench-'));
-  const env = serverEnv(opts.env || {});
+  let database;
   let child;
   let minter;
+  let env;
   try {
+    if (opts.pg) database = await createDatabase();
+    env = serverEnv({ ...(opts.env || {}), ...(database ? { DATABASE_URL: database.url } : {}) });
     // The client and user, through the CLI, on the same data dir, before the server starts.
     const password = randomBytes(18).toString('base64url');
     await cli(
@@ -175,7 +187,32 @@ export async function createTarget(opts = {}) {
         '--grant',
         'password_limited',
         '--grant',
+        'authorization_code',
+        '--grant',
         'refresh_token',
+        '--redirect-uri',
+        CONFIDENTIAL_REDIRECT,
+        '--json',
+        '--data-dir',
+        dataDir,
+      ],
+      { env },
+    );
+    await cli(
+      [
+        'clients',
+        'add',
+        PUBLIC_CLIENT_ID,
+        '--name',
+        'Bench native app',
+        '--type',
+        'public',
+        '--grant',
+        'authorization_code',
+        '--grant',
+        'refresh_token',
+        '--redirect-uri',
+        PUBLIC_REDIRECT,
         '--json',
         '--data-dir',
         dataDir,
@@ -195,6 +232,7 @@ export async function createTarget(opts = {}) {
       child = spawn(
         process.execPath,
         [
+          ...(opts.nodeArgs || []),
           '--import',
           WATCHDOG,
           CLI,
@@ -232,40 +270,52 @@ export async function createTarget(opts = {}) {
 
     const enc = encodeURIComponent;
     let stopping;
+    const chunked = async (op, kind, n) => {
+      const out = [];
+      while (out.length < n) {
+        const { items } = await mint.call({ op, client: kind, n: Math.min(MINT_CHUNK, n - out.length) });
+        if (!items?.length) throw new Error('the minter returned no items');
+        for (const it of items) out.push(it);
+      }
+      return out;
+    };
     const target = {
-      name: 'paddock',
+      name: opts.name || (database ? 'paddock-pg' : 'paddock'),
+      store: database ? 'postgresql' : 'sqlite',
       baseUrl,
       pid: server.pid,
       dataDir,
       tokenPath: '/oauth2/token',
       jwksPath: '/.well-known/jwks.json',
       // Scenario C of the peer harness reads audience and typ from a real token when absent.
-      jwt: { issuer: baseUrl },
+      jwt: { issuer: baseUrl, audience: 'oauth-api' },
       clientId: CLIENT_ID,
       /** Paddock requires the masked client secret (client_secret_post, masked with the client_id). */
       clientAuth(kind) {
-        if (kind !== 'confidential')
-          throw new Error(`paddock target: no ${kind} client is set up (only "confidential")`);
+        if (kind === 'public') return `client_id=${enc(PUBLIC_CLIENT_ID)}`;
         return `client_id=${enc(CLIENT_ID)}&client_secret=${enc(maskedSecret)}`;
       },
       async reset() {
         await mint.call({ op: 'reset' });
       },
-      async mintRefreshTokens(kind, n) {
-        if (kind !== 'confidential')
-          throw new Error(`paddock target: no ${kind} client is set up (only "confidential")`);
-        const out = [];
-        while (out.length < n) {
-          const { items } = await mint.call({ op: 'mint', n: Math.min(MINT_CHUNK, n - out.length) });
-          if (!items?.length) throw new Error('the minter returned no items');
-          for (const it of items) out.push(it);
-        }
-        return out;
+      mintRefreshTokens(kind, n) {
+        return chunked('mint', kind, n);
       },
-      async mintCodes() {
-        throw new Error(
-          'paddock target: minting authorization codes is not supported yet (the authorization_code grant comes in a later issue); run only scenario A (--scenarios=A)',
-        );
+      /** Codes with a PKCE S256 challenge: [{ code, code_verifier, redirect_uri }]. */
+      mintCodes(kind, n) {
+        return chunked('mint-codes', kind, n);
+      },
+      /** Access tokens (scope iracing.auth iracing.profile) of fresh sessions, for the bearer call. */
+      mintAccessTokens(kind, n) {
+        return chunked('mint-access', kind, n);
+      },
+      // The bearer call the peer harness measures beside its own resource-server row (patched in by
+      // bench/lib/peer.mjs): Paddock's profile endpoint, which verifies the JWT and reads the session
+      // and the user from the store on every call.
+      bearer: {
+        path: '/oauth2/iracing/profile',
+        label: 'C: bearer call GET /oauth2/iracing/profile (JWT + session + user)',
+        tokens: (n) => target.mintAccessTokens('confidential', n),
       },
       // Extra checks the peer harness runs (after its own black-box A checks).
       async sanity({ postToken }) {
@@ -294,6 +344,7 @@ export async function createTarget(opts = {}) {
           await killChild(server);
           live.delete(server);
           rmSync(dataDir, { recursive: true, force: true });
+          if (database) await database.drop();
         })();
         return stopping;
       },
@@ -306,8 +357,35 @@ export async function createTarget(opts = {}) {
       live.delete(child);
     }
     rmSync(dataDir, { recursive: true, force: true });
+    if (database) await database.drop().catch(() => {});
     throw err;
   }
+}
+
+// A fresh database on the local PostgreSQL for one server; drop() removes it (forcing out whatever
+// connections are left, which are ours).
+async function createDatabase() {
+  const { default: pg } = await import('pg');
+  const admin = new URL(PG_ADMIN_URL);
+  if (admin.hostname !== '127.0.0.1' && admin.hostname !== 'localhost')
+    throw new Error(`refusing a non-local PostgreSQL: ${admin.hostname}`);
+  const name = `paddock_bench_${process.pid}_${randomBytes(4).toString('hex')}`;
+  const run = async (sql) => {
+    const c = new pg.Client({ connectionString: PG_ADMIN_URL });
+    await c.connect();
+    try {
+      await c.query(sql);
+    } finally {
+      await c.end();
+    }
+  };
+  await run(`CREATE DATABASE ${name}`);
+  const url = new URL(PG_ADMIN_URL);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    drop: () => run(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`),
+  };
 }
 
 // Starts bench/lib/minter.mjs on the server's data dir, with the server's environment and flags (so its

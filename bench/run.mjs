@@ -25,8 +25,10 @@ const USAGE = `usage: npm run bench -- [options]
   --duration=S              seconds per measured load run (default 10)
   --conc=10,50              concurrencies (connections) to measure (default 10,50)
   --warmup=S                warm-up at c=10 before measuring, not reported (default 3)
-  --peer                    also run the oidc-provider peer harness (scenario A) with Paddock as a target
+  --peer                    also run the oidc-provider peer harness with Paddock as a target
   --peer-only               only the peer comparison (implies --peer)
+  --pg                      with --peer: also Paddock on PostgreSQL (a fresh database on 127.0.0.1:5432)
+  --scenarios=A,B,B-pub,C   peer-harness scenarios (default all: refresh, code+PKCE, public code, bearer call)
   --max-pool=N              cap on pre-minted refresh tokens per run (default 150000)
   --sqlite-synchronous=M    FULL (Paddock's default) or NORMAL
   --timeout=S               hard cap on the whole command (default 600, or 1200 with --peer)`;
@@ -45,6 +47,8 @@ const KNOWN = [
   'warmup',
   'peer',
   'peer-only',
+  'pg',
+  'scenarios',
   'max-pool',
   'sqlite-synchronous',
   'timeout',
@@ -78,6 +82,12 @@ if (!CONC.length || CONC.some((c) => !Number.isInteger(c) || c < 1 || c > 1000))
 }
 const PEER_ONLY = argv['peer-only'] === 'true';
 const PEER = PEER_ONLY || argv.peer === 'true';
+const PG = argv.pg === 'true';
+const SCENARIOS = (argv.scenarios || 'A,B,B-pub,C').split(',');
+if (SCENARIOS.some((x) => !['A', 'B', 'B-pub', 'C'].includes(x))) {
+  console.error(`--scenarios: expected a comma-separated subset of A,B,B-pub,C, got "${argv.scenarios}"`);
+  process.exit(2);
+}
 const SYNC = argv['sqlite-synchronous']?.toUpperCase();
 if (SYNC && SYNC !== 'FULL' && SYNC !== 'NORMAL') {
   console.error('--sqlite-synchronous: expected FULL or NORMAL');
@@ -402,7 +412,8 @@ try {
     log(`peer comparison (budget ${budgetS.toFixed(0)} s)`);
     const peer = await runPeer({
       repoRoot: REPO_ROOT,
-      targetPath: join(HERE, 'paddock-target.mjs'),
+      targetPaths: [join(HERE, 'paddock-target.mjs'), ...(PG ? [join(HERE, 'paddock-pg-target.mjs')] : [])],
+      scenarios: SCENARIOS,
       durationS: DURATION,
       conc: CONC,
       budgetS,
@@ -424,42 +435,56 @@ try {
           `\npeer harness exited with code ${peer.code}${peer.code === 124 ? ' (run.sh timeout)' : ''}; see the [peer] log above`,
         );
       }
-      const rowsA = peer.rows.filter((r) => r.type === 'load' && r.scenario === 'A');
-      const ours = rowsA.filter((r) => r.group === 'paddock');
-      const theirs = rowsA.filter((r) => r.group !== 'paddock');
-      if (ours.length && theirs.length) {
-        const peerName = theirs[0].group;
-        console.log(
-          `\nSide by side, scenario A (refresh_token grant, rotation), same peer-harness run, interleaved; ${DURATION} s per run:`,
+      const load = peer.rows.filter((r) => r.type === 'load');
+      const isPeer = (r) => !r.group.startsWith('paddock');
+      const peerName = load.find(isPeer)?.group ?? 'oidc-provider';
+      // What each Paddock row is compared with: the same scenario and concurrency on the peer; the
+      // bearer call against the harness's resource-server row (Fastify + jose on the peer's tokens).
+      const kindOf = (r) =>
+        r.scenario ?? (r.label.startsWith('C: resource-server') ? 'C-rs' : r.label.slice(0, 12));
+      const peerKind = (k) => (k === 'C-bearer' ? 'C-rs' : k);
+      // Server CPU time per response (all threads): less sensitive to a busy machine than req/s.
+      const cpuMs = (r) => (r.rps > 0 ? ((r.serverCpuPct * 10) / r.rps).toFixed(2) : '-');
+      const out = [];
+      for (const p of load.filter((r) => !isPeer(r) && kindOf(r) !== 'C-rs')) {
+        const q = load.find(
+          (r) => isPeer(r) && kindOf(r) === peerKind(kindOf(p)) && r.connections === p.connections,
         );
-        const out = [];
-        for (const c of CONC) {
-          const p = ours.find((r) => r.connections === c);
-          const q = theirs.find((r) => r.connections === c);
-          if (!p || !q) continue;
-          const mark = (r) => (r.otherCpuPct > 25 ? '*' : '');
-          out.push([
-            c,
-            `${fmtInt(p.rps)}${mark(p)}`,
-            fmtMs(p.latencyMs.p50),
-            fmtMs(p.latencyMs.p99),
-            `${p.non2xx}/${p.errors}`,
-            fmtInt(p.serverCpuPct),
-            `${fmtInt(q.rps)}${mark(q)}`,
-            fmtMs(q.latencyMs.p50),
-            fmtMs(q.latencyMs.p99),
-            `${q.non2xx}/${q.errors}`,
-            fmtInt(q.serverCpuPct),
-            `${(p.rps / q.rps).toFixed(2)}x`,
-            self ? fmtInt(self.rows.find((r) => r.connections === c)?.rps) : '-',
-          ]);
-          if (p.non2xx || p.errors || q.non2xx || q.errors) exitCode = 1;
-        }
+        const mark = (r) => (r.otherCpuPct > 25 ? '*' : '');
+        out.push([
+          kindOf(p),
+          p.group,
+          p.connections,
+          `${fmtInt(p.rps)}${mark(p)}`,
+          fmtMs(p.latencyMs.p50),
+          fmtMs(p.latencyMs.p99),
+          `${p.non2xx}/${p.errors}`,
+          fmtInt(p.serverCpuPct),
+          q ? `${fmtInt(q.rps)}${mark(q)}` : '-',
+          q ? fmtMs(q.latencyMs.p50) : '-',
+          q ? fmtMs(q.latencyMs.p99) : '-',
+          q ? `${q.non2xx}/${q.errors}` : '-',
+          q ? fmtInt(q.serverCpuPct) : '-',
+          q ? `${(p.rps / q.rps).toFixed(2)}x` : '-',
+          cpuMs(p),
+          q ? cpuMs(q) : '-',
+          fmtInt(p.otherCpuPct),
+        ]);
+        if (p.non2xx || p.errors || q?.non2xx || q?.errors) exitCode = 1;
+      }
+      if (out.length) {
+        console.log(
+          `\nSide by side, same peer-harness run, interleaved; ${DURATION} s per run. A = refresh_token grant (rotation),\n` +
+            'B = authorization_code + PKCE (confidential), B-pub = the same for a public client, C-bearer = GET\n' +
+            "/oauth2/iracing/profile with a Bearer JWT (vs the peer harness's resource server: Fastify + jose jwtVerify)",
+        );
         console.log(
           table(
             [
+              'scen',
+              'server',
               'conc',
-              'paddock req/s',
+              'req/s',
               'p50 ms',
               'p99 ms',
               'non2xx/err',
@@ -469,10 +494,12 @@ try {
               'p99 ms',
               'non2xx/err',
               'srvCPU%',
-              'ratio paddock/peer',
-              'paddock standalone req/s',
+              'ratio',
+              'cpu ms/req',
+              'peer cpu ms/req',
+              'othCPU%',
             ],
-            [4, 13, 7, 7, 10, 7, Math.max(12, peerName.length + 6), 7, 7, 10, 7, 18, 24],
+            [8, 10, 4, 9, 7, 7, 10, 7, Math.max(12, peerName.length + 6), 7, 7, 10, 7, 7, 10, 15, 7],
             out,
           ),
         );
@@ -480,9 +507,11 @@ try {
           'ratio = Paddock req/s / peer req/s within the peer run (> 1: Paddock is faster). * = other work used > 25% of a core',
         );
         console.log(
-          'during that run (contended; read as a lower bound). "paddock standalone" = this command\'s own run above (a different',
+          'during that run (contended; read as a lower bound); othCPU% = the rest of the machine during the Paddock run (200 in all);',
         );
-        console.log('moment on a shared machine: compare it with the peer-run Paddock figure only loosely).');
+        console.log(
+          'cpu ms/req = server CPU time (all threads) per response: on a busy machine a steadier comparison than req/s.',
+        );
         if (peer.sanity) {
           for (const [name, checks] of Object.entries(peer.sanity)) {
             console.log(
@@ -495,9 +524,7 @@ try {
         if (peer.resultsFile) console.log(`peer results: ${peer.resultsFile} (and .txt)`);
       } else {
         exitCode = 1;
-        console.log(
-          '\nno scenario A rows for both servers in the peer results; no ratio (see the [peer] log above)',
-        );
+        console.log('\nno Paddock rows in the peer results; no ratio (see the [peer] log above)');
       }
     }
   }

@@ -1,5 +1,6 @@
 // The peer comparison: runs the shared oidc-provider harness (../shared/bench/peer-oidc-provider)
-// with bench/paddock-target.mjs as a second target, scenario A only, and reads its results.
+// with bench/paddock-target.mjs (and with --pg bench/paddock-pg-target.mjs) as further targets, and
+// reads its results.
 //
 // The shared folder is never written to: it is copied (without node_modules/results) into a cache
 // directory under the OS temp dir, keyed by its package.json + package-lock.json, where run.sh can
@@ -51,6 +52,27 @@ function copyTree(src, dst) {
 // [before, after] pairs; every `before` must occur exactly once in bench.mjs.
 const PATCHES = [
   [
+    // Targets that offer their own bearer endpoint (Paddock: /oauth2/iracing/profile) are measured
+    // there, with the targets still up, beside the harness's resource-server row of scenario C.
+    '} finally {\n  for (const target of targets) await target.stop();\n}',
+    "  if (SCENARIO_ON('C')) {\n" +
+      '    for (const c of CONC) {\n' +
+      '      for (const target of targets.filter((t) => t.bearer)) {\n' +
+      '        const tokens = target.bearerTokens || (target.bearerTokens = await target.bearer.tokens(200));\n' +
+      '        const run = (connections, durationS, gate = true) => (gate ? load : runLoad)({\n' +
+      "          baseUrl: target.baseUrl, path: target.bearer.path, method: 'GET', connections, durationS, serverPid: target.pid,\n" +
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: source code for the patched harness
+      '          headersFor: (k) => ({ authorization: `Bearer ${tokens[k % tokens.length]}` }),\n' +
+      '        });\n' +
+      '        if (!target.bearerWarm) { await run(10, WARMUP_S, false); target.bearerWarm = true; }\n' +
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: source code for the patched harness
+      "        loadRow(target.name, target.bearer.label, await measured(`${target.name} bearer c=${c}`, () => run(c, DURATION)), { scenario: 'C-bearer' });\n" +
+      '      }\n' +
+      '    }\n' +
+      '  }\n' +
+      '} finally {\n  for (const target of targets) await target.stop();\n}',
+  ],
+  [
     "const SKIP_FLOORS = argv['skip-floors'] === 'true';",
     "const SKIP_FLOORS = argv['skip-floors'] === 'true';\n" +
       '// [patched by paddock bench/lib/peer.mjs] --scenarios=A[,B,B-pub,C]: run only these (default all).\n' +
@@ -98,7 +120,8 @@ function patchBench(file) {
  * { code, stdout, rows, sanity, meta, workDir, resultsFile }.
  * @param {object} o
  * @param {string} o.repoRoot
- * @param {string} o.targetPath   absolute path of bench/paddock-target.mjs
+ * @param {string[]} o.targetPaths absolute paths of bench/paddock-target.mjs (and paddock-pg-target.mjs)
+ * @param {string[]} o.scenarios  harness scenarios to run (A, B, B-pub, C)
  * @param {number} o.durationS
  * @param {number[]} o.conc
  * @param {number} o.budgetS      cap for run.sh (BENCH_MAX_S)
@@ -128,10 +151,10 @@ export async function runPeer(o) {
   const args = [
     'run.sh',
     '--skip-floors',
-    `--targets=oidc-provider,${o.targetPath}`,
+    `--targets=${['oidc-provider', ...o.targetPaths].join(',')}`,
     `--duration=${o.durationS}`,
     `--conc=${o.conc.join(',')}`,
-    '--scenarios=A',
+    `--scenarios=${o.scenarios.join(',')}`,
   ];
   o.log(`peer: bash ${args.join(' ')}  (cwd ${work})`);
   const started = Date.now();

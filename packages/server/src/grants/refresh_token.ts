@@ -11,6 +11,7 @@ import { invalidGrant, unauthorizedClient } from '../oauth/errors.ts';
 import { required } from '../oauth/form.ts';
 import { mayRetryRotation } from '../oauth/refresh-reuse.ts';
 import type { SessionContext, Store } from '../store/store.ts';
+import type { ClientRecord } from '../store/types.ts';
 import { sha256 } from '../tokens/hash.ts';
 import { mintAccessToken, mintRefreshToken, tokenResponse } from '../tokens/issue.ts';
 import type { GrantHandler, GrantRequest } from './types.ts';
@@ -21,10 +22,10 @@ export const refreshToken: GrantHandler = async (ctx, req, client) => {
 
   const rotated = await ctx.store.transaction(async (tx) => {
     const sessionId = await tx.consumeRefreshToken(tokenHash, client.client_id, now);
-    return sessionId ? rotate(ctx, tx, req, sessionId, tokenHash, now) : undefined;
+    return sessionId ? rotate(ctx, tx, req, client, sessionId, tokenHash, now) : undefined;
   });
-  const { sc, refresh } = rotated ?? (await unusable(ctx, req, tokenHash, client.client_id, now));
-  const access = mintAccessToken(ctx, sc.session, sc.user, sc.client, now);
+  const { sc, refresh } = rotated ?? (await unusable(ctx, req, client, tokenHash, now));
+  const access = mintAccessToken(ctx, sc.session, sc.user, client, now);
   return tokenResponse(access, refresh, sc.session.scope, now);
 };
 
@@ -33,18 +34,20 @@ async function rotate(
   ctx: AppContext,
   tx: Store,
   req: GrantRequest,
+  client: ClientRecord,
   sessionId: string,
   parentHash: string | null,
   now: number,
 ) {
+  // The token was consumed for this (authenticated) client, and a token's client is its session's.
   const sc = await tx.sessionContext(sessionId);
   // Throwing rolls the consumption back: a refused request changes nothing.
   assertLive(sc, now);
-  const refresh = mintRefreshToken(ctx, sc.session, sc.client, now);
+  const refresh = mintRefreshToken(ctx, sc.session, client, now);
   await tx.insertRefreshToken({
     token_hash: refresh.token_hash,
     session_id: sessionId,
-    client_id: sc.client.client_id,
+    client_id: client.client_id,
     expires_at: refresh.expires_at,
     created_at: now,
     parent_hash: parentHash,
@@ -58,7 +61,8 @@ function assertLive(sc: SessionContext | undefined, now: number): asserts sc is 
   if (sc.session.revoked_at !== null)
     throw invalidGrant('the session of this refresh_token has been revoked');
   if (sc.session.expires_at <= now) throw invalidGrant('the session of this refresh_token has expired');
-  if (sc.client.disabled_at !== null) throw unauthorizedClient('client is disabled');
+  // Re-read in the transaction: a client disabled since it was authenticated gets nothing.
+  if (sc.clientDisabledAt !== null) throw unauthorizedClient('client is disabled');
   if (!sc.user.subscription_active) throw invalidGrant('user has no active subscription');
 }
 
@@ -70,10 +74,11 @@ function assertLive(sc: SessionContext | undefined, now: number): asserts sc is 
 async function unusable(
   ctx: AppContext,
   req: GrantRequest,
+  client: ClientRecord,
   tokenHash: string,
-  clientId: string,
   now: number,
 ): Promise<Awaited<ReturnType<typeof rotate>>> {
+  const clientId = client.client_id;
   const row = await ctx.store.getRefreshToken(tokenHash);
   if (!row) throw invalidGrant('refresh_token is not valid');
   if (row.client_id !== clientId) throw invalidGrant('refresh_token was not issued to this client');
@@ -83,7 +88,7 @@ async function unusable(
         // Only one concurrent retry can consume the successor. The new token gets no parent, so this
         // token cannot be retried a second time: its successor stays the consumed one.
         const sessionId = await tx.consumeSuccessor(tokenHash, clientId, now);
-        return sessionId ? rotate(ctx, tx, req, sessionId, null, now) : undefined;
+        return sessionId ? rotate(ctx, tx, req, client, sessionId, null, now) : undefined;
       });
       if (again) return again;
     }

@@ -52,11 +52,11 @@ function assignments(patch: object, jsonColumns: readonly string[], now: number)
 export type ClientPatch = Partial<Omit<ClientRecord, 'client_id' | 'created_at' | 'client_type' | 'role'>>;
 export type UserPatch = Partial<Pick<UserRecord, 'display_name' | 'cust_id' | 'group_ids' | 'env'>>;
 
-/** What a refresh needs about a session, its user and its client, read in one query. */
+/** What a refresh needs about a session, its user and whether its client is disabled, read in one query. */
 export interface SessionContext {
   session: SessionRecord;
   user: UserRecord;
-  client: ClientRecord;
+  clientDisabledAt: number | null;
 }
 
 export interface NewRefreshToken {
@@ -313,36 +313,54 @@ export class Store {
 
   /** A session with its user and client, in one query. */
   async sessionContext(sessionId: string): Promise<SessionContext | undefined> {
+    // The client is the one the token endpoint has just authenticated; of its row only whether it is
+    // disabled now, read inside the refresh's transaction. Columns are mapped by name, not by prefix
+    // scans: this runs on every refresh.
     const r = await one(
       this.q,
       `SELECT s.session_id, s.user_id, s.client_id, s.scope, s.grant_type, s.auth_time, s.expires_at,
         s.last_activity, s.revoked_at, s.revoked_reason, s.first_ip, s.first_user_agent, s.last_ip, s.last_user_agent,
-        u.username AS u_username, u.display_name AS u_display_name, u.cust_id AS u_cust_id,
-        u.group_ids AS u_group_ids, u.env AS u_env, u.subscription_active AS u_subscription_active,
-        u.password_hash AS u_password_hash, u.created_at AS u_created_at, u.updated_at AS u_updated_at,
-        c.client_name AS c_client_name, c.client_type AS c_client_type, c.role AS c_role,
-        c.secret_hash AS c_secret_hash,
-        c.redirect_uris AS c_redirect_uris, c.audiences AS c_audiences, c.grant_types AS c_grant_types,
-        c.access_token_ttl AS c_access_token_ttl, c.refresh_token_ttl AS c_refresh_token_ttl,
-        c.developer_name AS c_developer_name, c.developer_email AS c_developer_email,
-        c.developer_url AS c_developer_url, c.owner_email AS c_owner_email, c.disabled_at AS c_disabled_at,
-        c.last_used_at AS c_last_used_at, c.created_at AS c_created_at, c.updated_at AS c_updated_at
+        s.impersonated, s.impersonation_note, u.username, u.display_name, u.cust_id, u.group_ids, u.env, u.subscription_active, u.password_hash,
+        u.created_at AS u_created_at, u.updated_at AS u_updated_at, c.disabled_at AS client_disabled_at
        FROM sessions s JOIN users u ON u.user_id = s.user_id JOIN clients c ON c.client_id = s.client_id
        WHERE s.session_id = ?`,
       [sessionId],
     );
     if (!r) return undefined;
-    const pick = (prefix: string) => {
-      const o: Row = {};
-      for (const [k, v] of Object.entries(r)) if (k.startsWith(prefix)) o[k.slice(prefix.length)] = v;
-      return o;
+    const session: SessionRecord = {
+      session_id: r.session_id as string,
+      user_id: r.user_id as string,
+      client_id: r.client_id as string,
+      scope: r.scope as string | null,
+      grant_type: r.grant_type as SessionRecord['grant_type'],
+      auth_time: Number(r.auth_time),
+      expires_at: Number(r.expires_at),
+      last_activity: Number(r.last_activity),
+      revoked_at: r.revoked_at === null ? null : Number(r.revoked_at),
+      revoked_reason: r.revoked_reason as string | null,
+      first_ip: r.first_ip as string | null,
+      first_user_agent: r.first_user_agent as string | null,
+      last_ip: r.last_ip as string | null,
+      last_user_agent: r.last_user_agent as string | null,
+      impersonated: Number(r.impersonated),
+      impersonation_note: r.impersonation_note as string | null,
     };
-    const session = {} as Row;
-    for (const [k, v] of Object.entries(r)) if (!k.startsWith('u_') && !k.startsWith('c_')) session[k] = v;
+    const user = toUser({
+      user_id: r.user_id,
+      username: r.username,
+      display_name: r.display_name,
+      cust_id: r.cust_id,
+      group_ids: r.group_ids,
+      env: r.env,
+      subscription_active: r.subscription_active,
+      password_hash: r.password_hash,
+      created_at: r.u_created_at,
+      updated_at: r.u_updated_at,
+    });
     return {
-      session: session as unknown as SessionRecord,
-      user: toUser({ ...pick('u_'), user_id: r.user_id }),
-      client: toClient({ ...pick('c_'), client_id: r.client_id }),
+      session,
+      user,
+      clientDisabledAt: r.client_disabled_at === null ? null : Number(r.client_disabled_at),
     };
   }
 

@@ -1,0 +1,65 @@
+#!/usr/bin/env node
+// Profiles Paddock under the refresh_token load: starts it as the bench does (bench/paddock-target.mjs)
+// with `node --cpu-prof`, warms up, runs one bounded load at the given concurrency on 127.0.0.1, stops
+// the server (SIGTERM: it exits cleanly and V8 writes the profile) and prints the top functions by
+// self time (bench/cpuprofile-top.mjs).
+//
+//   node bench/profile.mjs [--conc=50] [--duration=10] [--top=10] [--out=DIR] [--pg]
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { formatSummary, summarise } from './cpuprofile-top.mjs';
+import { runLoad } from './lib/load.mjs';
+import { createTarget } from './paddock-target.mjs';
+
+const arg = (name, fallback) =>
+  process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3) ?? fallback;
+const CONC = Number(arg('conc', 50));
+const DURATION = Math.min(Number(arg('duration', 10)), 60);
+const TOP = Number(arg('top', 10));
+const OUT = arg('out', join(tmpdir(), `paddock-cpuprof-${Date.now()}`));
+mkdirSync(OUT, { recursive: true });
+
+const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
+const enc = encodeURIComponent;
+const t = await createTarget({
+  pg: process.argv.includes('--pg'),
+  nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${OUT}`],
+});
+let result;
+let window; // the measured run, on the monotonic clock the profile's timestamps use
+try {
+  const bodies = async (n) =>
+    (await t.mintRefreshTokens('confidential', n)).map(
+      (rt) => `grant_type=refresh_token&${t.clientAuth('confidential')}&refresh_token=${enc(rt)}`,
+    );
+  const base = { baseUrl: t.baseUrl, path: t.tokenPath, headers: FORM, serverPid: t.pid };
+  const warm = await runLoad({ ...base, bodies: await bodies(6000), connections: 10, durationS: 2 });
+  const n = Math.min(200_000, Math.ceil(Math.max(warm.rps, 1000) * DURATION * 2) + 2000);
+  const pool = await bodies(n);
+  await new Promise((r) => setTimeout(r, 1000));
+  const fromUs = Number(process.hrtime.bigint() / 1000n);
+  result = await runLoad({ ...base, bodies: pool, connections: CONC, durationS: DURATION });
+  window = { fromUs, toUs: Number(process.hrtime.bigint() / 1000n) };
+} finally {
+  await t.stop();
+}
+const files = readdirSync(OUT).filter((f) => f.endsWith('.cpuprofile'));
+console.log(
+  `c=${CONC}, ${DURATION} s: ${result.rps.toFixed(0)} req/s, p50 ${result.latencyMs.p50.toFixed(2)} ms, p99 ${result.latencyMs.p99.toFixed(2)} ms, 2xx ${result.ok}, non-2xx ${result.non2xx}, errors ${result.errors}, srvCPU ${result.serverCpuPct.toFixed(0)}%, othCPU ${result.otherCpuPct.toFixed(0)}%`,
+);
+if (!files.length) {
+  console.error(`no .cpuprofile in ${OUT} (did the server exit cleanly?)`);
+  process.exit(1);
+}
+// The server's profile is the largest (the CLI's own short-lived processes write none here).
+const file = files
+  .map((f) => join(OUT, f))
+  .sort((a, b) => readFileSync(b).length - readFileSync(a).length)[0];
+console.log(`profile: ${file} (summary: the measured run only)`);
+const summary = summarise(JSON.parse(readFileSync(file, 'utf8')), TOP, window);
+console.log(
+  `main thread busy per response: ${((summary.totalMs / result.responses) * 1000).toFixed(0)} µs (${summary.totalMs.toFixed(0)} ms busy / ${result.responses} responses)`,
+);
+console.log(formatSummary(summary));
