@@ -3,6 +3,7 @@ import type { Db, Param, Queryable, Row } from './db.ts';
 import { one } from './db.ts';
 import { LifecycleStore } from './lifecycle.ts';
 import { pendingMigrations } from './migrations.ts';
+import { TwoFactorStore } from './two-factor.ts';
 import type {
   AuthorizationCodeRecord,
   AuthorizationRequestRecord,
@@ -102,6 +103,11 @@ export class Store {
   /** The audit log of administrative acts (store/audit.ts). */
   get auditLog(): AuditStore {
     return new AuditStore(this.q);
+  }
+
+  /** TOTP secrets, recovery codes, remembered browsers (store/two-factor.ts). */
+  get twoFactor(): TwoFactorStore {
+    return new TwoFactorStore(this.q);
   }
 
   // ---- clients

@@ -100,13 +100,13 @@ a:hover { color: var(--accent-hover); }
 form { margin: 1.5rem 0 0; }
 .field { margin: 0 0 1rem; }
 label { display: block; font-size: .875rem; font-weight: 600; margin: 0 0 .375rem; }
-input[type=email], input[type=password] {
+input[type=email], input[type=password], input[type=text] {
   display: block; width: 100%; font: inherit; color: var(--fg); background: var(--field);
   border: 1px solid var(--field-line); border-radius: 10px; padding: .625rem .75rem; min-height: 2.75rem;
   transition: border-color .15s, box-shadow .15s;
 }
-input[type=email]:hover, input[type=password]:hover { border-color: var(--field-hover); }
-input[type=email]:focus, input[type=password]:focus { outline: none; border-color: var(--ring);
+input[type=email]:hover, input[type=password]:hover, input[type=text]:hover { border-color: var(--field-hover); }
+input[type=email]:focus, input[type=password]:focus, input[type=text]:focus { outline: none; border-color: var(--ring);
   box-shadow: 0 0 0 4px var(--ring-halo); }
 .btn { display: inline-flex; align-items: center; justify-content: center; width: 100%; min-height: 2.75rem;
   padding: .625rem 1rem; border-radius: 10px; border: 1px solid transparent; font: inherit; font-weight: 600;
@@ -145,6 +145,11 @@ code { font: .8125rem/1.4 ui-monospace, SFMono-Regular, Menlo, Consolas, monospa
 .scopes code { color: var(--subtle); }
 .none { margin: 0; padding: .875rem; border: 1px dashed var(--field-line); border-radius: 12px; color: var(--muted);
   font-size: .9375rem; }
+.check { display: flex; align-items: center; gap: .5rem; font-weight: 400; margin: 0 0 1rem; }
+.check input { width: 1.125rem; height: 1.125rem; margin: 0; accent-color: var(--accent); }
+.otp { letter-spacing: .25em; font-variant-numeric: tabular-nums; }
+.alt { margin: 1rem 0 0; text-align: center; font-size: .875rem; }
+.alt a { color: var(--accent); font-weight: 600; }
 .fine { margin: 1.25rem 0 0; font-size: .8125rem; color: var(--muted); line-height: 1.45; }
 .status { display: inline-block; margin: 0 0 .75rem; padding: .125rem .5rem; border-radius: 999px;
   background: var(--danger-bg); color: var(--danger-fg); border: 1px solid var(--danger-line);
@@ -235,6 +240,46 @@ const LOGIN = `{{#> layout title="Sign in"}}
     </div>
     <button class="btn primary" type="submit">Sign in</button>
   </form>
+</div>
+{{/layout}}`;
+
+const CODE_PAGE = `{{#> layout title="Authentication code"}}
+<div class="card">
+  <div class="center">
+    <div class="app"><div class="avatar {{avatarClass}}" aria-hidden="true">{{initial}}</div></div>
+    <h1>Authentication code</h1>
+    {{#if recovery}}
+    <p class="lead">Enter one of the recovery codes you saved when you set up two-factor sign-in. Each works once.</p>
+    {{else}}
+    <p class="lead">Enter the six-digit code from your authenticator app to continue to <strong>{{client.client_name}}</strong>.</p>
+    {{/if}}
+  </div>
+  {{#if error}}
+  <div class="alert error" role="alert">${ICON_ALERT}<div>{{error}}</div></div>
+  {{/if}}
+  <form method="post" action="{{action}}">
+    <input type="hidden" name="request_id" value="{{requestId}}">
+    <input type="hidden" name="csrf_token" value="{{csrfToken}}">
+    {{#if recovery}}
+    <input type="hidden" name="recovery" value="1">
+    <div class="field">
+      <label for="code">Recovery code</label>
+      <input id="code" name="code" type="text" autocomplete="off" autocapitalize="none" spellcheck="false" required autofocus>
+    </div>
+    {{else}}
+    <div class="field">
+      <label for="code">Authentication code</label>
+      <input id="code" class="otp" name="code" type="text" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9 ]*" maxlength="8" required autofocus>
+    </div>
+    {{/if}}
+    <label class="check"><input type="checkbox" name="remember" value="1"> Remember this browser for {{rememberDays}} days</label>
+    <button class="btn primary" type="submit">Verify</button>
+  </form>
+  {{#if recovery}}
+  <p class="alt"><a href="{{codeUrl}}">Use your authenticator app instead</a></p>
+  {{else}}
+  <p class="alt"><a href="{{recoveryUrl}}">Use a recovery code instead</a></p>
+  {{/if}}
 </div>
 {{/layout}}`;
 
@@ -350,6 +395,21 @@ interface ErrorView {
 }
 
 const loginTemplate = hb.compile<LoginView>(LOGIN, OPTIONS);
+interface CodeView {
+  action: string;
+  requestId: string;
+  csrfToken: string;
+  client: ClientInfo;
+  recovery: boolean;
+  error: string;
+  rememberDays: number;
+  codeUrl: string;
+  recoveryUrl: string;
+  initial: string;
+  avatarClass: string;
+}
+
+const codeTemplate = hb.compile<CodeView>(CODE_PAGE, OPTIONS);
 const consentTemplate = hb.compile<ConsentView>(CONSENT, OPTIONS);
 const errorTemplate = hb.compile<ErrorView>(ERROR, OPTIONS);
 const signedOutTemplate = hb.compile<Record<string, never>>(SIGNED_OUT, OPTIONS);
@@ -372,6 +432,36 @@ export function loginPage(p: {
     email: p.email ?? '',
     error: p.error ?? '',
     notice: p.notice ?? '',
+    initial: initialOf(p.client.client_name),
+    avatarClass: avatarClass(p.client.client_id),
+  });
+}
+
+/**
+ * The second step of a sign-in with two-factor: a code from the authenticator app (or, with `recovery`,
+ * a recovery code), with the choice to remember this browser. `pageUrl` is this page's own address.
+ */
+export function codePage(p: {
+  action: string;
+  pageUrl: string;
+  requestId: string;
+  csrfToken: string;
+  client: ClientInfo;
+  recovery: boolean;
+  rememberDays: number;
+  error?: string;
+}): string {
+  const page = `${formAction(p.pageUrl)}?request_id=${encodeURIComponent(p.requestId)}`;
+  return codeTemplate({
+    action: formAction(p.action),
+    requestId: p.requestId,
+    csrfToken: p.csrfToken,
+    client: p.client,
+    recovery: p.recovery,
+    error: p.error ?? '',
+    rememberDays: p.rememberDays,
+    codeUrl: page,
+    recoveryUrl: `${page}&recovery=1`,
     initial: initialOf(p.client.client_name),
     avatarClass: avatarClass(p.client.client_id),
   });
@@ -509,6 +599,8 @@ function avatarClass(clientId: string): string {
   consentPage({ ...form, scopes: [{ name: 's', description: 's' }], user });
   consentPage({ ...form, client: { ...client, developer_name: null }, scopes: [], user });
   consentPage({ ...form, scopes: [], user, signOut: { action: '/', csrfToken: 't' } });
+  codePage({ ...form, pageUrl: '/', recovery: false, rememberDays: 30, error: 'e' });
+  codePage({ ...form, pageUrl: '/', recovery: true, rememberDays: 30 });
   signedOutPage();
   errorPage({ status: 400, error: 'e', description: 'd', errorUri: '/', requestId: 'r' });
 }
