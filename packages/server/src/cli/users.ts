@@ -139,7 +139,8 @@ export function usersCommand(program: Command): void {
       ),
   ).action((username: string, action: string, o: UserFlags) =>
     withStore(o, async (store) => {
-      if (action !== 'status' && action !== 'disable') throw new CliError('action must be "status" or "disable"');
+      if (action !== 'status' && action !== 'disable')
+        throw new CliError('action must be "status" or "disable"');
       const user = await mustGetUser(store, username);
       const t = now();
       if (action === 'disable') {
