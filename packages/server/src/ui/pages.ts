@@ -150,6 +150,29 @@ code { font: .8125rem/1.4 ui-monospace, SFMono-Regular, Menlo, Consolas, monospa
 .otp { letter-spacing: .25em; font-variant-numeric: tabular-nums; }
 .alt { margin: 1rem 0 0; text-align: center; font-size: .875rem; }
 .alt a { color: var(--accent); font-weight: 600; }
+.section { margin: 1.75rem 0 0; }
+.section form { margin: .75rem 0 0; }
+.state { display: inline-block; padding: .125rem .5rem; border-radius: 999px; font-size: .8125rem; font-weight: 600;
+  background: var(--code); color: var(--muted); }
+.state.on { background: var(--accent-soft); color: var(--accent); }
+.qr { display: block; width: 200px; height: 200px; margin: .75rem auto; background: #fff; border-radius: 8px; }
+.key { display: block; padding: .5rem .75rem; border-radius: 8px; background: var(--code); text-align: center;
+  letter-spacing: .08em; }
+.codes { columns: 2; list-style: none; margin: .75rem 0 0; padding: .75rem; border: 1px dashed var(--field-line);
+  border-radius: 12px; }
+.codes li { padding: .125rem 0; }
+.rows { list-style: none; margin: .5rem 0 0; padding: 0; border: 1px solid var(--line); border-radius: 12px; }
+.rows li { display: flex; gap: .75rem; align-items: center; padding: .625rem .875rem; font-size: .875rem; }
+.rows li + li { border-top: 1px solid var(--line); }
+.rows li div { min-width: 0; flex: 1; overflow-wrap: anywhere; }
+.rows .meta { display: block; color: var(--muted); font-size: .8125rem; }
+.rows form { margin: 0; flex: none; }
+.link-btn { padding: .25rem .5rem; border: 0; border-radius: 6px; background: none; color: var(--accent);
+  font: inherit; font-weight: 600; cursor: pointer; }
+.link-btn:hover { color: var(--accent-hover); text-decoration: underline; }
+.btn.danger { background: transparent; color: var(--danger-icon); border-color: var(--danger-line); }
+.btn.danger:hover { background: var(--danger-bg); }
+.who a { color: var(--accent); font-weight: 600; }
 .fine { margin: 1.25rem 0 0; font-size: .8125rem; color: var(--muted); line-height: 1.45; }
 .status { display: inline-block; margin: 0 0 .75rem; padding: .125rem .5rem; border-radius: 999px;
   background: var(--danger-bg); color: var(--danger-fg); border: 1px solid var(--danger-line);
@@ -283,6 +306,87 @@ const CODE_PAGE = `{{#> layout title="Authentication code"}}
 </div>
 {{/layout}}`;
 
+const ACCOUNT = `{{#> layout title="Your account"}}
+<div class="card">
+  <h1>Your account</h1>
+  <div class="who">
+    <span class="initial" aria-hidden="true">{{userInitial}}</span>
+    <div>Signed in as <strong>{{user.name}}</strong><br>{{user.email}}</div>
+  </div>
+  {{#if notice}}
+  <div class="alert info" role="status">${ICON_INFO}<div>{{notice}}</div></div>
+  {{/if}}
+  {{#if error}}
+  <div class="alert error" role="alert">${ICON_ALERT}<div>{{error}}</div></div>
+  {{/if}}
+
+  <section class="section">
+    <h2>Two-factor sign-in</h2>
+    {{#if recoveryCodes.length}}
+    <p>Two-factor sign-in is on. Save these recovery codes somewhere safe: each signs you in once if you lose your
+    authenticator app. They are shown only now.</p>
+    <ul class="codes">{{#each recoveryCodes}}<li><code>{{this}}</code></li>{{/each}}</ul>
+    {{else if twoFactor.enabled}}
+    <p><span class="state on">On</span> since {{twoFactor.since}} · {{twoFactor.recoveryLeft}} recovery codes left</p>
+    <form method="post" action="{{actions.disable}}">
+      <input type="hidden" name="csrf_token" value="{{csrfToken}}">
+      <div class="field">
+        <label for="disable-proof">Current code or password</label>
+        <input id="disable-proof" name="proof" type="password" autocomplete="off" required>
+      </div>
+      <button class="btn danger" type="submit">Turn off two-factor sign-in</button>
+    </form>
+    {{else if enrolment}}
+    <p>Scan this code with your authenticator app, or enter the key by hand, then type the six-digit code it shows.</p>
+    <img class="qr" src="{{enrolment.qr}}" alt="QR code for your authenticator app" width="200" height="200">
+    <p><code class="key" id="totp-key">{{enrolment.secret}}</code></p>
+    <form method="post" action="{{actions.enable}}">
+      <input type="hidden" name="csrf_token" value="{{csrfToken}}">
+      <div class="field">
+        <label for="enable-code">Authentication code</label>
+        <input id="enable-code" class="otp" name="code" type="text" inputmode="numeric" autocomplete="one-time-code" maxlength="8" required>
+      </div>
+      <button class="btn primary" type="submit">Turn on</button>
+    </form>
+    {{else}}
+    <p><span class="state">Off</span> Ask for a code from an authenticator app after your password.</p>
+    <form method="post" action="{{actions.begin}}">
+      <input type="hidden" name="csrf_token" value="{{csrfToken}}">
+      <button class="btn secondary" type="submit">Set up two-factor sign-in</button>
+    </form>
+    {{/if}}
+  </section>
+
+  <section class="section">
+    <h2>Remembered browsers</h2>
+    {{#if browsers.length}}
+    <ul class="rows">
+      {{#each browsers}}
+      <li><div>{{device}}<span class="meta">Remembered {{created}} · last used {{lastUsed}}{{#if ip}} · {{ip}}{{/if}}</span></div>
+        <form method="post" action="{{../actions.forget}}">
+          <input type="hidden" name="csrf_token" value="{{../csrfToken}}">
+          <input type="hidden" name="browser" value="{{id}}">
+          <button class="link-btn" type="submit">Forget</button>
+        </form>
+      </li>
+      {{/each}}
+    </ul>
+    {{else}}
+    <p class="none">No browser skips the two-factor code.</p>
+    {{/if}}
+  </section>
+
+  <section class="section">
+    <h2>Everywhere</h2>
+    <p>Sign out of every browser and every app, and forget every remembered browser.</p>
+    <form method="post" action="{{actions.everywhere}}">
+      <input type="hidden" name="csrf_token" value="{{csrfToken}}">
+      <button class="btn danger" type="submit">Sign out everywhere</button>
+    </form>
+  </section>
+</div>
+{{/layout}}`;
+
 const CONSENT = `{{#> layout title=title}}
 <div class="card">
   <div class="center">
@@ -299,7 +403,7 @@ const CONSENT = `{{#> layout title=title}}
   </div>
   <div class="who">
     <span class="initial" aria-hidden="true">{{userInitial}}</span>
-    <div>Signed in as <strong>{{user.name}}</strong><br>{{user.email}}</div>
+    <div>Signed in as <strong>{{user.name}}</strong><br>{{user.email}}{{#if accountUrl}}<br><a href="{{accountUrl}}">Manage your account</a>{{/if}}</div>
     {{#if signOutAction}}<button class="sign-out" type="submit" form="sign-out">Sign out</button>{{/if}}
   </div>
   <h2>Requested access</h2>
@@ -382,6 +486,7 @@ interface ConsentView {
   userInitial: string;
   signOutAction: string;
   signOutCsrfToken: string;
+  accountUrl: string;
 }
 
 interface ErrorView {
@@ -395,6 +500,21 @@ interface ErrorView {
 }
 
 const loginTemplate = hb.compile<LoginView>(LOGIN, OPTIONS);
+interface AccountView {
+  user: { name: string; email: string };
+  userInitial: string;
+  csrfToken: string;
+  notice: string;
+  error: string;
+  twoFactor: { enabled: boolean; since: string; recoveryLeft: number };
+  enrolment: { secret: string; qr: string } | false;
+  recoveryCodes: string[];
+  browsers: { id: string; device: string; created: string; lastUsed: string; ip: string }[];
+  actions: { begin: string; enable: string; disable: string; forget: string; everywhere: string };
+}
+
+const accountTemplate = hb.compile<AccountView>(ACCOUNT, OPTIONS);
+
 interface CodeView {
   action: string;
   requestId: string;
@@ -468,6 +588,44 @@ export function codePage(p: {
 }
 
 /**
+ * The account page: two-factor sign-in (set up with a QR code as a data: URL and the manual key; the
+ * recovery codes once, right after it is turned on; turned off with a code or the password), the
+ * browsers remembered for it, and signing out everywhere. Every form carries the page's CSRF token.
+ */
+export function accountPage(p: {
+  user: { name: string; email: string };
+  csrfToken: string;
+  actions: AccountView['actions'];
+  twoFactor: { enabled: boolean; since: string; recoveryLeft: number };
+  enrolment?: { secret: string; qr: string };
+  recoveryCodes?: string[];
+  browsers: AccountView['browsers'];
+  notice?: string;
+  error?: string;
+}): string {
+  if (p.enrolment && !p.enrolment.qr.startsWith('data:image/png;base64,'))
+    throw new TypeError('the QR code must be a PNG data: URL');
+  return accountTemplate({
+    user: p.user,
+    userInitial: initialOf(p.user.name || p.user.email),
+    csrfToken: p.csrfToken,
+    notice: p.notice ?? '',
+    error: p.error ?? '',
+    twoFactor: p.twoFactor,
+    enrolment: p.enrolment ?? false,
+    recoveryCodes: p.recoveryCodes ?? [],
+    browsers: p.browsers,
+    actions: {
+      begin: formAction(p.actions.begin),
+      enable: formAction(p.actions.enable),
+      disable: formAction(p.actions.disable),
+      forget: formAction(p.actions.forget),
+      everywhere: formAction(p.actions.everywhere),
+    },
+  });
+}
+
+/**
  * Consent page: who asks, for what, on whose behalf; the user answers with decision=allow or deny. With
  * `signOut`, the signed-in box offers a Sign out button (a form of its own, posted with its CSRF token).
  */
@@ -479,6 +637,8 @@ export function consentPage(p: {
   scopes: ScopeInfo[];
   user: { name: string; email: string };
   signOut?: { action: string; csrfToken: string };
+  /** The account page, linked from the signed-in box. */
+  accountUrl?: string;
 }): string {
   const developerUrl = p.client.developer_url ?? '';
   return consentTemplate({
@@ -497,6 +657,7 @@ export function consentPage(p: {
     userInitial: initialOf(p.user.name || p.user.email),
     signOutAction: p.signOut ? formAction(p.signOut.action) : '',
     signOutCsrfToken: p.signOut?.csrfToken ?? '',
+    accountUrl: p.accountUrl ? formAction(p.accountUrl) : '',
   });
 }
 
@@ -598,7 +759,30 @@ function avatarClass(clientId: string): string {
   loginPage({ ...form, email: 'e', error: 'e', notice: 'n' });
   consentPage({ ...form, scopes: [{ name: 's', description: 's' }], user });
   consentPage({ ...form, client: { ...client, developer_name: null }, scopes: [], user });
-  consentPage({ ...form, scopes: [], user, signOut: { action: '/', csrfToken: 't' } });
+  consentPage({ ...form, scopes: [], user, signOut: { action: '/', csrfToken: 't' }, accountUrl: '/' });
+  {
+    const actions = { begin: '/', enable: '/', disable: '/', forget: '/', everywhere: '/' };
+    const off = { enabled: false, since: '', recoveryLeft: 0 };
+    const browsers = [{ id: 'i', device: 'd', created: 'c', lastUsed: 'l', ip: 'i' }];
+    accountPage({ user, csrfToken: 't', actions, twoFactor: off, browsers, notice: 'n', error: 'e' });
+    accountPage({
+      user,
+      csrfToken: 't',
+      actions,
+      twoFactor: off,
+      browsers: [],
+      enrolment: { secret: 's', qr: 'data:image/png;base64,' },
+    });
+    accountPage({
+      user,
+      csrfToken: 't',
+      actions,
+      twoFactor: { ...off, enabled: true },
+      browsers,
+      recoveryCodes: ['c'],
+    });
+    accountPage({ user, csrfToken: 't', actions, twoFactor: { ...off, enabled: true }, browsers });
+  }
   codePage({ ...form, pageUrl: '/', recovery: false, rememberDays: 30, error: 'e' });
   codePage({ ...form, pageUrl: '/', recovery: true, rememberDays: 30 });
   signedOutPage();

@@ -236,6 +236,7 @@ export async function registerAuthorize(app: FastifyInstance, ctx: AppContext): 
         scopes: scopeList(ar.scope).map((name) => ({ name, description: SCOPES[name] ?? name })),
         user: { name: user.display_name, email: user.username },
         signOut: { action: `${base}/logout`, csrfToken: signOutCsrfToken(ctx, request, reply, session!) },
+        accountUrl: `${base}/account`,
       }),
     );
   });
@@ -293,7 +294,8 @@ export async function registerAuthorize(app: FastifyInstance, ctx: AppContext): 
     status: number,
     error?: string,
   ) {
-    return pageHeaders(reply.code(status)).send(
+    // The code's form may end at the app's redirect URI, as the sign-in form's does.
+    return pageHeaders(reply.code(status), [formActionSource(ar.redirect_uri)]).send(
       codePage({
         action: `${base}/login/code`,
         pageUrl: `${base}/login/code`,
