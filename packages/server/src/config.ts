@@ -43,6 +43,8 @@ export interface Config {
   refreshReuseGrace: number;
   /** Seconds a browser stays signed in at the server. */
   browserSessionMaxAge: number;
+  /** Days a browser the user chose to remember skips the second factor. */
+  twoFactorRememberDays: number;
   /** Seconds an authorization code may be exchanged. */
   codeTtl: number;
   /** The Device Authorization Grant (RFC 8628): device code lifetime, and the poll interval devices get. */
@@ -145,6 +147,7 @@ export function loadConfig(env: Env = process.env, flags: Flags = {}): Config {
     sessionMaxAge: int('PADDOCK_SESSION_MAX_AGE', 30 * 86400, 60),
     refreshReuseGrace: int('PADDOCK_REFRESH_REUSE_GRACE', 0, 0, 300),
     browserSessionMaxAge: int('PADDOCK_BROWSER_SESSION_MAX_AGE', 12 * 3600, 60),
+    twoFactorRememberDays: int('PADDOCK_2FA_REMEMBER_DAYS', 30, 1, 400),
     codeTtl: int('PADDOCK_CODE_TTL', 60, 1, 600),
     device: {
       codeTtl: int('PADDOCK_DEVICE_CODE_TTL', 600, 60, 3600),

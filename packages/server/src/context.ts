@@ -12,6 +12,8 @@ export interface AppContext {
   keys: KeyRing;
   /** Derived from the master key: signs CSRF tokens of the sign-in and consent forms. */
   csrfKey: Buffer;
+  /** Derived from the master key: seals users' TOTP secrets (accounts/two-factor.ts). */
+  totpKey: Buffer;
   /** This app's Prometheus registry and instruments (one per app, never a global). */
   metrics: Metrics;
 }

@@ -32,7 +32,15 @@ export async function createContext(config: Config, clock: Clock = systemClock):
   await keys.init();
   const metrics = new Metrics();
   metrics.observeStore(store, () => seconds(clock));
-  return { config, store, clock, keys, csrfKey: deriveKey(masterKey, 'csrf'), metrics };
+  return {
+    config,
+    store,
+    clock,
+    keys,
+    csrfKey: deriveKey(masterKey, 'csrf'),
+    totpKey: deriveKey(masterKey, 'totp'),
+    metrics,
+  };
 }
 
 /** Deletes spent rate-limit counters and flow state; a failure is logged and the next sweep tries again. */

@@ -2,7 +2,7 @@
 // found right (one atomic upsert), so parallel guesses cannot get past the threshold; a success clears
 // the count. Counters are keyed so that a lockout is not a weapon (DESIGN: "Lockouts must not be a
 // weapon"):
-// - the sign-in page and password_limited never share a counter;
+// - the sign-in page and password_limited never share a counter; the page's second factor has its own;
 // - on the page, browsers that have signed in as the user before (accounts/known-browsers.ts) each
 //   count alone; every other browser shares one count per user. Someone without the password can lock
 //   the user out of new browsers, never out of one the user has already signed in with;
@@ -13,6 +13,9 @@ import { normalizeId } from '../oauth/masking.ts';
 
 export type LockoutScope =
   | { channel: 'sign_in'; knownBrowser?: string }
+  // The code asked after the password counts apart: a right password must not clear the count of
+  // wrong codes, or whoever has the password could guess codes without end.
+  | { channel: 'second_factor'; knownBrowser?: string }
   | { channel: 'password_limited'; clientId: string };
 
 /** The counter a password attempt for this user counts on. */
@@ -22,8 +25,8 @@ export function lockoutKey(username: string, scope: LockoutScope): string {
     scope.channel === 'password_limited'
       ? ['lockout', 'password_limited', scope.clientId, user]
       : scope.knownBrowser
-        ? ['lockout', 'sign_in', user, 'browser', scope.knownBrowser]
-        : ['lockout', 'sign_in', user];
+        ? ['lockout', scope.channel, user, 'browser', scope.knownBrowser]
+        : ['lockout', scope.channel, user];
   return parts.map(encodeURIComponent).join(':');
 }
 

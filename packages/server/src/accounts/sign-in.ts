@@ -26,16 +26,21 @@ export interface SignInAttempt {
   knownBrowser: string | undefined;
 }
 
-export type SignInOutcome =
-  | PasswordCheck
+export type SignInOutcome = PasswordCheck | SignInLimit;
+
+export type SignInLimit =
   | { outcome: 'throttled'; by: 'ip' | 'everyone'; retryAfter: number }
   | { outcome: 'request_spent' };
 
-export async function signInWithPassword(
+/**
+ * The limits every attempt on the sign-in pages counts against, the password's and the second factor's
+ * alike: per IP, overall, and per pending request. Undefined when the attempt may go on.
+ */
+export async function signInLimits(
   ctx: AppContext,
-  attempt: SignInAttempt,
+  attempt: { ip: string; requestId: string },
   now: number,
-): Promise<SignInOutcome> {
+): Promise<SignInLimit | undefined> {
   const { window, ipLimit, globalLimit } = ctx.config.signIn;
   const ipWait = await overLimit(ctx.store, `sign_in:ip:${attempt.ip}`, ipLimit, window, now);
   if (ipWait > 0) return { outcome: 'throttled', by: 'ip', retryAfter: ipWait };
@@ -47,6 +52,16 @@ export async function signInWithPassword(
     await ctx.store.finishAuthorizationRequest(attempt.requestId);
     return { outcome: 'request_spent' };
   }
+  return undefined;
+}
+
+export async function signInWithPassword(
+  ctx: AppContext,
+  attempt: SignInAttempt,
+  now: number,
+): Promise<SignInOutcome> {
+  const limited = await signInLimits(ctx, attempt, now);
+  if (limited) return limited;
 
   return checkPassword(
     ctx,

@@ -68,6 +68,7 @@ async function cliContext(store: Store, config: Config): Promise<AppContext> {
     clock: systemClock,
     keys,
     csrfKey: deriveKey(masterKey, 'csrf'),
+    totpKey: deriveKey(masterKey, 'totp'),
     metrics: new Metrics(),
   };
 }

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { disableTwoFactor } from '../accounts/two-factor.ts';
 import { createUser, hashUserPassword } from '../accounts/users.ts';
 import { RegistryError } from '../clients/registry.ts';
 import { normalizeId } from '../oauth/masking.ts';
@@ -127,6 +128,38 @@ export function usersCommand(program: Command): void {
       });
       await auditCli(store, 'user.subscription_changed', userObject(user), { subscription: state });
       print(userView((await store.getUserById(user.user_id))!), !!o.json);
+    }),
+  );
+
+  withCommon(
+    users
+      .command('2fa <username> <action>')
+      .description(
+        "a user's two-factor sign-in (action: status | disable); disable also forgets their remembered browsers",
+      ),
+  ).action((username: string, action: string, o: UserFlags) =>
+    withStore(o, async (store) => {
+      if (action !== 'status' && action !== 'disable')
+        throw new CliError('action must be "status" or "disable"');
+      const user = await mustGetUser(store, username);
+      const t = now();
+      if (action === 'disable') {
+        const had = await disableTwoFactor(store, user.user_id, t);
+        if (!had) throw new CliError(`${user.username} has no two-factor sign-in`);
+        await auditCli(store, 'user.two_factor_disabled', userObject(user));
+      }
+      const totp = await store.twoFactor.getTotp(user.user_id);
+      const enabled = totp?.enabled_at != null;
+      print(
+        {
+          username: user.username,
+          two_factor: enabled ? 'enabled' : 'disabled',
+          enabled_at: enabled ? new Date(totp!.enabled_at! * 1000).toISOString() : null,
+          recovery_codes_left: enabled ? await store.twoFactor.recoveryCodesLeft(user.user_id) : 0,
+          remembered_browsers: (await store.twoFactor.listRememberedBrowsers(user.user_id, t)).length,
+        },
+        !!o.json,
+      );
     }),
   );
 }

@@ -46,6 +46,8 @@ export const authorizationCode: GrantHandler = async (ctx, req, client) => {
     );
     await saveSession(tx, p, now);
     await tx.setCodeSession(codeHash, p.session.session_id);
+    // The session remembers the 2FA bypass of the browser it came from, for forget_browser.
+    await tx.twoFactor.sessionFromCode(p.session.session_id, codeHash);
     return { prepared: p };
   });
   if (!outcome) throw await whyUnusable(ctx, codeHash, client.client_id, now);

@@ -14,6 +14,7 @@ import { installDraining } from './draining.ts';
 import { clientErrorHandler, installErrorHandling } from './errors.ts';
 import { countRequests } from './metrics.ts';
 import { trustedProxies } from './proxies.ts';
+import { registerAccount } from './routes/account.ts';
 import { registerAuthorize } from './routes/authorize.ts';
 import { registerBook } from './routes/book.ts';
 import { registerDevice } from './routes/device.ts';
@@ -86,6 +87,7 @@ export async function buildApp(ctx: AppContext, options: AppOptions = {}): Promi
   await registerIntrospection(app, ctx);
   await registerAuthorize(app, ctx);
   await registerDevice(app, ctx);
+  await registerAccount(app, ctx);
   await registerLogout(app, ctx);
   await registerDiscovery(app, ctx);
   await registerBook(app, { basePath: ctx.config.basePath });

@@ -40,6 +40,8 @@ function cookies(ctx: AppContext) {
     browser: `${prefix}paddock_browser`,
     /** The marks of the users this browser has signed in as (accounts/known-browsers.ts). */
     known: `${prefix}paddock_known`,
+    /** A remembered browser's 2FA bypass: a random id, stored server-side only as a hash. */
+    bypass: `${prefix}paddock_2fa`,
     options,
   };
 }
@@ -116,6 +118,57 @@ export function rememberBrowser(
   const mark = knownBrowserMark(knownBrowserKey(ctx.csrfKey), browser, username);
   const marks = withMark(parseMarks(request.cookies[jar.known]), mark);
   reply.setCookie(jar.known, marks.join('.'), jar.options(LONG_COOKIE_AGE));
+}
+
+/** A hash of the browser's anonymous id: what half-signed-in state is bound to. */
+export function browserHash(ctx: AppContext, request: FastifyRequest): string | undefined {
+  const browser = request.cookies[cookies(ctx).browser];
+  return browser ? sha256(`browser:${browser}`) : undefined;
+}
+
+/** The hash of this browser's 2FA bypass cookie, if it carries one. */
+export function bypassOf(ctx: AppContext, request: FastifyRequest): string | undefined {
+  const token = request.cookies[cookies(ctx).bypass];
+  return token && /^[A-Za-z0-9_-]{43}$/.test(token) ? sha256(token) : undefined;
+}
+
+/** Remembers this browser for the user's second factor: a new bypass, recorded and set as a cookie. */
+export async function rememberForTwoFactor(
+  ctx: AppContext,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  userId: string,
+  now: number,
+): Promise<string> {
+  const jar = cookies(ctx);
+  const token = randomBytes(32).toString('base64url');
+  const maxAge = ctx.config.twoFactorRememberDays * 86400;
+  const hash = sha256(token);
+  await ctx.store.twoFactor.insertRememberedBrowser({
+    bypass_hash: hash,
+    user_id: userId,
+    created_at: now,
+    last_used_at: now,
+    expires_at: now + maxAge,
+    revoked_at: null,
+    ip: request.ip,
+    user_agent: request.headers['user-agent'] ?? null,
+  });
+  reply.setCookie(jar.bypass, token, jar.options(maxAge));
+  return hash;
+}
+
+/** Forgets this browser's bypass, server-side and in the browser. */
+export async function forgetThisBrowser(
+  ctx: AppContext,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  now: number,
+): Promise<void> {
+  const hash = bypassOf(ctx, request);
+  if (hash) await ctx.store.twoFactor.revokeRememberedBrowser(hash, now);
+  const jar = cookies(ctx);
+  if (request.cookies[jar.bypass] !== undefined) reply.clearCookie(jar.bypass, jar.options(0));
 }
 
 export function csrfToken(ctx: AppContext, browser: string, requestId: string): string {

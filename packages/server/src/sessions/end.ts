@@ -1,6 +1,6 @@
 // When an account changes, the sessions it opened end with it:
-// - a new password ends every browser session and every client session of the user, since whoever
-//   knew the old one may hold them (their refresh tokens then get invalid_grant, their access tokens
+// - a new password ends every browser session and every client session of the user, and forgets every
+//   browser remembered for two-factor sign-in, since whoever knew the old one may hold them (their refresh tokens then get invalid_grant, their access tokens
 //   invalid_token);
 // - a lapsed subscription signs the user out of every browser; client sessions are refused at each
 //   refresh while it lasts, and carry on when it is renewed.
@@ -13,6 +13,7 @@ export async function endSessionsAfterPasswordChange(
 ): Promise<void> {
   await store.revokeUserBrowserSessions(userId, now);
   await store.revokeUserSessions(userId, 'password_changed', now);
+  await store.twoFactor.revokeUserRememberedBrowsers(userId, now);
 }
 
 export async function endSessionsAfterSubscriptionLapsed(

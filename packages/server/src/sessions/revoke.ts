@@ -32,8 +32,19 @@ export function parseSessionIds(raw: string | undefined): string[] {
   return ids;
 }
 
-export async function revokeCurrentSession(ctx: AppContext, owner: SessionOwner, now: number): Promise<void> {
-  await ctx.store.revokeSession(owner.session_id, REASON, now);
+/** Ends the calling session; with forgetBrowser, the 2FA bypass of the browser it came from goes too. */
+export async function revokeCurrentSession(
+  ctx: AppContext,
+  owner: SessionOwner,
+  now: number,
+  forgetBrowser = false,
+): Promise<void> {
+  await ctx.store.transaction(async (tx) => {
+    await tx.revokeSession(owner.session_id, REASON, now);
+    if (!forgetBrowser) return;
+    const bypass = await tx.twoFactor.sessionBypass(owner.session_id);
+    if (bypass) await tx.twoFactor.revokeRememberedBrowser(bypass, now, owner.sub);
+  });
 }
 
 export async function revokeSessionsById(

@@ -237,6 +237,46 @@ ALTER TABLE sessions ADD COLUMN impersonated BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE sessions ADD COLUMN impersonation_note TEXT;
 `,
   },
+  {
+    version: 9,
+    name: 'two_factor',
+    // TOTP secrets sealed with the master key; last_step is the time step of the last accepted code, so a
+    // code is accepted once. Recovery codes and remembered browsers (2FA bypasses) are stored as hashes.
+    // A pending request holds a user who gave the right password and still owes a code (bound to the
+    // browser by a hash of its id); codes, browser sessions and sessions carry the bypass they came from.
+    sql: `
+CREATE TABLE user_totp (
+  user_id TEXT PRIMARY KEY REFERENCES users (user_id) ON DELETE CASCADE,
+  secret TEXT NOT NULL,
+  enabled_at BIGINT,
+  last_step BIGINT NOT NULL DEFAULT 0,
+  created_at BIGINT NOT NULL
+);
+CREATE TABLE recovery_codes (
+  user_id TEXT NOT NULL REFERENCES users (user_id) ON DELETE CASCADE,
+  code_hash TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  used_at BIGINT,
+  PRIMARY KEY (user_id, code_hash)
+);
+CREATE TABLE remembered_browsers (
+  bypass_hash TEXT PRIMARY KEY,
+  user_id TEXT NOT NULL REFERENCES users (user_id) ON DELETE CASCADE,
+  created_at BIGINT NOT NULL,
+  last_used_at BIGINT NOT NULL,
+  expires_at BIGINT NOT NULL,
+  revoked_at BIGINT,
+  ip TEXT,
+  user_agent TEXT
+);
+CREATE INDEX remembered_browsers_user ON remembered_browsers (user_id);
+ALTER TABLE authorization_requests ADD COLUMN pending_user TEXT;
+ALTER TABLE authorization_requests ADD COLUMN pending_browser TEXT;
+ALTER TABLE browser_sessions ADD COLUMN bypass_hash TEXT;
+ALTER TABLE authorization_codes ADD COLUMN bypass_hash TEXT;
+ALTER TABLE sessions ADD COLUMN bypass_hash TEXT;
+`,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

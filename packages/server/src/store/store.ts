@@ -5,6 +5,7 @@ import { DeviceStore } from './device.ts';
 import { LifecycleStore } from './lifecycle.ts';
 import { pendingMigrations } from './migrations.ts';
 import { SessionStore } from './sessions.ts';
+import { TwoFactorStore } from './two-factor.ts';
 import type {
   AuthorizationCodeRecord,
   AuthorizationRequestRecord,
@@ -114,6 +115,11 @@ export class Store {
   /** Device codes of the Device Authorization Grant (store/device.ts). */
   get device(): DeviceStore {
     return new DeviceStore(this.q);
+  }
+
+  /** TOTP secrets, recovery codes, remembered browsers (store/two-factor.ts). */
+  get twoFactor(): TwoFactorStore {
+    return new TwoFactorStore(this.q);
   }
 
   // ---- clients

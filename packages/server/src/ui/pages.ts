@@ -100,13 +100,13 @@ a:hover { color: var(--accent-hover); }
 form { margin: 1.5rem 0 0; }
 .field { margin: 0 0 1rem; }
 label { display: block; font-size: .875rem; font-weight: 600; margin: 0 0 .375rem; }
-input[type=email], input[type=password] {
+input[type=email], input[type=password], input[type=text] {
   display: block; width: 100%; font: inherit; color: var(--fg); background: var(--field);
   border: 1px solid var(--field-line); border-radius: 10px; padding: .625rem .75rem; min-height: 2.75rem;
   transition: border-color .15s, box-shadow .15s;
 }
-input[type=email]:hover, input[type=password]:hover { border-color: var(--field-hover); }
-input[type=email]:focus, input[type=password]:focus { outline: none; border-color: var(--ring);
+input[type=email]:hover, input[type=password]:hover, input[type=text]:hover { border-color: var(--field-hover); }
+input[type=email]:focus, input[type=password]:focus, input[type=text]:focus { outline: none; border-color: var(--ring);
   box-shadow: 0 0 0 4px var(--ring-halo); }
 .btn { display: inline-flex; align-items: center; justify-content: center; width: 100%; min-height: 2.75rem;
   padding: .625rem 1rem; border-radius: 10px; border: 1px solid transparent; font: inherit; font-weight: 600;
@@ -145,6 +145,34 @@ code { font: .8125rem/1.4 ui-monospace, SFMono-Regular, Menlo, Consolas, monospa
 .scopes code { color: var(--subtle); }
 .none { margin: 0; padding: .875rem; border: 1px dashed var(--field-line); border-radius: 12px; color: var(--muted);
   font-size: .9375rem; }
+.check { display: flex; align-items: center; gap: .5rem; font-weight: 400; margin: 0 0 1rem; }
+.check input { width: 1.125rem; height: 1.125rem; margin: 0; accent-color: var(--accent); }
+.otp { letter-spacing: .25em; font-variant-numeric: tabular-nums; }
+.alt { margin: 1rem 0 0; text-align: center; font-size: .875rem; }
+.alt a { color: var(--accent); font-weight: 600; }
+.section { margin: 1.75rem 0 0; }
+.section form { margin: .75rem 0 0; }
+.state { display: inline-block; padding: .125rem .5rem; border-radius: 999px; font-size: .8125rem; font-weight: 600;
+  background: var(--code); color: var(--muted); }
+.state.on { background: var(--accent-soft); color: var(--accent); }
+.qr { display: block; width: 200px; height: 200px; margin: .75rem auto; background: #fff; border-radius: 8px; }
+.key { display: block; padding: .5rem .75rem; border-radius: 8px; background: var(--code); text-align: center;
+  letter-spacing: .08em; }
+.codes { columns: 2; list-style: none; margin: .75rem 0 0; padding: .75rem; border: 1px dashed var(--field-line);
+  border-radius: 12px; }
+.codes li { padding: .125rem 0; }
+.rows { list-style: none; margin: .5rem 0 0; padding: 0; border: 1px solid var(--line); border-radius: 12px; }
+.rows li { display: flex; gap: .75rem; align-items: center; padding: .625rem .875rem; font-size: .875rem; }
+.rows li + li { border-top: 1px solid var(--line); }
+.rows li div { min-width: 0; flex: 1; overflow-wrap: anywhere; }
+.rows .meta { display: block; color: var(--muted); font-size: .8125rem; }
+.rows form { margin: 0; flex: none; }
+.link-btn { padding: .25rem .5rem; border: 0; border-radius: 6px; background: none; color: var(--accent);
+  font: inherit; font-weight: 600; cursor: pointer; }
+.link-btn:hover { color: var(--accent-hover); text-decoration: underline; }
+.btn.danger { background: transparent; color: var(--danger-icon); border-color: var(--danger-line); }
+.btn.danger:hover { background: var(--danger-bg); }
+.who a { color: var(--accent); font-weight: 600; }
 .fine { margin: 1.25rem 0 0; font-size: .8125rem; color: var(--muted); line-height: 1.45; }
 .status { display: inline-block; margin: 0 0 .75rem; padding: .125rem .5rem; border-radius: 999px;
   background: var(--danger-bg); color: var(--danger-fg); border: 1px solid var(--danger-line);
@@ -238,6 +266,127 @@ const LOGIN = `{{#> layout title="Sign in"}}
 </div>
 {{/layout}}`;
 
+const CODE_PAGE = `{{#> layout title="Authentication code"}}
+<div class="card">
+  <div class="center">
+    <div class="app"><div class="avatar {{avatarClass}}" aria-hidden="true">{{initial}}</div></div>
+    <h1>Authentication code</h1>
+    {{#if recovery}}
+    <p class="lead">Enter one of the recovery codes you saved when you set up two-factor sign-in. Each works once.</p>
+    {{else}}
+    <p class="lead">Enter the six-digit code from your authenticator app to continue to <strong>{{client.client_name}}</strong>.</p>
+    {{/if}}
+  </div>
+  {{#if error}}
+  <div class="alert error" role="alert">${ICON_ALERT}<div>{{error}}</div></div>
+  {{/if}}
+  <form method="post" action="{{action}}">
+    <input type="hidden" name="request_id" value="{{requestId}}">
+    <input type="hidden" name="csrf_token" value="{{csrfToken}}">
+    {{#if recovery}}
+    <input type="hidden" name="recovery" value="1">
+    <div class="field">
+      <label for="code">Recovery code</label>
+      <input id="code" name="code" type="text" autocomplete="off" autocapitalize="none" spellcheck="false" required autofocus>
+    </div>
+    {{else}}
+    <div class="field">
+      <label for="code">Authentication code</label>
+      <input id="code" class="otp" name="code" type="text" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9 ]*" maxlength="8" required autofocus>
+    </div>
+    {{/if}}
+    <label class="check"><input type="checkbox" name="remember" value="1"> Remember this browser for {{rememberDays}} days</label>
+    <button class="btn primary" type="submit">Verify</button>
+  </form>
+  {{#if recovery}}
+  <p class="alt"><a href="{{codeUrl}}">Use your authenticator app instead</a></p>
+  {{else}}
+  <p class="alt"><a href="{{recoveryUrl}}">Use a recovery code instead</a></p>
+  {{/if}}
+</div>
+{{/layout}}`;
+
+const ACCOUNT = `{{#> layout title="Your account"}}
+<div class="card">
+  <h1>Your account</h1>
+  <div class="who">
+    <span class="initial" aria-hidden="true">{{userInitial}}</span>
+    <div>Signed in as <strong>{{user.name}}</strong><br>{{user.email}}</div>
+  </div>
+  {{#if notice}}
+  <div class="alert info" role="status">${ICON_INFO}<div>{{notice}}</div></div>
+  {{/if}}
+  {{#if error}}
+  <div class="alert error" role="alert">${ICON_ALERT}<div>{{error}}</div></div>
+  {{/if}}
+
+  <section class="section">
+    <h2>Two-factor sign-in</h2>
+    {{#if recoveryCodes.length}}
+    <p>Two-factor sign-in is on. Save these recovery codes somewhere safe: each signs you in once if you lose your
+    authenticator app. They are shown only now.</p>
+    <ul class="codes">{{#each recoveryCodes}}<li><code>{{this}}</code></li>{{/each}}</ul>
+    {{else if twoFactor.enabled}}
+    <p><span class="state on">On</span> since {{twoFactor.since}} · {{twoFactor.recoveryLeft}} recovery codes left</p>
+    <form method="post" action="{{actions.disable}}">
+      <input type="hidden" name="csrf_token" value="{{csrfToken}}">
+      <div class="field">
+        <label for="disable-proof">Current code or password</label>
+        <input id="disable-proof" name="proof" type="password" autocomplete="off" required>
+      </div>
+      <button class="btn danger" type="submit">Turn off two-factor sign-in</button>
+    </form>
+    {{else if enrolment}}
+    <p>Scan this code with your authenticator app, or enter the key by hand, then type the six-digit code it shows.</p>
+    <img class="qr" src="{{enrolment.qr}}" alt="QR code for your authenticator app" width="200" height="200">
+    <p><code class="key" id="totp-key">{{enrolment.secret}}</code></p>
+    <form method="post" action="{{actions.enable}}">
+      <input type="hidden" name="csrf_token" value="{{csrfToken}}">
+      <div class="field">
+        <label for="enable-code">Authentication code</label>
+        <input id="enable-code" class="otp" name="code" type="text" inputmode="numeric" autocomplete="one-time-code" maxlength="8" required>
+      </div>
+      <button class="btn primary" type="submit">Turn on</button>
+    </form>
+    {{else}}
+    <p><span class="state">Off</span> Ask for a code from an authenticator app after your password.</p>
+    <form method="post" action="{{actions.begin}}">
+      <input type="hidden" name="csrf_token" value="{{csrfToken}}">
+      <button class="btn secondary" type="submit">Set up two-factor sign-in</button>
+    </form>
+    {{/if}}
+  </section>
+
+  <section class="section">
+    <h2>Remembered browsers</h2>
+    {{#if browsers.length}}
+    <ul class="rows">
+      {{#each browsers}}
+      <li><div>{{device}}<span class="meta">Remembered {{created}} · last used {{lastUsed}}{{#if ip}} · {{ip}}{{/if}}</span></div>
+        <form method="post" action="{{../actions.forget}}">
+          <input type="hidden" name="csrf_token" value="{{../csrfToken}}">
+          <input type="hidden" name="browser" value="{{id}}">
+          <button class="link-btn" type="submit">Forget</button>
+        </form>
+      </li>
+      {{/each}}
+    </ul>
+    {{else}}
+    <p class="none">No browser skips the two-factor code.</p>
+    {{/if}}
+  </section>
+
+  <section class="section">
+    <h2>Everywhere</h2>
+    <p>Sign out of every browser and every app, and forget every remembered browser.</p>
+    <form method="post" action="{{actions.everywhere}}">
+      <input type="hidden" name="csrf_token" value="{{csrfToken}}">
+      <button class="btn danger" type="submit">Sign out everywhere</button>
+    </form>
+  </section>
+</div>
+{{/layout}}`;
+
 const CONSENT = `{{#> layout title=title}}
 <div class="card">
   <div class="center">
@@ -254,7 +403,7 @@ const CONSENT = `{{#> layout title=title}}
   </div>
   <div class="who">
     <span class="initial" aria-hidden="true">{{userInitial}}</span>
-    <div>Signed in as <strong>{{user.name}}</strong><br>{{user.email}}</div>
+    <div>Signed in as <strong>{{user.name}}</strong><br>{{user.email}}{{#if accountUrl}}<br><a href="{{accountUrl}}">Manage your account</a>{{/if}}</div>
     {{#if signOutAction}}<button class="sign-out" type="submit" form="sign-out">Sign out</button>{{/if}}
   </div>
   <h2>Requested access</h2>
@@ -375,6 +524,7 @@ interface ConsentView {
   signOutAction: string;
   signOutCsrfToken: string;
   device: boolean;
+  accountUrl: string;
 }
 
 interface DeviceView {
@@ -401,6 +551,36 @@ interface ErrorView {
 }
 
 const loginTemplate = hb.compile<LoginView>(LOGIN, OPTIONS);
+interface AccountView {
+  user: { name: string; email: string };
+  userInitial: string;
+  csrfToken: string;
+  notice: string;
+  error: string;
+  twoFactor: { enabled: boolean; since: string; recoveryLeft: number };
+  enrolment: { secret: string; qr: string } | false;
+  recoveryCodes: string[];
+  browsers: { id: string; device: string; created: string; lastUsed: string; ip: string }[];
+  actions: { begin: string; enable: string; disable: string; forget: string; everywhere: string };
+}
+
+const accountTemplate = hb.compile<AccountView>(ACCOUNT, OPTIONS);
+
+interface CodeView {
+  action: string;
+  requestId: string;
+  csrfToken: string;
+  client: ClientInfo;
+  recovery: boolean;
+  error: string;
+  rememberDays: number;
+  codeUrl: string;
+  recoveryUrl: string;
+  initial: string;
+  avatarClass: string;
+}
+
+const codeTemplate = hb.compile<CodeView>(CODE_PAGE, OPTIONS);
 const consentTemplate = hb.compile<ConsentView>(CONSENT, OPTIONS);
 const errorTemplate = hb.compile<ErrorView>(ERROR, OPTIONS);
 const deviceTemplate = hb.compile<DeviceView>(DEVICE, OPTIONS);
@@ -431,6 +611,74 @@ export function loginPage(p: {
 }
 
 /**
+ * The second step of a sign-in with two-factor: a code from the authenticator app (or, with `recovery`,
+ * a recovery code), with the choice to remember this browser. `pageUrl` is this page's own address.
+ */
+export function codePage(p: {
+  action: string;
+  pageUrl: string;
+  requestId: string;
+  csrfToken: string;
+  client: ClientInfo;
+  recovery: boolean;
+  rememberDays: number;
+  error?: string;
+}): string {
+  const page = `${formAction(p.pageUrl)}?request_id=${encodeURIComponent(p.requestId)}`;
+  return codeTemplate({
+    action: formAction(p.action),
+    requestId: p.requestId,
+    csrfToken: p.csrfToken,
+    client: p.client,
+    recovery: p.recovery,
+    error: p.error ?? '',
+    rememberDays: p.rememberDays,
+    codeUrl: page,
+    recoveryUrl: `${page}&recovery=1`,
+    initial: initialOf(p.client.client_name),
+    avatarClass: avatarClass(p.client.client_id),
+  });
+}
+
+/**
+ * The account page: two-factor sign-in (set up with a QR code as a data: URL and the manual key; the
+ * recovery codes once, right after it is turned on; turned off with a code or the password), the
+ * browsers remembered for it, and signing out everywhere. Every form carries the page's CSRF token.
+ */
+export function accountPage(p: {
+  user: { name: string; email: string };
+  csrfToken: string;
+  actions: AccountView['actions'];
+  twoFactor: { enabled: boolean; since: string; recoveryLeft: number };
+  enrolment?: { secret: string; qr: string };
+  recoveryCodes?: string[];
+  browsers: AccountView['browsers'];
+  notice?: string;
+  error?: string;
+}): string {
+  if (p.enrolment && !p.enrolment.qr.startsWith('data:image/png;base64,'))
+    throw new TypeError('the QR code must be a PNG data: URL');
+  return accountTemplate({
+    user: p.user,
+    userInitial: initialOf(p.user.name || p.user.email),
+    csrfToken: p.csrfToken,
+    notice: p.notice ?? '',
+    error: p.error ?? '',
+    twoFactor: p.twoFactor,
+    enrolment: p.enrolment ?? false,
+    recoveryCodes: p.recoveryCodes ?? [],
+    browsers: p.browsers,
+    actions: {
+      begin: formAction(p.actions.begin),
+      enable: formAction(p.actions.enable),
+      disable: formAction(p.actions.disable),
+      forget: formAction(p.actions.forget),
+      everywhere: formAction(p.actions.everywhere),
+    },
+  });
+}
+
+/**
  * Consent page: who asks, for what, on whose behalf; the user answers with decision=allow or deny. With
  * `signOut`, the signed-in box offers a Sign out button (a form of its own, posted with its CSRF token).
  */
@@ -444,6 +692,8 @@ export function consentPage(p: {
   signOut?: { action: string; csrfToken: string };
   /** A device sign-in (RFC 8628): the fine print warns against codes from someone else. */
   device?: boolean;
+  /** The account page, linked from the signed-in box. */
+  accountUrl?: string;
 }): string {
   const developerUrl = p.client.developer_url ?? '';
   return consentTemplate({
@@ -463,6 +713,7 @@ export function consentPage(p: {
     signOutAction: p.signOut ? formAction(p.signOut.action) : '',
     signOutCsrfToken: p.signOut?.csrfToken ?? '',
     device: p.device ?? false,
+    accountUrl: p.accountUrl ? formAction(p.accountUrl) : '',
   });
 }
 
@@ -588,12 +839,37 @@ function avatarClass(clientId: string): string {
   loginPage({ ...form, email: 'e', error: 'e', notice: 'n' });
   consentPage({ ...form, scopes: [{ name: 's', description: 's' }], user });
   consentPage({ ...form, client: { ...client, developer_name: null }, scopes: [], user });
-  consentPage({ ...form, scopes: [], user, signOut: { action: '/', csrfToken: 't' } });
   consentPage({ ...form, scopes: [], user, device: true });
   devicePage({ action: '/', csrfToken: 't', userCode: 'u', error: 'e' });
   devicePage({ action: '/', csrfToken: 't', userCode: '' });
   deviceDonePage({ approved: true, clientName: 'c' });
   deviceDonePage({ approved: false, clientName: 'c' });
+  consentPage({ ...form, scopes: [], user, signOut: { action: '/', csrfToken: 't' }, accountUrl: '/' });
+  {
+    const actions = { begin: '/', enable: '/', disable: '/', forget: '/', everywhere: '/' };
+    const off = { enabled: false, since: '', recoveryLeft: 0 };
+    const browsers = [{ id: 'i', device: 'd', created: 'c', lastUsed: 'l', ip: 'i' }];
+    accountPage({ user, csrfToken: 't', actions, twoFactor: off, browsers, notice: 'n', error: 'e' });
+    accountPage({
+      user,
+      csrfToken: 't',
+      actions,
+      twoFactor: off,
+      browsers: [],
+      enrolment: { secret: 's', qr: 'data:image/png;base64,' },
+    });
+    accountPage({
+      user,
+      csrfToken: 't',
+      actions,
+      twoFactor: { ...off, enabled: true },
+      browsers,
+      recoveryCodes: ['c'],
+    });
+    accountPage({ user, csrfToken: 't', actions, twoFactor: { ...off, enabled: true }, browsers });
+  }
+  codePage({ ...form, pageUrl: '/', recovery: false, rememberDays: 30, error: 'e' });
+  codePage({ ...form, pageUrl: '/', recovery: true, rememberDays: 30 });
   signedOutPage();
   errorPage({ status: 400, error: 'e', description: 'd', errorUri: '/', requestId: 'r' });
 }

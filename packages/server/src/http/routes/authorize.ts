@@ -2,8 +2,10 @@
 // oauth/authorize-request.ts, what the request still needs (sign-in, consent) is decided by
 // oauth/consent.ts, the password by accounts/sign-in.ts; the route ends in a single-use code (with the
 // issuer, RFC 9207) or an error at the redirect URI.
+import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { signInWithPassword } from '../../accounts/sign-in.ts';
+import { checkSecondFactor, hasTwoFactor } from '../../accounts/two-factor.ts';
 import { seconds } from '../../clock.ts';
 import type { AppContext } from '../../context.ts';
 import { checkAuthorizeRequest, RedirectableError } from '../../oauth/authorize-request.ts';
@@ -13,18 +15,22 @@ import { normalizeId } from '../../oauth/masking.ts';
 import { formActionSource, withParams } from '../../oauth/redirect-match.ts';
 import { SCOPES, scopeList } from '../../oauth/scopes.ts';
 import { overLimit } from '../../rate-limit.ts';
-import type { AuthorizationRequestRecord, ClientRecord } from '../../store/types.ts';
+import type { AuthorizationRequestRecord, ClientRecord, UserRecord } from '../../store/types.ts';
 import { randomToken, sha256 } from '../../tokens/hash.ts';
-import { consentPage, loginPage } from '../../ui/pages.ts';
+import { codePage, consentPage, loginPage } from '../../ui/pages.ts';
 import {
   type BrowserSession,
+  browserHash,
   browserId,
+  bypassOf,
   csrfToken,
   csrfValid,
   currentBrowserSession,
+  forgetThisBrowser,
   knownBrowser,
   pageHeaders,
   rememberBrowser,
+  rememberForTwoFactor,
   signIn,
   signOutCsrfToken,
 } from '../browser.ts';
@@ -41,6 +47,8 @@ const MAX_ID = 64;
 const MAX_CSRF = 128;
 const MAX_EMAIL = 320;
 const MAX_PASSWORD = 1024;
+/** A TOTP code with spaces, or a recovery code with dashes and spaces. */
+const MAX_CODE = 32;
 
 const expired = () =>
   invalidRequest('this sign-in request has expired or was already used: go back to the app and start again');
@@ -139,10 +147,79 @@ export async function registerAuthorize(app: FastifyInstance, ctx: AppContext): 
       case 'refused':
         return showLogin(request, reply, ar, client, 401, 'Email or password is not correct.', email);
     }
-    const session = await signIn(ctx, request, reply, result.user.user_id, t);
-    rememberBrowser(ctx, request, reply, username);
-    await ctx.store.markRequestVerified(ar.request_id, session.hash);
-    return proceed(request, reply, { ...ar, verified_session: session.hash }, client, session, 303);
+    const user = result.user;
+    if (await hasTwoFactor(ctx.store, user.user_id)) {
+      const bypass = bypassOf(ctx, request);
+      // prompt=verify asks for every factor again, and this browser is no longer remembered.
+      if (promptsVerify(ar)) await forgetThisBrowser(ctx, request, reply, t);
+      else if (
+        bypass &&
+        (await ctx.store.twoFactor.useRememberedBrowser(bypass, user.user_id, t, request.ip))
+      )
+        return completeSignIn(request, reply, ar, client, user, bypass);
+      // Half signed in: the request holds the user until the code, for this browser only.
+      await ctx.store.twoFactor.holdPendingUser(ar.request_id, user.user_id, browserHash(ctx, request)!);
+      return reply.redirect(`${base}/login/code?request_id=${ar.request_id}`, 303);
+    }
+    return completeSignIn(request, reply, ar, client, user, null);
+  });
+
+  app.get(`${base}/login/code`, async (request, reply) => {
+    const query = queryOf(request);
+    const ar = await requestFrom(capped(query, 'request_id', MAX_ID));
+    const user = await pendingUserOf(request, ar);
+    if (!user) return toLogin(reply, ar, 303);
+    return showCode(request, reply, ar, await clientOf(ar), query.recovery === '1', 200);
+  });
+
+  app.post(`${base}/login/code`, async (request, reply) => {
+    const form = formOf(request);
+    const ar = await requestFrom(capped(form, 'request_id', MAX_ID));
+    if (!csrfValid(ctx, request, ar.request_id, capped(form, 'csrf_token', MAX_CSRF))) throw formExpired();
+    const client = await clientOf(ar);
+    const user = await pendingUserOf(request, ar);
+    if (!user) return toLogin(reply, ar, 303);
+    const recovery = form.recovery === '1';
+    const code = (capped(form, 'code', MAX_CODE) ?? '').trim();
+    if (!code) return showCode(request, reply, ar, client, recovery, 400, 'Enter the code.');
+    const t = now();
+    const mark = knownBrowser(ctx, request, user.username);
+    const result = await checkSecondFactor(
+      ctx,
+      {
+        ip: request.ip,
+        requestId: ar.request_id,
+        user,
+        code,
+        recovery,
+        knownBrowser: mark && sha256(mark),
+      },
+      t,
+    );
+    switch (result.outcome) {
+      case 'throttled': {
+        ctx.metrics.rateLimitExceeded(result.by === 'ip' ? 'sign_in_ip' : 'sign_in_global');
+        reply.header('Retry-After', String(result.retryAfter));
+        const msg = `Too many sign-in attempts. Try again in ${inMinutes(result.retryAfter)}.`;
+        return showCode(request, reply, ar, client, recovery, 429, msg);
+      }
+      case 'request_spent':
+        throw invalidRequest(
+          'too many sign-in attempts for this request: go back to the app and start again',
+        );
+      case 'locked': {
+        ctx.metrics.lockoutRefused('sign_in');
+        reply.header('Retry-After', String(result.retryAfter));
+        const msg = `Too many wrong codes. Try again in ${inMinutes(result.retryAfter)}.`;
+        return showCode(request, reply, ar, client, recovery, 429, msg);
+      }
+      case 'refused':
+        return showCode(request, reply, ar, client, recovery, 401, 'That code is not correct.');
+    }
+    await ctx.store.twoFactor.clearPendingUser(ar.request_id);
+    const bypass =
+      form.remember === '1' ? await rememberForTwoFactor(ctx, request, reply, user.user_id, t) : null;
+    return completeSignIn(request, reply, ar, client, user, bypass);
   });
 
   app.get(`${base}/consent`, async (request, reply) => {
@@ -161,6 +238,7 @@ export async function registerAuthorize(app: FastifyInstance, ctx: AppContext): 
         user: { name: user.display_name, email: user.username },
         signOut: { action: `${base}/logout`, csrfToken: signOutCsrfToken(ctx, request, reply, session!) },
         device: Boolean(ar.device_code_hash),
+        accountUrl: `${base}/account`,
       }),
     );
   });
@@ -192,6 +270,58 @@ export async function registerAuthorize(app: FastifyInstance, ctx: AppContext): 
     await ctx.store.saveConsent(session.record.user_id, ar.client_id, scopeList(ar.scope), now());
     return issueCode(request, reply, ar, session, 303);
   });
+
+  /** Signs the browser in once every factor is in; `bypass` is the remembered browser it came through. */
+  async function completeSignIn(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    ar: AuthorizationRequestRecord,
+    client: ClientRecord,
+    user: UserRecord,
+    bypass: string | null,
+  ) {
+    const session = await signIn(ctx, request, reply, user.user_id, now());
+    if (bypass) await ctx.store.twoFactor.setBrowserSessionBypass(session.hash, bypass);
+    rememberBrowser(ctx, request, reply, user.username);
+    await ctx.store.markRequestVerified(ar.request_id, session.hash);
+    return proceed(request, reply, { ...ar, verified_session: session.hash }, client, session, 303);
+  }
+
+  /** The user this browser gave the right password for within this request, who still owes a code. */
+  async function pendingUserOf(
+    request: FastifyRequest,
+    ar: AuthorizationRequestRecord,
+  ): Promise<UserRecord | undefined> {
+    const held = await ctx.store.twoFactor.pendingUser(ar.request_id, now());
+    const mine = browserHash(ctx, request);
+    if (!held?.pending_user || !held.pending_browser || !mine || !sameHash(held.pending_browser, mine))
+      return undefined;
+    return ctx.store.getUserById(held.pending_user);
+  }
+
+  function showCode(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    ar: AuthorizationRequestRecord,
+    client: ClientRecord,
+    recovery: boolean,
+    status: number,
+    error?: string,
+  ) {
+    // The code's form may end at the app's redirect URI, as the sign-in form's does.
+    return pageHeaders(reply.code(status), [formActionSource(ar.redirect_uri)]).send(
+      codePage({
+        action: `${base}/login/code`,
+        pageUrl: `${base}/login/code`,
+        requestId: ar.request_id,
+        csrfToken: csrfToken(ctx, browserId(ctx, request, reply), ar.request_id),
+        client: clientInfo(client),
+        recovery,
+        rememberDays: ctx.config.twoFactorRememberDays,
+        error,
+      }),
+    );
+  }
 
   async function requestFrom(requestId: string | undefined): Promise<AuthorizationRequestRecord> {
     const ar = requestId ? await ctx.store.getAuthorizationRequest(requestId, now()) : undefined;
@@ -271,8 +401,9 @@ export async function registerAuthorize(app: FastifyInstance, ctx: AppContext): 
     if (!(await ctx.store.finishAuthorizationRequest(ar.request_id))) throw expired();
     const code = randomToken(32);
     const t = now();
+    const codeHash = sha256(code);
     await ctx.store.insertAuthorizationCode({
-      code_hash: sha256(code),
+      code_hash: codeHash,
       client_id: ar.client_id,
       user_id: session.record.user_id,
       redirect_uri: ar.redirect_uri,
@@ -287,6 +418,9 @@ export async function registerAuthorize(app: FastifyInstance, ctx: AppContext): 
       used_at: null,
       session_id: null,
     });
+    // The session this code starts remembers the 2FA bypass the browser signed in through.
+    const bypass = await ctx.store.twoFactor.browserSessionBypass(session.hash);
+    if (bypass) await ctx.store.twoFactor.setCodeBypass(codeHash, bypass);
     const params = { code, state: ar.state ?? undefined, iss: ctx.config.issuer };
     return reply.redirect(withParams(ar.redirect_uri, params), status);
   }
@@ -311,6 +445,16 @@ export async function registerAuthorize(app: FastifyInstance, ctx: AppContext): 
       status,
     );
   }
+}
+
+function promptsVerify(ar: AuthorizationRequestRecord): boolean {
+  return ar.prompt?.split(' ').includes('verify') === true;
+}
+
+function sameHash(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
 }
 
 function inMinutes(seconds: number): string {

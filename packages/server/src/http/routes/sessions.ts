@@ -41,9 +41,9 @@ export async function registerSessions(app: FastifyInstance, ctx: AppContext): P
   // theirs to accept. Any other content type than a form has been refused before these handlers run.
   app.post(`${base}/revoke/current`, async (request, reply) => {
     const claims = await verifyBearer(ctx, bearerToken(request), bearerOrigin(request));
-    // Paddock keeps no two-factor bypass cookies yet, so forget_browser has nothing more to remove.
-    parseForgetBrowser(optionalFormOf(request).forget_browser);
-    await revokeCurrentSession(ctx, claims, now());
+    // forget_browser also removes the 2FA bypass of the browser the session was signed in from.
+    const forget = parseForgetBrowser(optionalFormOf(request).forget_browser);
+    await revokeCurrentSession(ctx, claims, now(), forget);
     return noBody(reply);
   });
 
