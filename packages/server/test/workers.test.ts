@@ -91,7 +91,7 @@ class Cluster {
       detached: true,
     });
     fs.closeSync(out);
-    const deadline = Date.now() + 60_000;
+    const deadline = Date.now() + 90_000;
     // Ready when the primary says every worker listens.
     while (!fs.readFileSync(this.logFile, 'utf8').includes('serving with workers')) {
       if (this.child.exitCode !== null) throw new Error(`serve exited: ${this.output()}`);
@@ -161,157 +161,162 @@ const ENV = {
   PADDOCK_PASSWORD_LIMITED_IP_LIMIT: '1000',
 };
 
-for (const backend of ['sqlite', 'postgres'] as const) {
-  describe(`workers on ${backend}`, { skip: backend === 'postgres' && pgSkip }, () => {
-    for (const workers of [2, 4]) {
-      describe(`${workers} workers`, { timeout: 120_000 }, () => {
-        let cluster: Cluster;
-        let store: Store;
-        let drop: (() => Promise<void>) | undefined;
-        let env: Record<string, string>;
+// The two stores side by side: each block starts its own servers, and the file stays short.
+describe('workers', { concurrency: 2 }, () => {
+  for (const backend of ['sqlite', 'postgres'] as const) {
+    describe(`on ${backend}`, { skip: backend === 'postgres' && pgSkip, concurrency: 1 }, () => {
+      for (const workers of [2, 4]) {
+        describe(`${workers} workers`, { timeout: 150_000, concurrency: 1 }, () => {
+          let cluster: Cluster;
+          let store: Store;
+          let drop: (() => Promise<void>) | undefined;
+          let env: Record<string, string>;
 
-        before(async () => {
-          env = { ...ENV, PADDOCK_DATA_DIR: tmpDir() };
-          if (backend === 'postgres') {
-            const db = await createPgDatabase();
-            env.DATABASE_URL = db.url;
-            drop = db.drop;
-          }
-          cluster = new Cluster(env, workers);
-          await cluster.start();
-          store = await openStore(loadConfig(env), now());
-        });
-        after(async () => {
-          await cluster.stop();
-          await store.close();
-          await drop?.();
-        });
-
-        test('one refresh token raced through every worker: exactly one 200, and the reuse revokes the session', async () => {
-          const h = await headless(store);
-          const first = await login(cluster, h);
-          assert.equal(first.status, 200, JSON.stringify(first.body));
-          const sessionId = decodeJwt(first.body.access_token).payload.session_id;
-          const results = await Promise.all(
-            Array.from({ length: 40 }, () => refresh(cluster.url, h, first.body.refresh_token)),
-          );
-          const ok = results.filter((r) => r.status === 200);
-          assert.equal(ok.length, 1, `statuses: ${results.map((r) => r.status).join(',')}`);
-          assert.ok(results.every((r) => r.status === 200 || r.body?.error === 'invalid_grant'));
-          assert.ok((await store.getSession(sessionId))?.revoked_at, 'the reuse revoked the session');
-          const late = await refresh(cluster.url, h, ok[0]!.body.refresh_token);
-          assert.equal(late.body.error, 'invalid_grant', 'the winner died with the session');
-          assert.equal(cluster.tokenPids().size, workers, 'every worker answered some of the race');
-        });
-
-        test('password_limited failures lock the user out, counted over all workers', async () => {
-          const h = await headless(store);
-          // The threshold (5) in wrong passwords, spread over the workers: no worker sees five of them.
-          const wrong = await Promise.all(
-            Array.from({ length: 5 }, (_, i) =>
-              postFresh(
-                `${cluster.url}/oauth2/token`,
-                passwordForm(h, { password: mask(`wrong-${i}`, h.username) }),
-              ),
-            ),
-          );
-          assert.ok(
-            wrong.every((r) => r.status === 401 || r.status === 400),
-            JSON.stringify(wrong),
-          );
-          // The right password, through every worker: locked out everywhere.
-          const right = await Promise.all(Array.from({ length: 2 * workers }, () => login(cluster, h)));
-          for (const r of right) {
-            assert.equal(r.status, 400, JSON.stringify(r.body));
-            assert.equal(r.body.error, 'unauthorized_client');
-            assert.match(r.body.error_description, /locked/);
-          }
-        });
-
-        test('paddock clients disable is seen by every worker within a second', async () => {
-          const h = await headless(store);
-          const session = await login(cluster, h);
-          assert.equal(session.status, 200);
-          // Every worker has served this client (and could have cached it).
-          const before = await Promise.all(Array.from({ length: 2 * workers }, () => login(cluster, h)));
-          assert.ok(before.every((r) => r.status === 200));
-          await cliOk(['clients', 'disable', h.clientId], { env });
-          const disabledAt = Date.now();
-          await new Promise((r) => setTimeout(r, Math.max(0, disabledAt + 1000 - Date.now())));
-          const pidsBefore = cluster.output().split('\n').length;
-          const after = await Promise.all([
-            ...Array.from({ length: 2 * workers }, () => login(cluster, h)),
-            ...Array.from({ length: 2 * workers }, () => refresh(cluster.url, h, session.body.refresh_token)),
-          ]);
-          for (const r of after) {
-            assert.equal(r.status, 401, JSON.stringify(r.body));
-            assert.equal(r.body.error, 'unauthorized_client');
-          }
-          const pids = new Set(
-            cluster
-              .output()
-              .split('\n')
-              .slice(pidsBefore - 1)
-              .filter((l) => l.includes('"/oauth2/token"'))
-              .map((l) => JSON.parse(l).pid),
-          );
-          assert.equal(pids.size, workers, 'every worker refused some');
-        });
-
-        if (workers === 2) {
-          test('kill -9 of the server during a refresh load, then restart: every token in a 200 works once', async () => {
-            const h = await headless(store);
-            // Chains of rotations of different lengths: the short ones end (their last token kept,
-            // never sent again) while the long ones still run when the server is killed.
-            const chains = 24;
-            const sessions: Answer[] = [];
-            while (sessions.length < chains) {
-              const batch = await Promise.all(Array.from({ length: 4 }, () => login(cluster, h)));
-              for (const s of batch) assert.equal(s.status, 200, JSON.stringify(s.body));
-              sessions.push(...batch);
+          before(async () => {
+            env = { ...ENV, PADDOCK_DATA_DIR: tmpDir() };
+            if (backend === 'postgres') {
+              const db = await createPgDatabase();
+              env.DATABASE_URL = db.url;
+              drop = db.drop;
             }
-            const last: string[] = sessions.map((s) => s.body.refresh_token);
-            const finished = new Set<number>();
-            let killed = false;
-            const run = async (i: number) => {
-              for (let n = 0; n < 2 + i * 3; n++) {
-                const r = await refresh(cluster.url, h, last[i]!).catch(() => undefined);
-                if (!r) return;
-                assert.equal(r.status, 200, JSON.stringify(r.body));
-                last[i] = r.body.refresh_token;
-                if (killed) return;
-              }
-              finished.add(i);
-            };
-            let settled = false;
-            const load = Promise.all(Array.from({ length: chains }, (_, i) => run(i))).finally(() => {
-              settled = true;
-            });
-            while (finished.size < 6 && !settled) await new Promise((r) => setTimeout(r, 5));
-            killed = true;
-            await cluster.kill9();
-            await load;
-            assert.ok(finished.size < chains, 'the server was killed while chains were still rotating');
-
+            cluster = new Cluster(env, workers);
             await cluster.start();
-            const results = await Promise.all(last.map((t) => refresh(cluster.url, h, t)));
-            results.forEach((r, i) => {
-              if (finished.has(i)) assert.equal(r.status, 200, `chain ${i}: ${JSON.stringify(r.body)}`);
-              // A chain cut mid-request may have had its last token spent by the rotation never answered.
-              else assert.ok(r.status === 200 || r.body?.error === 'invalid_grant', JSON.stringify(r.body));
-            });
-            // Once: the same tokens again are reuse.
-            for (const i of finished) {
-              const again = await refresh(cluster.url, h, last[i]!);
-              assert.equal(again.body.error, 'invalid_grant');
+            store = await openStore(loadConfig(env), now());
+          });
+          after(async () => {
+            await cluster.stop();
+            await store.close();
+            await drop?.();
+          });
+
+          test('one refresh token raced through every worker: exactly one 200, and the reuse revokes the session', async () => {
+            const h = await headless(store);
+            const first = await login(cluster, h);
+            assert.equal(first.status, 200, JSON.stringify(first.body));
+            const sessionId = decodeJwt(first.body.access_token).payload.session_id;
+            const results = await Promise.all(
+              Array.from({ length: 40 }, () => refresh(cluster.url, h, first.body.refresh_token)),
+            );
+            const ok = results.filter((r) => r.status === 200);
+            assert.equal(ok.length, 1, `statuses: ${results.map((r) => r.status).join(',')}`);
+            assert.ok(results.every((r) => r.status === 200 || r.body?.error === 'invalid_grant'));
+            assert.ok((await store.getSession(sessionId))?.revoked_at, 'the reuse revoked the session');
+            const late = await refresh(cluster.url, h, ok[0]!.body.refresh_token);
+            assert.equal(late.body.error, 'invalid_grant', 'the winner died with the session');
+            assert.equal(cluster.tokenPids().size, workers, 'every worker answered some of the race');
+          });
+
+          test('password_limited failures lock the user out, counted over all workers', async () => {
+            const h = await headless(store);
+            // The threshold (5) in wrong passwords, spread over the workers: no worker sees five of them.
+            const wrong = await Promise.all(
+              Array.from({ length: 5 }, (_, i) =>
+                postFresh(
+                  `${cluster.url}/oauth2/token`,
+                  passwordForm(h, { password: mask(`wrong-${i}`, h.username) }),
+                ),
+              ),
+            );
+            assert.ok(
+              wrong.every((r) => r.status === 401 || r.status === 400),
+              JSON.stringify(wrong),
+            );
+            // The right password, through every worker: locked out everywhere.
+            const right = await Promise.all(Array.from({ length: 2 * workers }, () => login(cluster, h)));
+            for (const r of right) {
+              assert.equal(r.status, 400, JSON.stringify(r.body));
+              assert.equal(r.body.error, 'unauthorized_client');
+              assert.match(r.body.error_description, /locked/);
             }
           });
-        }
 
-        test('SIGTERM to the primary drains every worker and exits 0', async () => {
-          assert.equal(await cluster.stop(), 0, cluster.output().slice(-2000));
+          test('paddock clients disable is seen by every worker within a second', async () => {
+            const h = await headless(store);
+            const session = await login(cluster, h);
+            assert.equal(session.status, 200);
+            // Every worker has served this client (and could have cached it).
+            const before = await Promise.all(Array.from({ length: 2 * workers }, () => login(cluster, h)));
+            assert.ok(before.every((r) => r.status === 200));
+            await cliOk(['clients', 'disable', h.clientId], { env });
+            const disabledAt = Date.now();
+            await new Promise((r) => setTimeout(r, Math.max(0, disabledAt + 1000 - Date.now())));
+            const pidsBefore = cluster.output().split('\n').length;
+            const after = await Promise.all([
+              ...Array.from({ length: 2 * workers }, () => login(cluster, h)),
+              ...Array.from({ length: 2 * workers }, () =>
+                refresh(cluster.url, h, session.body.refresh_token),
+              ),
+            ]);
+            for (const r of after) {
+              assert.equal(r.status, 401, JSON.stringify(r.body));
+              assert.equal(r.body.error, 'unauthorized_client');
+            }
+            const pids = new Set(
+              cluster
+                .output()
+                .split('\n')
+                .slice(pidsBefore - 1)
+                .filter((l) => l.includes('"/oauth2/token"'))
+                .map((l) => JSON.parse(l).pid),
+            );
+            assert.equal(pids.size, workers, 'every worker refused some');
+          });
+
+          if (workers === 2) {
+            test('kill -9 of the server during a refresh load, then restart: every token in a 200 works once', async () => {
+              const h = await headless(store);
+              // Chains of rotations of different lengths: the short ones end (their last token kept,
+              // never sent again) while the long ones still run when the server is killed.
+              const chains = 12;
+              const sessions: Answer[] = [];
+              while (sessions.length < chains) {
+                const batch = await Promise.all(Array.from({ length: 4 }, () => login(cluster, h)));
+                for (const s of batch) assert.equal(s.status, 200, JSON.stringify(s.body));
+                sessions.push(...batch);
+              }
+              const last: string[] = sessions.map((s) => s.body.refresh_token);
+              const finished = new Set<number>();
+              let killed = false;
+              const run = async (i: number) => {
+                for (let n = 0; n < 2 + i * 3; n++) {
+                  const r = await refresh(cluster.url, h, last[i]!).catch(() => undefined);
+                  if (!r) return;
+                  assert.equal(r.status, 200, JSON.stringify(r.body));
+                  last[i] = r.body.refresh_token;
+                  if (killed) return;
+                }
+                finished.add(i);
+              };
+              let settled = false;
+              const load = Promise.all(Array.from({ length: chains }, (_, i) => run(i))).finally(() => {
+                settled = true;
+              });
+              while (finished.size < 4 && !settled) await new Promise((r) => setTimeout(r, 5));
+              killed = true;
+              await cluster.kill9();
+              await load;
+              assert.ok(finished.size < chains, 'the server was killed while chains were still rotating');
+
+              await cluster.start();
+              const results = await Promise.all(last.map((t) => refresh(cluster.url, h, t)));
+              results.forEach((r, i) => {
+                if (finished.has(i)) assert.equal(r.status, 200, `chain ${i}: ${JSON.stringify(r.body)}`);
+                // A chain cut mid-request may have had its last token spent by the rotation never answered.
+                else assert.ok(r.status === 200 || r.body?.error === 'invalid_grant', JSON.stringify(r.body));
+              });
+              // Once: the same tokens again are reuse.
+              for (const i of finished) {
+                const again = await refresh(cluster.url, h, last[i]!);
+                assert.equal(again.body.error, 'invalid_grant');
+              }
+            });
+          }
+
+          test('SIGTERM to the primary drains every worker and exits 0', async () => {
+            assert.equal(await cluster.stop(), 0, cluster.output().slice(-2000));
+          });
         });
-      });
-    }
-  });
-}
+      }
+    });
+  }
+});
