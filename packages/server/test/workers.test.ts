@@ -230,7 +230,10 @@ describe('workers', { concurrency: 2 }, () => {
             }
           });
 
-          test('paddock clients disable is seen by every worker within a second', async () => {
+          // Shown once per store, with 2 workers: each worker start costs seconds, and the file must stay short.
+          test('paddock clients disable is seen by every worker within a second', {
+            skip: workers !== 2,
+          }, async () => {
             const h = await headless(store);
             const session = await login(cluster, h);
             assert.equal(session.status, 200);
