@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { assertBookError } from './assertions.ts';
 import { type Headless, headless, login, refresh } from './fixtures.ts';
-import { BIN, cli, cliOk, startInProcess, type TestServer } from './helpers.ts';
+import { cli, cliOk, PADDOCK, startInProcess, type TestServer } from './helpers.ts';
 import { Browser } from './http-browser.ts';
 import { authorizeToCode } from './lifecycle.ts';
 
@@ -43,7 +43,9 @@ async function rows(clientId: string): Promise<Record<string, number>> {
 
 /** The command under a pseudo-terminal, answering `answer` to its question. */
 async function onTerminal(args: string[], answer: string) {
-  const command = [process.execPath, BIN, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+  const command = [process.execPath, ...PADDOCK, ...args]
+    .map((a) => `'${a.replace(/'/g, `'\\''`)}'`)
+    .join(' ');
   const child = run('script', ['-qec', command, '/dev/null'], { env: { ...process.env, ...server.env } });
   child.child.stdin!.end(`${answer}\n`);
   return child.then(

@@ -6,14 +6,14 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { BIN, freePort, startProcess, tmpDir } from './helpers.ts';
+import { freePort, PADDOCK, startProcess, tmpDir } from './helpers.ts';
 
 const mode = (file: string) => fs.statSync(file).mode & 0o777;
 const octal = (m: number) => m.toString(8).padStart(4, '0');
 
 /** Runs `paddock serve` and waits for it to exit, killing it (and failing) if it is still up after 20 s. */
 async function serveExpectingExit(dataDir: string): Promise<{ code: number | null; stderr: string }> {
-  const child = spawn(process.execPath, [BIN, 'serve'], {
+  const child = spawn(process.execPath, [...PADDOCK, 'serve'], {
     env: { ...process.env, PADDOCK_DATA_DIR: dataDir, PADDOCK_PORT: String(await freePort()) },
     stdio: ['ignore', 'ignore', 'pipe'],
   });

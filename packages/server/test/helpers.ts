@@ -16,6 +16,11 @@ import { createContext } from '../src/server.ts';
 
 export const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 export const BIN = path.join(REPO, 'packages/server/bin/paddock.mjs');
+/**
+ * `paddock` as the tests run it: the TypeScript sources through tsx, like the in-process servers, so a
+ * built dist/ in the checkout (possibly older than the sources) is never what a test exercises.
+ */
+export const PADDOCK = ['--import', 'tsx', path.join(REPO, 'packages/server/src/cli/run.ts')];
 export const OUTPUT = path.join(REPO, 'test-output');
 export const LOG_DIR = path.join(OUTPUT, 'logs');
 const SECRETS_DIR = path.join(OUTPUT, 'secrets');
@@ -86,7 +91,7 @@ export interface CliResult {
 
 export function cli(args: string[], opts: { env?: Record<string, string | undefined>; input?: string } = {}) {
   return new Promise<CliResult>((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
+    const child = spawn(process.execPath, [...PADDOCK, ...args], {
       env: { ...process.env, ...opts.env },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
@@ -137,6 +142,8 @@ async function serverEnv(opts: { env?: Record<string, string>; dataDir?: string 
   const port = await freePort();
   const env = {
     PADDOCK_LOG_LEVEL: 'info',
+    // One process, as before workers existed; the workers tests ask for more.
+    PADDOCK_WORKERS: '1',
     ...opts.env,
     PADDOCK_DATA_DIR: dataDir,
     PADDOCK_PORT: String(port),
@@ -180,7 +187,7 @@ export async function startProcess(
   const { dataDir, port, env } = await serverEnv(opts);
   const logFile = logFileFor(opts.name ?? opts.command ?? 'serve');
   const out = fs.openSync(logFile, 'w');
-  const child = spawn(process.execPath, [BIN, opts.command ?? 'serve'], {
+  const child = spawn(process.execPath, [...PADDOCK, opts.command ?? 'serve'], {
     env: { ...process.env, ...env },
     stdio: ['ignore', out, out],
   });

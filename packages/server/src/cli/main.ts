@@ -1,5 +1,5 @@
 import { Command, CommanderError } from 'commander';
-import { ConfigError, endpoints } from '../config.ts';
+import { type Config, ConfigError, endpoints } from '../config.ts';
 import { DEMO, seedDemo } from '../dev/seed.ts';
 import { mask } from '../oauth/masking.ts';
 import { migrate } from '../store/migrations.ts';
@@ -16,28 +16,70 @@ interface ServeFlags {
   port?: string;
   issuer?: string;
   dataDir?: string;
+  workers?: string;
 }
 
 function serveFlags(cmd: Command): Command {
   return withCommon(cmd, false)
     .option('--host <host>', 'address to listen on (env PADDOCK_HOST; default 127.0.0.1)')
     .option('--port <port>', 'port to listen on (env PADDOCK_PORT; default 8080)')
-    .option('--issuer <url>', 'issuer URL (env PADDOCK_ISSUER; default http://HOST:PORT)');
+    .option('--issuer <url>', 'issuer URL (env PADDOCK_ISSUER; default http://HOST:PORT)')
+    .option(
+      '--workers <n>',
+      'processes serving the port (env PADDOCK_WORKERS; default: serve, one per core; dev, 1)',
+    );
 }
 
 async function serve(flags: ServeFlags, seed: boolean): Promise<void> {
   const config = configFrom(flags);
+  // Loaded here so that admin commands do not pay for the HTTP stack.
+  const cluster = await import('../cluster.ts');
+  const workers = cluster.workerCount(flags.workers, process.env.PADDOCK_WORKERS, seed ? 1 : cluster.cores());
+  if (cluster.isWorker()) return serveOne(config, true);
   // Demo data is in place before the first request can arrive.
   if (seed) await withStore(flags, (store) => seedDemo(store, now()));
-  // Loaded here so that admin commands do not pay for the HTTP stack.
-  const { startServer } = await import('../server.ts');
-  const server = await startServer(config);
+  if (workers === 1) {
+    await serveOne(config, false);
+  } else {
+    const primary = await cluster.runPrimary(config, workers);
+    let stopping = false;
+    const stop = async (signal: NodeJS.Signals) => {
+      if (stopping) {
+        primary.log.warn({ signal }, 'shutdown: second signal, stopping the workers now');
+        primary.kill();
+        process.exit(1);
+      }
+      stopping = true;
+      primary.log.info({ signal }, 'shutdown: draining every worker');
+      const clean = await primary.stop(signal);
+      primary.log.info({ clean }, 'shutdown: complete');
+      process.exit(clean ? 0 : 1);
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  }
   if (seed) process.stdout.write(devBanner(config.issuer, endpoints(config).token));
+}
+
+/** One process serving: the whole server, or one worker of several (without the admin listener). */
+async function serveOne(config: Config, worker: boolean): Promise<void> {
+  const { startServer } = await import('../server.ts');
+  const server = await startServer(worker ? { ...config, adminPort: undefined } : config);
+  if (worker) {
+    const [{ reportToPrimary }, { metricsFromPrimary }] = await Promise.all([
+      import('../metrics/metrics.ts'),
+      import('../cluster.ts'),
+    ]);
+    reportToPrimary(server.ctx.metrics);
+    metricsFromPrimary(server.ctx.metrics);
+  }
   // Exit 0 when every request in flight was answered; 1 when PADDOCK_SHUTDOWN_TIMEOUT cut some off, or
-  // when a second signal asks to stop at once.
+  // when a second signal asks to stop at once. A worker leaves a second signal to its primary (Ctrl-C
+  // reaches the primary and the workers, and the primary passes it on).
   let stopping = false;
   const stop = async (signal: NodeJS.Signals) => {
     if (stopping) {
+      if (worker) return;
       server.app.log.warn({ signal }, 'shutdown: second signal, exiting now');
       process.exit(1);
     }

@@ -7,7 +7,8 @@ import { seconds } from '../clock.ts';
 import type { AppContext } from '../context.ts';
 
 const LOOPBACK_ZERO = /^http:\/\/(127\.0\.0\.1|\[::1\]):0\//;
-const REFRESH_SECONDS = 5;
+// Short, so that a client disabled or deleted in one process stops being a CORS origin everywhere soon.
+const REFRESH_SECONDS = 1;
 
 export function originRule(ctx: AppContext): (origin: string) => Promise<boolean> {
   let loadedAt = -Infinity;

@@ -49,6 +49,7 @@ export class Metrics {
   private readonly rateLimited: CounterT<'bucket'>;
   private readonly lockedOut: CounterT<'via'>;
   private readonly storeDuration: HistogramT<'operation'>;
+  private source: (() => Promise<string>) | undefined;
 
   constructor() {
     const registers = [this.registry];
@@ -220,9 +221,14 @@ export class Metrics {
     return this.registry.contentType;
   }
 
-  /** The registry in Prometheus text format. */
+  /** The registry in Prometheus text format; in a cluster worker, the whole server's (renderWith). */
   render(): Promise<string> {
-    return this.registry.metrics();
+    return this.source ? this.source() : this.registry.metrics();
+  }
+
+  /** Renders from elsewhere from now on: a cluster worker asks its primary for every worker's metrics. */
+  renderWith(source: () => Promise<string>): void {
+    this.source = source;
   }
 }
 
