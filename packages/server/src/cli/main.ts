@@ -30,8 +30,13 @@ async function serve(flags: ServeFlags, seed: boolean): Promise<void> {
   if (seed) await withStore(flags, (store) => seedDemo(store, now()));
   // Loaded here so that admin commands do not pay for the HTTP stack.
   const { startServer } = await import('../server.ts');
-  const server = await startServer(config);
-  if (seed) process.stdout.write(devBanner(config.issuer, endpoints(config).token));
+  // The request inspector exists in dev only: serve never creates one, whatever its configuration says.
+  const { RequestInspector } = await import('../dev/inspector.ts');
+  const inspector = seed
+    ? new RequestInspector({ console: (line) => process.stderr.write(line) })
+    : undefined;
+  const server = await startServer(config, undefined, { inspector });
+  if (seed) process.stdout.write(devBanner(config.issuer, endpoints(config)));
   // Exit 0 when every request in flight was answered; 1 when PADDOCK_SHUTDOWN_TIMEOUT cut some off, or
   // when a second signal asks to stop at once.
   let stopping = false;
@@ -55,7 +60,8 @@ async function serve(flags: ServeFlags, seed: boolean): Promise<void> {
   process.on('SIGTERM', stop);
 }
 
-function devBanner(issuer: string, tokenUrl: string): string {
+function devBanner(issuer: string, urls: ReturnType<typeof endpoints>): string {
+  const tokenUrl = urls.token;
   const secret = mask(DEMO.headlessSecret, DEMO.headlessClient);
   const password = mask(DEMO.password, DEMO.username);
   return `
@@ -67,7 +73,13 @@ Paddock is running at ${issuer} with demo data (for local development only).
                  (confidential; password_limited + refresh_token; audience data-server)
   public (PKCE)  client_id ${DEMO.publicClient}   redirect_uri ${DEMO.publicRedirectUri}
 
-First token (the secret and password are already masked, as the book requires):
+The client_secret above is the raw secret: give it (and the raw password) to @paddock/client, which masks
+them for you; a masked secret given to the SDK is masked twice and refused.
+
+Why was a request refused? The request inspector lists every request and explains each refusal:
+  ${issuer}/oauth2/dev
+
+First token with curl (here the secret and password are already masked, as the book requires):
 
 curl -s ${tokenUrl} --data-urlencode grant_type=password_limited --data-urlencode client_id=${DEMO.headlessClient} --data-urlencode 'client_secret=${secret}' --data-urlencode username=${DEMO.username} --data-urlencode 'password=${password}' --data-urlencode 'scope=iracing.auth iracing.profile'
 

@@ -190,6 +190,15 @@ CREATE INDEX audit_log_at ON audit_log (at, audit_id);
 CREATE INDEX audit_log_object ON audit_log (object_id, at);
 `,
   },
+  {
+    version: 6,
+    name: 'client_secret_masked_twice',
+    // The hash of the secret masked twice, so that a developer who hands the masked secret to an SDK is told
+    // so (clients/authenticate.ts). Clients registered before this have none, and get the plain answer.
+    sql: `
+ALTER TABLE clients ADD COLUMN secret_twice_hash TEXT;
+`,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -42,18 +42,23 @@ export async function verifyBearer(ctx: AppContext, token: string): Promise<Acce
       },
     ));
   } catch (err) {
-    const code = (err as { code?: string }).code;
-    throw invalidToken(code === 'ERR_JWT_EXPIRED' ? 'access token has expired' : 'access token is not valid');
+    const { code, claim } = err as { code?: string; claim?: string };
+    if (code === 'ERR_JWT_EXPIRED') throw invalidToken('access token has expired').because('token_invalid');
+    if (claim === 'aud') {
+      throw invalidToken('access token is not valid').because('audience_mismatch');
+    }
+    throw invalidToken('access token is not valid').because('token_invalid');
   }
   const claims = payload as AccessTokenClaims;
   if (typeof claims.session_id !== 'string' || typeof claims.client_id !== 'string') {
-    throw invalidToken('access token is not valid');
+    throw invalidToken('access token is not valid').because('token_invalid');
   }
   const session = await ctx.store.getSession(claims.session_id);
   const now = seconds(ctx.clock);
   if (!session || session.revoked_at !== null)
-    throw invalidToken('the session of this access token has been revoked');
-  if (session.expires_at <= now) throw invalidToken('the session of this access token has expired');
+    throw invalidToken('the session of this access token has been revoked').because('session_ended');
+  if (session.expires_at <= now)
+    throw invalidToken('the session of this access token has expired').because('session_ended');
   return claims;
 }
 
