@@ -12,6 +12,7 @@ import {
 import { systemClock } from '../clock.ts';
 import { CHANGED, cliActor } from '../jobs/audit.ts';
 import { normalizeId } from '../oauth/masking.ts';
+import { redirectUriWarning } from '../oauth/redirect-uri.ts';
 import type { ClientPatch, Store } from '../store/store.ts';
 import { MAX_PASSWORD_LIMITED_USERS } from '../store/store.ts';
 import type { ClientRecord, ClientType, GrantType } from '../store/types.ts';
@@ -50,9 +51,18 @@ function clientFlags(cmd: Command, forUpdate: boolean): Command {
       'a redirect URI (repeat for several; on update, replaces the list)',
       collect,
     )
-    .option('--allow-http', 'accept http:// redirect URIs other than the native loopback form')
+    .option(
+      '--allow-http',
+      'accept http:// redirect URIs other than the native loopback form (http://127.0.0.1:0/path needs no flag)',
+    )
     .option('--audience <aud>', 'an extra access-token audience, e.g. data-server (repeatable)', collect)
-    .option('--grant <grant>', 'authorization_code, refresh_token or password_limited (repeatable)', collect)
+    .option(
+      '--grant <grant>',
+      forUpdate
+        ? 'authorization_code, refresh_token or password_limited (repeatable; replaces the list)'
+        : 'authorization_code, refresh_token or password_limited (repeatable; default authorization_code and refresh_token)',
+      collect,
+    )
     .option(
       '--access-token-ttl <s>',
       `access-token lifetime in seconds (default ${DEFAULT_ACCESS_TOKEN_TTL})`,
@@ -123,12 +133,26 @@ async function confirm(question: string): Promise<boolean> {
   }
 }
 
+/** Registers what is valid, but says so on stderr when a redirect URI will trip its developer up. */
+function warnAboutRedirectUris(uris: readonly string[] | undefined): void {
+  for (const uri of uris ?? []) {
+    const warning = redirectUriWarning(uri);
+    if (warning) process.stderr.write(`paddock: warning: ${warning}\n`);
+  }
+}
+
 export function clientsCommand(program: Command): void {
   const clients = program.command('clients').description('register and manage OAuth clients');
 
-  withCommon(clientFlags(clients.command('add <client_id>').description('register a client'), false)).action(
+  const addHelp =
+    'register a client. Defaults: --type confidential (a secret is generated and shown once), ' +
+    '--grant authorization_code and refresh_token, ' +
+    `access tokens for ${DEFAULT_ACCESS_TOKEN_TTL} s, refresh tokens for ${DEFAULT_REFRESH_TOKEN_TTL} s, ` +
+    'no redirect URI; http:// redirect URIs need --allow-http except the loopback form http://127.0.0.1:0/path';
+  withCommon(clientFlags(clients.command('add <client_id>').description(addHelp), false)).action(
     (clientId: string, o: ClientFlags) =>
       withStore(o, async (store) => {
+        warnAboutRedirectUris(o.redirectUri);
         const { client, client_secret } = await registryErrors(
           store.transaction(async (tx) => {
             const created = await createClient(
@@ -179,6 +203,7 @@ export function clientsCommand(program: Command): void {
   withCommon(clientFlags(clients.command('update <client_id>').description('change a client'), true)).action(
     (id: string, o: ClientFlags) =>
       withStore(o, async (store) => {
+        warnAboutRedirectUris(o.redirectUri);
         const client = await mustGetClient(store, id);
         const patch: ClientPatch = {};
         if (o.name !== undefined) patch.client_name = o.name;
