@@ -241,7 +241,16 @@ describe('paddock dev: the request inspector', () => {
       assert.ok(!page.includes(encodeURIComponent(s)), 'an encoded secret appears on the inspector');
     }
     const prefix = createHash('sha256').update(DEMO.headlessSecret).digest('hex').slice(0, 8);
-    assert.ok(page.includes(`client_secret sha256:${prefix}`), 'the raw secret is shown by its hash prefix');
+    assert.ok(
+      page.includes(`client_secret sha256:${prefix} (not masked)`),
+      'the raw secret is shown by its hash prefix, and said to be unmasked',
+    );
+    // A password is not hashed on the page at all (a short hash of a weak password could be guessed).
+    assert.ok(page.includes('password masked'));
+    for (const pw of [DEMO.password, password]) {
+      const pwPrefix = createHash('sha256').update(pw).digest('hex').slice(0, 8);
+      assert.ok(!page.includes(pwPrefix), 'a hash prefix of the password appears on the inspector');
+    }
     // The rate-limit refusal came last, so it is listed before the unmasked secret of the first test.
     assert.ok(page.indexOf(EXPLANATIONS.rate_limited.text) < page.indexOf(EXPLANATIONS.secret_unmasked.text));
   });

@@ -14,22 +14,19 @@ import { pageHeaders } from '../http/browser.ts';
 import { errorUri, refusalOf } from '../http/errors.ts';
 import { OAuthError } from '../oauth/errors.ts';
 import { explain } from '../oauth/explanations.ts';
+import { looksMasked } from '../oauth/masking.ts';
 import { printable } from '../oauth/printable.ts';
 import { type InspectedRequest, inspectorPage } from '../ui/pages.ts';
 
 export const INSPECTOR_CAPACITY = 300;
 const REFRESH_SECONDS = 5;
 
-/** The parameters whose values are secret: shown as a hash prefix, enough to tell two apart. */
-const SECRET_PARAMS = [
-  'client_secret',
-  'password',
-  'code',
-  'code_verifier',
-  'refresh_token',
-  'token',
-  'device_code',
-];
+/**
+ * The parameters whose values are secret and random: shown as a hash prefix, enough to tell two apart
+ * and to compare with one's own. A password is never hashed here (a short unsalted hash of a weak
+ * password can be guessed): the page only says whether it arrived masked.
+ */
+const SECRET_PARAMS = ['client_secret', 'code', 'code_verifier', 'refresh_token', 'token', 'device_code'];
 
 export interface InspectorOptions {
   /** Where the one-line explanation of each refusal goes (paddock dev: stderr). */
@@ -107,8 +104,11 @@ function fingerprints(params: Record<string, string>, authorization: string | un
   const parts: string[] = [];
   for (const name of SECRET_PARAMS) {
     const v = params[name];
-    if (v) parts.push(`${name} sha256:${shortHash(v)}`);
+    if (!v) continue;
+    const unmasked = name === 'client_secret' && !looksMasked(v) ? ' (not masked)' : '';
+    parts.push(`${name} sha256:${shortHash(v)}${unmasked}`);
   }
+  if (params.password) parts.push(`password ${looksMasked(params.password) ? 'masked' : 'not masked'}`);
   const bearer = /^Bearer +(\S+)/i.exec(authorization ?? '')?.[1];
   if (bearer) parts.push(`bearer token sha256:${shortHash(bearer)}`);
   return parts.join(', ');
