@@ -152,7 +152,6 @@ export function clientsCommand(program: Command): void {
   withCommon(clientFlags(clients.command('add <client_id>').description(addHelp), false)).action(
     (clientId: string, o: ClientFlags) =>
       withStore(o, async (store) => {
-        warnAboutRedirectUris(o.redirectUri);
         const { client, client_secret } = await registryErrors(
           store.transaction(async (tx) => {
             const created = await createClient(
@@ -178,6 +177,7 @@ export function clientsCommand(program: Command): void {
             return created;
           }),
         );
+        warnAboutRedirectUris(o.redirectUri);
         await show(store, client, !!o.json, client_secret);
         if (client_secret && !o.json) {
           process.stderr.write('The client secret is shown once: store it now. Clients send it masked.\n');
@@ -203,7 +203,6 @@ export function clientsCommand(program: Command): void {
   withCommon(clientFlags(clients.command('update <client_id>').description('change a client'), true)).action(
     (id: string, o: ClientFlags) =>
       withStore(o, async (store) => {
-        warnAboutRedirectUris(o.redirectUri);
         const client = await mustGetClient(store, id);
         const patch: ClientPatch = {};
         if (o.name !== undefined) patch.client_name = o.name;
@@ -212,6 +211,7 @@ export function clientsCommand(program: Command): void {
             Promise.resolve().then(() => checkRedirectUris(o.redirectUri!, !!o.allowHttp)),
           );
           patch.redirect_uris = [...new Set(o.redirectUri)];
+          warnAboutRedirectUris(o.redirectUri);
         }
         if (o.audience) patch.audiences = [...new Set(o.audience)];
         if (o.grant) {
