@@ -3,7 +3,7 @@ import { type Clock, seconds, systemClock } from './clock.ts';
 import type { Config } from './config.ts';
 import type { AppContext } from './context.ts';
 import { buildAdminApp } from './http/admin.ts';
-import { buildApp } from './http/app.ts';
+import { type AppOptions, buildApp } from './http/app.ts';
 import { SWEEP_JOB, scheduleInactivitySweep } from './jobs/inactivity-sweep.ts';
 import { type Logger, logFailure } from './log.ts';
 import { Metrics } from './metrics/metrics.ts';
@@ -55,10 +55,14 @@ export async function sweepExpired(ctx: AppContext, log: Logger): Promise<void> 
 }
 
 /** Opens the store, loads the keys and listens. */
-export async function startServer(config: Config, clock: Clock = systemClock): Promise<RunningServer> {
+export async function startServer(
+  config: Config,
+  clock: Clock = systemClock,
+  options: Pick<AppOptions, 'inspector'> = {},
+): Promise<RunningServer> {
   const ctx = await createContext(config, clock);
   const { store, keys } = ctx;
-  const app = await buildApp(ctx);
+  const app = await buildApp(ctx, options);
   keys.startRefreshing(config.keys.refreshInterval, app.log);
   const sweep = setInterval(() => void sweepExpired(ctx, app.log), 3600_000);
   sweep.unref();

@@ -13,6 +13,7 @@ import {
 import { systemClock } from '../clock.ts';
 import { CHANGED, cliActor } from '../jobs/audit.ts';
 import { normalizeId } from '../oauth/masking.ts';
+import { redirectUriWarning } from '../oauth/redirect-uri.ts';
 import type { ClientPatch, Store } from '../store/store.ts';
 import { MAX_PASSWORD_LIMITED_USERS } from '../store/store.ts';
 import {
@@ -66,11 +67,16 @@ function clientFlags(cmd: Command, forUpdate: boolean): Command {
       'a redirect URI (repeat for several; on update, replaces the list)',
       collect,
     )
-    .option('--allow-http', 'accept http:// redirect URIs other than the native loopback form')
+    .option(
+      '--allow-http',
+      'accept http:// redirect URIs other than the native loopback form (http://127.0.0.1:0/path needs no flag)',
+    )
     .option('--audience <aud>', 'an extra access-token audience, e.g. data-server (repeatable)', collect)
     .option(
       '--grant <grant>',
-      'authorization_code, refresh_token, password_limited or urn:ietf:params:oauth:grant-type:device_code (repeatable)',
+      forUpdate
+        ? 'authorization_code, refresh_token, password_limited or urn:ietf:params:oauth:grant-type:device_code (repeatable; replaces the list)'
+        : 'authorization_code, refresh_token, password_limited or urn:ietf:params:oauth:grant-type:device_code (repeatable; default authorization_code and refresh_token)',
       collect,
     )
     .option(
@@ -144,10 +150,23 @@ async function confirm(question: string): Promise<boolean> {
   }
 }
 
+/** Registers what is valid, but says so on stderr when a redirect URI will trip its developer up. */
+function warnAboutRedirectUris(uris: readonly string[] | undefined): void {
+  for (const uri of uris ?? []) {
+    const warning = redirectUriWarning(uri);
+    if (warning) process.stderr.write(`paddock: warning: ${warning}\n`);
+  }
+}
+
 export function clientsCommand(program: Command): void {
   const clients = program.command('clients').description('register and manage OAuth clients');
 
-  withCommon(clientFlags(clients.command('add <client_id>').description('register a client'), false)).action(
+  const addHelp =
+    'register a client. Defaults: --type confidential (a secret is generated and shown once), ' +
+    '--grant authorization_code and refresh_token, ' +
+    `access tokens for ${DEFAULT_ACCESS_TOKEN_TTL} s, refresh tokens for ${DEFAULT_REFRESH_TOKEN_TTL} s, ` +
+    'no redirect URI; http:// redirect URIs need --allow-http except the loopback form http://127.0.0.1:0/path';
+  withCommon(clientFlags(clients.command('add <client_id>').description(addHelp), false)).action(
     (clientId: string, o: ClientFlags) =>
       withStore(o, async (store) => {
         const { client, client_secret } = await registryErrors(
@@ -176,6 +195,7 @@ export function clientsCommand(program: Command): void {
             return created;
           }),
         );
+        warnAboutRedirectUris(o.redirectUri);
         await show(store, client, !!o.json, client_secret);
         if (client_secret && !o.json) {
           process.stderr.write('The client secret is shown once: store it now. Clients send it masked.\n');
@@ -219,6 +239,7 @@ export function clientsCommand(program: Command): void {
             Promise.resolve().then(() => checkRedirectUris(o.redirectUri!, !!o.allowHttp)),
           );
           patch.redirect_uris = [...new Set(o.redirectUri)];
+          warnAboutRedirectUris(o.redirectUri);
         }
         if (o.audience) patch.audiences = [...new Set(o.audience)];
         if (o.grant) {

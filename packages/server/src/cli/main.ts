@@ -35,11 +35,11 @@ async function serve(flags: ServeFlags, seed: boolean): Promise<void> {
   // Loaded here so that admin commands do not pay for the HTTP stack.
   const cluster = await import('../cluster.ts');
   const workers = cluster.workerCount(flags.workers, process.env.PADDOCK_WORKERS, seed ? 1 : cluster.cores());
-  if (cluster.isWorker()) return serveOne(config, true);
+  if (cluster.isWorker()) return serveOne(config, true, false);
   // Demo data is in place before the first request can arrive.
   if (seed) await withStore(flags, (store) => seedDemo(store, now()));
   if (workers === 1) {
-    await serveOne(config, false);
+    await serveOne(config, false, seed);
   } else {
     const primary = await cluster.runPrimary(config, workers);
     let stopping = false;
@@ -58,13 +58,18 @@ async function serve(flags: ServeFlags, seed: boolean): Promise<void> {
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   }
-  if (seed) process.stdout.write(devBanner(config.issuer, endpoints(config).token));
+  if (seed) process.stdout.write(devBanner(config.issuer, endpoints(config)));
 }
 
 /** One process serving: the whole server, or one worker of several (without the admin listener). */
-async function serveOne(config: Config, worker: boolean): Promise<void> {
+async function serveOne(config: Config, worker: boolean, dev: boolean): Promise<void> {
   const { startServer } = await import('../server.ts');
-  const server = await startServer(worker ? { ...config, adminPort: undefined } : config);
+  // The request inspector exists in dev only: serve never creates one, whatever its configuration says.
+  const { RequestInspector } = await import('../dev/inspector.ts');
+  const inspector = dev ? new RequestInspector({ console: (line) => process.stderr.write(line) }) : undefined;
+  const server = await startServer(worker ? { ...config, adminPort: undefined } : config, undefined, {
+    inspector,
+  });
   if (worker) {
     const [{ reportToPrimary }, { metricsFromPrimary }] = await Promise.all([
       import('../metrics/metrics.ts'),
@@ -98,7 +103,8 @@ async function serveOne(config: Config, worker: boolean): Promise<void> {
   process.on('SIGTERM', stop);
 }
 
-function devBanner(issuer: string, tokenUrl: string): string {
+function devBanner(issuer: string, urls: ReturnType<typeof endpoints>): string {
+  const tokenUrl = urls.token;
   const secret = mask(DEMO.headlessSecret, DEMO.headlessClient);
   const password = mask(DEMO.password, DEMO.username);
   return `
@@ -110,7 +116,13 @@ Paddock is running at ${issuer} with demo data (for local development only).
                  (confidential; password_limited + refresh_token; audience data-server)
   public (PKCE)  client_id ${DEMO.publicClient}   redirect_uri ${DEMO.publicRedirectUri}
 
-First token (the secret and password are already masked, as the book requires):
+The client_secret above is the raw secret: give it (and the raw password) to @paddock/client, which masks
+them for you; a masked secret given to the SDK is masked twice and refused.
+
+Why was a request refused? The request inspector lists every request and explains each refusal:
+  ${issuer}/oauth2/dev
+
+First token with curl (here the secret and password are already masked, as the book requires):
 
 curl -s ${tokenUrl} --data-urlencode grant_type=password_limited --data-urlencode client_id=${DEMO.headlessClient} --data-urlencode 'client_secret=${secret}' --data-urlencode username=${DEMO.username} --data-urlencode 'password=${password}' --data-urlencode 'scope=iracing.auth iracing.profile'
 

@@ -40,6 +40,11 @@ export function secretHash(secret: string, clientId: string): string {
   return sha256(mask(secret, clientId));
 }
 
+/** The hash of the secret masked twice: what a client sends when it masks an already masked secret. */
+export function secretTwiceHash(secret: string, clientId: string): string {
+  return sha256(mask(mask(secret, clientId), clientId));
+}
+
 export function checkRedirectUris(uris: readonly string[], allowHttp: boolean): void {
   for (const uri of uris) {
     const problem = redirectUriProblem(uri, { allowHttp });
@@ -107,6 +112,7 @@ export async function createClient(
     client_type: type,
     role,
     secret_hash: secret ? secretHash(secret, input.client_id) : null,
+    secret_twice_hash: secret ? secretTwiceHash(secret, input.client_id) : null,
     redirect_uris: [...new Set(input.redirect_uris ?? [])],
     audiences: [...new Set(input.audiences ?? [])],
     grant_types: grants,
@@ -132,6 +138,10 @@ export async function rotateClientSecret(store: Store, clientId: string, now: nu
   if (client.client_type !== 'confidential')
     throw new RegistryError(`client ${clientId} is public and has no secret`);
   const secret = generateClientSecret();
-  await store.updateClient(clientId, { secret_hash: secretHash(secret, clientId) }, now);
+  await store.updateClient(
+    clientId,
+    { secret_hash: secretHash(secret, clientId), secret_twice_hash: secretTwiceHash(secret, clientId) },
+    now,
+  );
   return secret;
 }

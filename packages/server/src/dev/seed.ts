@@ -1,5 +1,5 @@
 import { createUser, hashUserPassword } from '../accounts/users.ts';
-import { createClient, secretHash } from '../clients/registry.ts';
+import { createClient, secretHash, secretTwiceHash } from '../clients/registry.ts';
 import type { Store } from '../store/store.ts';
 
 /** Demo data for `paddock dev`. The credentials are public by design: never use them outside a laptop. */
@@ -55,7 +55,11 @@ export async function seedDemo(store: Store, now: number): Promise<void> {
   }
   await store.updateClient(
     DEMO.headlessClient,
-    { secret_hash: secretHash(DEMO.headlessSecret, DEMO.headlessClient), disabled_at: null },
+    {
+      secret_hash: secretHash(DEMO.headlessSecret, DEMO.headlessClient),
+      secret_twice_hash: secretTwiceHash(DEMO.headlessSecret, DEMO.headlessClient),
+      disabled_at: null,
+    },
     now,
   );
   await store.allowUser(DEMO.headlessClient, user.user_id, now);

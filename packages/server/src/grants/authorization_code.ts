@@ -63,13 +63,16 @@ async function whyUnusable(
   now: number,
 ): Promise<OAuthError> {
   const code = await ctx.store.getAuthorizationCode(codeHash);
-  if (!code) return invalidGrant('code is not valid');
-  if (code.client_id !== clientId) return invalidGrant('code was not issued to this client');
+  if (!code) return invalidGrant('code is not valid').because('code_unknown');
+  if (code.client_id !== clientId)
+    return invalidGrant('code was not issued to this client').because('code_other_client');
   if (code.used_at !== null) {
     ctx.metrics.reuseDetected('authorization_code');
-    if (!code.session_id) return invalidGrant('code was already used');
+    if (!code.session_id) return invalidGrant('code was already used').because('code_reused');
     await ctx.store.revokeSession(code.session_id, 'authorization_code_reused', now);
-    return invalidGrant('code was already used; the tokens issued from it have been revoked');
+    return invalidGrant('code was already used; the tokens issued from it have been revoked').because(
+      'code_reused',
+    );
   }
-  return invalidGrant('code has expired');
+  return invalidGrant('code has expired').because('code_expired');
 }

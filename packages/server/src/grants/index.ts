@@ -27,6 +27,8 @@ export function grantOf(grantType: string): Grant | undefined {
 export function assertClientMayUse(client: ClientRecord, grantType: string, grant: Grant): void {
   const registered = (client.grant_types as readonly string[]).includes(grantType);
   if (!grant.clientTypes.includes(client.client_type) || !registered) {
-    throw unauthorizedClient(`client is not allowed to use the ${grantType} grant`);
+    throw unauthorizedClient(`client is not allowed to use the ${grantType} grant`).because(
+      'grant_not_allowed',
+    );
   }
 }

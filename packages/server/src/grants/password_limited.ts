@@ -35,6 +35,7 @@ function counter(ctx: AppContext, req: GrantRequest) {
         {
           status: 400,
           headers: { 'Retry-After': String(Math.max(1, bucket.resetAt - now)) },
+          reason: 'rate_limited',
         },
       );
     }
@@ -73,16 +74,17 @@ export const passwordLimited: GrantHandler = async (ctx, req, client) => {
     throw unauthorizedClient('too many failed sign-ins for this user; it is locked for a while', {
       status: 400,
       headers: { 'Retry-After': String(check.retryAfter) },
+      reason: 'user_locked',
     });
   }
   // One answer for a wrong password, an unknown user and a user not on the access list: the grant
   // must not tell a client whether a password is right for a user it may not use.
   if (check.outcome === 'refused') {
-    throw accessDenied(
-      looksMasked(password)
-        ? 'username or password is not correct'
-        : 'username or password is not correct: the password must be masked with the username before it is sent',
-    );
+    throw looksMasked(password)
+      ? accessDenied('username or password is not correct').because('password_refused')
+      : accessDenied(
+          'username or password is not correct: the password must be masked with the username before it is sent',
+        ).because('password_unmasked');
   }
   const user = check.user;
   if (!user.subscription_active) throw invalidGrant('user has no active subscription');

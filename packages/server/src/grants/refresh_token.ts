@@ -57,12 +57,13 @@ async function rotate(
 }
 
 function assertLive(sc: SessionContext | undefined, now: number): asserts sc is SessionContext {
-  if (!sc) throw invalidGrant('refresh_token is not valid');
+  if (!sc) throw invalidGrant('refresh_token is not valid').because('refresh_unknown');
   if (sc.session.revoked_at !== null)
-    throw invalidGrant('the session of this refresh_token has been revoked');
-  if (sc.session.expires_at <= now) throw invalidGrant('the session of this refresh_token has expired');
+    throw invalidGrant('the session of this refresh_token has been revoked').because('session_ended');
+  if (sc.session.expires_at <= now)
+    throw invalidGrant('the session of this refresh_token has expired').because('session_ended');
   // Re-read in the transaction: a client disabled since it was authenticated gets nothing.
-  if (sc.clientDisabledAt !== null) throw unauthorizedClient('client is disabled');
+  if (sc.clientDisabledAt !== null) throw unauthorizedClient('client is disabled').because('client_disabled');
   if (!sc.user.subscription_active) throw invalidGrant('user has no active subscription');
 }
 
@@ -80,8 +81,9 @@ async function unusable(
 ): Promise<Awaited<ReturnType<typeof rotate>>> {
   const clientId = client.client_id;
   const row = await ctx.store.getRefreshToken(tokenHash);
-  if (!row) throw invalidGrant('refresh_token is not valid');
-  if (row.client_id !== clientId) throw invalidGrant('refresh_token was not issued to this client');
+  if (!row) throw invalidGrant('refresh_token is not valid').because('refresh_unknown');
+  if (row.client_id !== clientId)
+    throw invalidGrant('refresh_token was not issued to this client').because('refresh_other_client');
   if (row.used_at !== null) {
     if (mayRetryRotation(row.used_at, now, ctx.config.refreshReuseGrace)) {
       const again = await ctx.store.transaction(async (tx) => {
@@ -94,7 +96,9 @@ async function unusable(
     }
     ctx.metrics.reuseDetected('refresh_token');
     await ctx.store.revokeSession(row.session_id, 'refresh_token_reused', now);
-    throw invalidGrant('refresh_token was already used; its session has been revoked');
+    throw invalidGrant('refresh_token was already used; its session has been revoked').because(
+      'refresh_reused',
+    );
   }
-  throw invalidGrant('refresh_token has expired');
+  throw invalidGrant('refresh_token has expired').because('refresh_expired');
 }

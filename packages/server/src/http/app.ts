@@ -8,6 +8,7 @@ import Fastify, {
   LogController,
 } from 'fastify';
 import type { AppContext } from '../context.ts';
+import type { RequestInspector } from '../dev/inspector.ts';
 import { parseForm } from '../oauth/form.ts';
 import { withCors } from './cors.ts';
 import { installDraining } from './draining.ts';
@@ -32,6 +33,8 @@ import { registerToken } from './routes/token.ts';
 export interface AppOptions {
   /** A pino destination stream; stdout by default. */
   logStream?: NodeJS.WritableStream;
+  /** `paddock dev`'s request inspector; `paddock serve` never passes one, so /oauth2/dev does not exist. */
+  inspector?: RequestInspector;
 }
 
 export async function buildApp(ctx: AppContext, options: AppOptions = {}): Promise<FastifyInstance> {
@@ -75,6 +78,8 @@ export async function buildApp(ctx: AppContext, options: AppOptions = {}): Promi
   });
 
   installErrorHandling(app, ctx.config);
+  // Before the routes, so that its hook sees every one of them.
+  options.inspector?.install(app, ctx.config);
   installDraining(app);
   await app.register(cookie);
   await withCors(app, ctx, async (api) => {

@@ -7,6 +7,18 @@ import { StoreUnavailableError } from '../store/db.ts';
 import { errorPage } from '../ui/pages.ts';
 import { pageHeaders } from './browser.ts';
 
+/** The refusal each request was answered with, for the request inspector of `paddock dev`. */
+const refusals = new WeakMap<FastifyRequest, OAuthError>();
+
+/** Remembers the error a request was answered with (sendError does; so do redirects with an error). */
+export function noteRefusal(request: FastifyRequest, err: OAuthError): void {
+  refusals.set(request, err);
+}
+
+export function refusalOf(request: FastifyRequest): OAuthError | undefined {
+  return refusals.get(request);
+}
+
 /** Seconds a client is asked to wait when the database is unavailable: about what a restart takes. */
 export const STORE_RETRY_AFTER = 5;
 
@@ -22,6 +34,7 @@ function wantsHtml(request: FastifyRequest): boolean {
 
 /** Sends the book's JSON error object (or the same as a page), with WWW-Authenticate on every 401. */
 export function sendError(reply: FastifyReply, config: Config, err: OAuthError): FastifyReply {
+  noteRefusal(reply.request, err);
   reply.code(err.status);
   for (const [k, v] of Object.entries(err.headers)) reply.header(k, v);
   if (err.status === 401 || err.error === 'insufficient_scope') {

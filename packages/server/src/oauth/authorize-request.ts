@@ -9,7 +9,7 @@ import type { ClientRecord } from '../store/types.ts';
 import { invalidClient, invalidRequest, OAuthError, unauthorizedClient } from './errors.ts';
 import { PKCE_VALUE, type PkceMethod } from './pkce.ts';
 import { printable } from './printable.ts';
-import { matchRedirectUri } from './redirect-match.ts';
+import { matchRedirectUri, redirectMismatch } from './redirect-match.ts';
 import { formatScope, parseScope } from './scopes.ts';
 
 /** Plenty for a CSRF token plus some app data; the pending request stores it, so it is bounded. */
@@ -55,12 +55,13 @@ export async function checkAuthorizeRequest(
     if (repeated.has(name)) throw invalidRequest(`${name} is repeated`);
   if (!p.client_id) throw invalidRequest('client_id missing');
   const client = await findClient(p.client_id);
-  if (!client) throw invalidClient('client_id is not valid');
+  if (!client) throw invalidClient('client_id is not valid').because('client_unknown');
   if (!p.redirect_uri) throw invalidRequest('redirect_uri missing');
   if (!matchRedirectUri(client.redirect_uris, p.redirect_uri)) {
-    throw invalidClient('redirect_uri does not match a redirect URI registered to this client');
+    const why = redirectMismatch(client.redirect_uris, p.redirect_uri);
+    throw invalidClient(why.description).because(why.reason);
   }
-  if (client.disabled_at !== null) throw unauthorizedClient('client is disabled');
+  if (client.disabled_at !== null) throw unauthorizedClient('client is disabled').because('client_disabled');
 
   const redirectUri = p.redirect_uri;
   // A state that is repeated or too long to keep is not echoed: the error says why instead.
@@ -71,7 +72,11 @@ export async function checkAuthorizeRequest(
   if (repeated.size > 0) throw fail(invalidRequest(`${[...repeated][0]} is repeated`));
   if (stateTooLong) throw fail(invalidRequest(`state is too long (at most ${STATE_MAX_BYTES} bytes)`));
   if (!client.grant_types.includes('authorization_code')) {
-    throw fail(unauthorizedClient('client is not allowed to use the authorization code flow'));
+    throw fail(
+      unauthorizedClient('client is not allowed to use the authorization code flow').because(
+        'grant_not_allowed',
+      ),
+    );
   }
   if (!p.response_type) throw fail(invalidRequest('response_type missing'));
   if (p.response_type !== 'code') {
@@ -88,7 +93,9 @@ export async function checkAuthorizeRequest(
   }
   if (p.code_challenge === undefined || p.code_challenge === '') {
     if (client.client_type === 'public')
-      throw fail(invalidRequest('code_challenge is required for public clients'));
+      throw fail(
+        invalidRequest('code_challenge is required for public clients').because('pkce_missing_public'),
+      );
     if (p.code_challenge_method)
       throw fail(invalidRequest('code_challenge_method given without code_challenge'));
   } else if (!PKCE_VALUE.test(p.code_challenge)) {

@@ -17,17 +17,25 @@ export function codeBindingError(
   presented: { redirectUri: string; verifier: string | undefined },
 ): OAuthError | undefined {
   if (code.redirect_uri !== presented.redirectUri) {
-    return invalidClient('redirect_uri does not match the one sent to /authorize');
+    return invalidClient('redirect_uri does not match the one sent to /authorize').because(
+      'redirect_code_mismatch',
+    );
   }
   if (code.code_challenge) {
     if (!presented.verifier) {
-      return invalidGrant('code_verifier missing: the authorization request had a code_challenge');
+      return invalidGrant('code_verifier missing: the authorization request had a code_challenge').because(
+        'pkce_verifier_missing',
+      );
     }
     if (!verifyPkce(code.code_challenge_method ?? 'plain', code.code_challenge, presented.verifier)) {
-      return invalidGrant('PKCE verification failed: code_verifier does not match the code_challenge');
+      return invalidGrant(
+        'PKCE verification failed: code_verifier does not match the code_challenge',
+      ).because('pkce_verifier_mismatch');
     }
   } else if (presented.verifier) {
-    return invalidGrant('code_verifier sent, but the authorization request had no code_challenge');
+    return invalidGrant('code_verifier sent, but the authorization request had no code_challenge').because(
+      'pkce_downgrade',
+    );
   }
   return undefined;
 }

@@ -1,5 +1,6 @@
 // The book's error catalogue: every error code with the status and status_reason of its table.
 // Handlers throw an OAuthError; one place (http/errors.ts) renders it.
+import type { Reason } from './explanations.ts';
 
 export const ERROR_TABLE = {
   access_denied: { status: 401, reason: 'Unauthorized' },
@@ -23,6 +24,8 @@ export const ERROR_TABLE = {
 
 export type ErrorCode = keyof typeof ERROR_TABLE;
 
+export type { Reason } from './explanations.ts';
+
 export const ERROR_CODES = Object.keys(ERROR_TABLE) as ErrorCode[];
 
 const STATUS_REASONS: Record<number, string> = {
@@ -43,6 +46,8 @@ export interface OAuthErrorOptions {
   /** Overrides the table's status where the book says so (the password_limited rate limit answers 400). */
   status?: number;
   headers?: Record<string, string>;
+  /** Which rule refused the request, as a key of oauth/explanations.ts (for the dev inspector). */
+  reason?: Reason;
 }
 
 export class OAuthError extends Error {
@@ -50,6 +55,8 @@ export class OAuthError extends Error {
   readonly status: number;
   readonly statusReason: string;
   readonly headers: Record<string, string>;
+  /** Which rule refused the request: a stable key of oauth/explanations.ts, never sent to the client. */
+  reason: Reason | undefined;
 
   constructor(error: ErrorCode, description: string, options: OAuthErrorOptions = {}) {
     super(description);
@@ -59,6 +66,13 @@ export class OAuthError extends Error {
     this.status = options.status ?? row.status;
     this.statusReason = options.status ? (STATUS_REASONS[options.status] ?? row.reason) : row.reason;
     this.headers = options.headers ?? {};
+    this.reason = options.reason;
+  }
+
+  /** Names the rule that refused the request, where the error is thrown. */
+  because(reason: Reason): this {
+    this.reason = reason;
+    return this;
   }
 
   get description(): string {

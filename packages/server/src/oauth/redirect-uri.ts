@@ -47,6 +47,19 @@ export function redirectUriProblem(uri: string, options: RedirectUriOptions = {}
   return null;
 }
 
+/**
+ * A registrable redirect URI that will trip its developer up: one naming localhost. Paddock compares
+ * hosts as written, so an app that is sent back to 127.0.0.1 or [::1] (as many loopback libraries do)
+ * no longer matches, and the any-port loopback form exists only for the IP literals.
+ */
+export function redirectUriWarning(uri: string): string | null {
+  if (!/^https?:\/\/localhost[:/?]/i.test(uri)) return null;
+  return (
+    `redirect URI ${uri} names localhost: it matches only requests that say localhost, never 127.0.0.1 or [::1]; ` +
+    'for an app on this machine, http://127.0.0.1:0/path admits any port without --allow-http'
+  );
+}
+
 /** The native-application form: http, an IP loopback literal, explicit port 0. */
 export function isLoopbackPortZero(uri: string): boolean {
   return /^http:\/\/(127\.0\.0\.1|\[::1\]):0\//.test(uri);

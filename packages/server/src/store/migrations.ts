@@ -277,6 +277,15 @@ ALTER TABLE authorization_codes ADD COLUMN bypass_hash TEXT;
 ALTER TABLE sessions ADD COLUMN bypass_hash TEXT;
 `,
   },
+  {
+    version: 10,
+    name: 'client_secret_masked_twice',
+    // The hash of the secret masked twice, so that a developer who hands the masked secret to an SDK is told
+    // so (clients/authenticate.ts). Clients registered before this have none, and get the plain answer.
+    sql: `
+ALTER TABLE clients ADD COLUMN secret_twice_hash TEXT;
+`,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

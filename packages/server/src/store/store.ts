@@ -128,8 +128,8 @@ export class Store {
     await this.q.run(
       `INSERT INTO clients (client_id, client_name, client_type, role, secret_hash, redirect_uris, audiences,
         grant_types, access_token_ttl, refresh_token_ttl, developer_name, developer_email, developer_url,
-        owner_email, disabled_at, last_used_at, created_at, updated_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        owner_email, disabled_at, last_used_at, created_at, updated_at, secret_twice_hash)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       [
         c.client_id,
         c.client_name,
@@ -149,6 +149,7 @@ export class Store {
         c.last_used_at,
         c.created_at,
         c.updated_at,
+        c.secret_twice_hash ?? null,
       ],
     );
   }

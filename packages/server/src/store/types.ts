@@ -26,6 +26,11 @@ export interface ClientRecord {
   role: ClientRole;
   /** SHA-256 (base64) of the masked client secret; null for public clients. */
   secret_hash: string | null;
+  /**
+   * SHA-256 of the secret masked twice (the masked secret masked again), to tell a developer who handed
+   * the masked secret to an SDK what went wrong; null for public clients and clients older than it.
+   */
+  secret_twice_hash?: string | null;
   redirect_uris: string[];
   audiences: string[];
   grant_types: GrantType[];

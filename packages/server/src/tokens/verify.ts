@@ -64,7 +64,7 @@ function verifyJws(
   ctx: AppContext,
   token: string,
   now: number,
-): { payload: JWTPayload; expired: boolean } | 'invalid' {
+): { payload: JWTPayload; expired: boolean } | 'invalid' | 'audience' {
   const parts = token.split('.');
   if (parts.length !== 3) return 'invalid';
   const [h, p, sig] = parts as [string, string, string];
@@ -80,7 +80,7 @@ function verifyJws(
   if (payload.iss !== ctx.config.issuer) return 'invalid';
   const aud = payload.aud;
   if (!(aud === OAUTH_API_AUDIENCE || (Array.isArray(aud) && aud.includes(OAUTH_API_AUDIENCE))))
-    return 'invalid';
+    return 'audience';
   if (payload.iat !== undefined && typeof payload.iat !== 'number') return 'invalid';
   if (payload.nbf !== undefined && (typeof payload.nbf !== 'number' || payload.nbf > now)) return 'invalid';
   if (typeof payload.exp !== 'number') return 'invalid';
@@ -101,8 +101,9 @@ export async function verifyBearer(
   const session = await ctx.store.getSession(claims.session_id);
   const now = seconds(ctx.clock);
   if (!session || session.revoked_at !== null)
-    throw invalidToken('the session of this access token has been revoked');
-  if (session.expires_at <= now) throw invalidToken('the session of this access token has expired');
+    throw invalidToken('the session of this access token has been revoked').because('session_ended');
+  if (session.expires_at <= now)
+    throw invalidToken('the session of this access token has expired').because('session_ended');
   // The session was just read, so its last activity is known: only a stale one costs a write, and the
   // condition in the UPDATE keeps concurrent requests of the same minute to one write between them.
   if (origin && session.last_activity <= now - ACTIVITY_INTERVAL) {
@@ -128,12 +129,14 @@ export async function verifyAccessToken(
   options: { allowExpired?: boolean } = {},
 ): Promise<AccessTokenClaims> {
   const verified = verifyJws(ctx, token, seconds(ctx.clock));
-  if (verified === 'invalid') throw invalidToken('access token is not valid');
+  if (verified === 'audience') throw invalidToken('access token is not valid').because('audience_mismatch');
+  if (verified === 'invalid') throw invalidToken('access token is not valid').because('token_invalid');
   // Every check but the expiry has passed either way, so allowExpired waives nothing else.
-  if (verified.expired && !options.allowExpired) throw invalidToken('access token has expired');
+  if (verified.expired && !options.allowExpired)
+    throw invalidToken('access token has expired').because('token_invalid');
   const claims = verified.payload as AccessTokenClaims;
   if (typeof claims.session_id !== 'string' || typeof claims.client_id !== 'string') {
-    throw invalidToken('access token is not valid');
+    throw invalidToken('access token is not valid').because('token_invalid');
   }
   return claims;
 }

@@ -34,7 +34,7 @@ import {
   signIn,
   signOutCsrfToken,
 } from '../browser.ts';
-import { errorUri } from '../errors.ts';
+import { errorUri, noteRefusal } from '../errors.ts';
 import { capped, formOf, queryOf, rawQuery } from '../input.ts';
 import { endDeviceRequest } from './device.ts';
 
@@ -76,6 +76,7 @@ export async function registerAuthorize(app: FastifyInstance, ctx: AppContext): 
       const busy = new OAuthError(
         'temporarily_unavailable',
         'too many sign-in requests from this network: try again in a few minutes',
+        { reason: 'rate_limited' },
       );
       return redirectError(reply, params.redirect_uri, busy, params.state, 302);
     }
@@ -433,6 +434,7 @@ export async function registerAuthorize(app: FastifyInstance, ctx: AppContext): 
     state: string | undefined,
     status: 302 | 303,
   ) {
+    noteRefusal(reply.request, err);
     reply.header('Cache-Control', 'no-store');
     return reply.redirect(
       withParams(redirectUri, {

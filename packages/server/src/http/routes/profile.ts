@@ -9,7 +9,9 @@ export async function registerProfile(app: FastifyInstance, ctx: AppContext): Pr
     reply.header('Cache-Control', 'no-store');
     const claims = await verifyBearer(ctx, bearerToken(request), bearerOrigin(request));
     if (!hasScope(claims, 'iracing.profile')) {
-      throw new OAuthError('insufficient_scope', 'the access token lacks the iracing.profile scope');
+      throw new OAuthError('insufficient_scope', 'the access token lacks the iracing.profile scope', {
+        reason: 'scope_insufficient',
+      });
     }
     const user = await ctx.store.getUserById(claims.sub);
     if (!user) throw invalidToken('the user of this access token no longer exists');
