@@ -394,12 +394,11 @@ export class OAuthClient {
 
 const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 
-/** deviceLogin's default onCode: on stderr in Node (stdout stays the program's), else the console. */
+/** deviceLogin's default onCode: console.error, which is stderr in Node, so stdout stays the program's. */
 function printDeviceCode(code: DeviceCode): void {
-  const message = `To sign in, open ${code.verificationUri} and enter the code ${code.userCode}\n(or open ${code.verificationUriComplete}). The code expires in ${Math.round(code.expiresIn / 60)} minutes.\n`;
-  const stderr = (globalThis as { process?: { stderr?: { write(s: string): unknown } } }).process?.stderr;
-  if (stderr) stderr.write(message);
-  else console.log(message);
+  console.error(
+    `To sign in, open ${code.verificationUri} and enter the code ${code.userCode}\n(or open ${code.verificationUriComplete}). The code expires in ${Math.round(code.expiresIn / 60)} minutes.`,
+  );
 }
 
 /** Waits, or rejects with the signal's reason as soon as it aborts. */

@@ -119,6 +119,7 @@ describe('paddock --help and usage errors', () => {
       'sessions impersonate',
       'sessions list',
       'sessions revoke',
+      'users 2fa',
       'users add',
       'users list',
       'users set-password',
