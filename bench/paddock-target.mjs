@@ -2,7 +2,7 @@
 // dir, started exactly as `paddock serve`) as a child process on 127.0.0.1, plus the benchmark's
 // minter (bench/lib/minter.mjs: a second process on the same store that mints refresh tokens
 // through the server's own session code), and exposes them in the shape the peer harness
-// (../shared/bench/peer-oidc-provider, `--targets=...`) expects:
+// (the directory in PADDOCK_PEER_HARNESS, `--targets=...`) expects:
 //
 //   { name, baseUrl, pid, tokenPath, jwksPath, jwt, clientAuth(kind), reset(), mintRefreshTokens(kind, n),
 //     mintCodes(kind, n), sanity({ postToken }), stop() }

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `npm run bench`: load-benchmarks Paddock's token endpoint (refresh_token grant, single-use
-// rotating refresh tokens) on the embedded SQLite store, and with --peer runs the shared
+// rotating refresh tokens) on the embedded SQLite store, and with --peer runs the peer
 // oidc-provider harness against Paddock in the same command for a side-by-side ratio.
 // See bench/README.md.
 //

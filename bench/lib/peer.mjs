@@ -1,4 +1,4 @@
-// The peer comparison: runs the shared oidc-provider harness (../shared/bench/peer-oidc-provider)
+// The peer comparison: runs the oidc-provider peer harness (its directory in PADDOCK_PEER_HARNESS)
 // with bench/paddock-target.mjs (and with --pg bench/paddock-pg-target.mjs) as further targets, and
 // reads its results.
 //
@@ -27,7 +27,9 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 export function peerDir(repoRoot) {
-  return resolve(repoRoot, '../shared/bench/peer-oidc-provider');
+  // The harness is not part of this repository: its directory is given, absolute or relative to the repo.
+  const dir = process.env.PADDOCK_PEER_HARNESS;
+  return dir ? resolve(repoRoot, dir) : resolve(repoRoot, 'bench/peer-harness-not-configured');
 }
 
 const SKIP = new Set(['node_modules', 'results', 'data', '.git']);
@@ -116,7 +118,7 @@ function patchBench(file) {
 }
 
 /**
- * Runs the peer harness. Returns { skipped } when the shared folder is missing, else
+ * Runs the peer harness. Returns { skipped } when the harness directory is missing, else
  * { code, stdout, rows, sanity, meta, workDir, resultsFile }.
  * @param {object} o
  * @param {string} o.repoRoot

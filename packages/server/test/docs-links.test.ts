@@ -1,6 +1,6 @@
 // What the repository tells its readers must be in the repository: every relative link of README.md and
 // of docs/ resolves to a file inside it (and to a heading, when it names one), and nothing points at the
-// material outside the repository the project was built from (../shared).
+// material outside the repository the project was built from.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
