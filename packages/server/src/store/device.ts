@@ -2,7 +2,6 @@
 // the pending authorization request a user code was entered for. Every change of status is one
 // conditional UPDATE, so that of two concurrent callers exactly one wins.
 import { isUniqueViolation, one, type Queryable } from './db.ts';
-import type { AuthorizationRequestRecord } from './types.ts';
 
 export type DeviceCodeStatus = 'pending' | 'approved' | 'denied' | 'used';
 
@@ -102,29 +101,6 @@ export class DeviceStore {
       [requestId, userCodeHash, now],
     );
     return r && toRecord(r);
-  }
-
-  /** The pending request of a device sign-in: as /authorize's, plus the device code it ends at. */
-  async insertRequest(r: AuthorizationRequestRecord & { device_code_hash: string }): Promise<void> {
-    await this.q.run(
-      `INSERT INTO authorization_requests (request_id, client_id, redirect_uri, scope, state, code_challenge,
-        code_challenge_method, prompt, verified_session, created_at, expires_at, device_code_hash)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      [
-        r.request_id,
-        r.client_id,
-        r.redirect_uri,
-        r.scope,
-        r.state,
-        r.code_challenge,
-        r.code_challenge_method,
-        r.prompt,
-        r.verified_session,
-        r.created_at,
-        r.expires_at,
-        r.device_code_hash,
-      ],
-    );
   }
 
   /** The user's decision on the device page; only a live, pending code takes it. */

@@ -517,8 +517,8 @@ export class Store {
   async insertAuthorizationRequest(r: AuthorizationRequestRecord): Promise<void> {
     await this.q.run(
       `INSERT INTO authorization_requests (request_id, client_id, redirect_uri, scope, state, code_challenge,
-        code_challenge_method, prompt, verified_session, created_at, expires_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        code_challenge_method, prompt, verified_session, created_at, expires_at, device_code_hash)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       [
         r.request_id,
         r.client_id,
@@ -531,6 +531,7 @@ export class Store {
         r.verified_session,
         r.created_at,
         r.expires_at,
+        r.device_code_hash ?? null,
       ],
     );
   }

@@ -253,15 +253,7 @@ export async function registerAuthorize(app: FastifyInstance, ctx: AppContext): 
     if (form.decision === 'deny') {
       // Device sign-in (RFC 8628): the decision goes to the device code, not to a redirect URI.
       if (ar.device_code_hash) {
-        const client = await clientOf(ar);
-        return endDeviceRequest(
-          ctx,
-          reply,
-          { ...ar, device_code_hash: ar.device_code_hash },
-          session,
-          'denied',
-          client.client_name,
-        );
+        return endDevice(reply, { ...ar, device_code_hash: ar.device_code_hash }, session, 'denied');
       }
       if (!(await ctx.store.finishAuthorizationRequest(ar.request_id))) throw expired();
       const denied = new OAuthError('access_denied', 'the user denied the request');
@@ -330,6 +322,17 @@ export async function registerAuthorize(app: FastifyInstance, ctx: AppContext): 
     return ar;
   }
 
+  /** A device sign-in (RFC 8628) ends at its device code, approved or denied, not at a redirect URI. */
+  async function endDevice(
+    reply: FastifyReply,
+    ar: AuthorizationRequestRecord & { device_code_hash: string },
+    session: BrowserSession,
+    outcome: 'approved' | 'denied',
+  ) {
+    const client = await clientOf(ar);
+    return endDeviceRequest(ctx, reply, ar, session, outcome, client.client_name);
+  }
+
   async function clientOf(ar: AuthorizationRequestRecord): Promise<ClientRecord> {
     const client = await ctx.store.getClient(ar.client_id);
     if (!client || client.disabled_at !== null)
@@ -388,15 +391,7 @@ export async function registerAuthorize(app: FastifyInstance, ctx: AppContext): 
   ) {
     // Device sign-in (RFC 8628): the device code is approved instead of a code being issued.
     if (ar.device_code_hash) {
-      const client = await clientOf(ar);
-      return endDeviceRequest(
-        ctx,
-        reply,
-        { ...ar, device_code_hash: ar.device_code_hash },
-        session,
-        'approved',
-        client.client_name,
-      );
+      return endDevice(reply, { ...ar, device_code_hash: ar.device_code_hash }, session, 'approved');
     }
     // Deleting the request is the atomic step: a double submission issues one code.
     if (!(await ctx.store.finishAuthorizationRequest(ar.request_id))) throw expired();

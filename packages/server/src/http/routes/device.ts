@@ -121,7 +121,7 @@ export async function registerDevice(app: FastifyInstance, ctx: AppContext): Pro
       (await ctx.store.transaction(async (tx) => {
         const d = await tx.device.claimUserCode(sha256(normalised), requestId, t);
         if (!d) return undefined;
-        await tx.device.insertRequest({
+        await tx.insertAuthorizationRequest({
           request_id: requestId,
           client_id: d.client_id,
           // Not a redirect target: the request ends on the device page (endDeviceRequest).
