@@ -2,7 +2,7 @@
  * OAuthClient: the calls a client of the book makes to the server — /token and its three grants,
  * /iracing/profile, and Session Management. Every failure is thrown as an OAuthError; nothing is logged.
  */
-import { type AuthorizeUrlOptions, authorizeUrl, issuerBase } from './authorize.ts';
+import { type AuthorizeUrlOptions, authorizeUrl, issuerBase, scopeParam } from './authorize.ts';
 import {
   DEVICE_CODE_GRANT,
   type DeviceLoginOptions,
@@ -102,7 +102,7 @@ export class OAuthClient {
       username: options.username,
       password: await mask(options.password, options.username),
     };
-    const scope = Array.isArray(options.scope) ? options.scope.join(' ') : options.scope;
+    const scope = scopeParam(options.scope);
     if (scope) form.scope = scope;
     return this.#token(form);
   }
@@ -115,7 +115,7 @@ export class OAuthClient {
    */
   async deviceLogin(options: DeviceLoginOptions = {}): Promise<TokenSet> {
     const form: Form = await this.#authenticated({});
-    const scope = Array.isArray(options.scope) ? options.scope.join(' ') : options.scope;
+    const scope = scopeParam(options.scope);
     if (scope) form.scope = scope;
     options.signal?.throwIfAborted();
     const res = await this.#send('POST', '/device_authorization', { form });

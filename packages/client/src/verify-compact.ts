@@ -1,4 +1,5 @@
 /** Step 1: a well-formed JWS in compact serialization, its header and payload JSON objects. */
+import { decodeBase64url } from './encoding.ts';
 import { isObject, type Json } from './json.ts';
 import { fail } from './verify-error.ts';
 
@@ -17,14 +18,6 @@ export function parseCompact(token: unknown): { header: Json; payload: Json } {
     header: parseJsonObject(decodeBase64url(h), 'header'),
     payload: parseJsonObject(decodeBase64url(p), 'payload'),
   };
-}
-
-function decodeBase64url(part: string): Uint8Array {
-  const b64 = part.replace(/-/g, '+').replace(/_/g, '/');
-  const binary = atob(b64 + '='.repeat((4 - (b64.length % 4)) % 4));
-  const bytes = new Uint8Array(binary.length);
-  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
-  return bytes;
 }
 
 export function parseJsonObject(bytes: Uint8Array, what: string): Json {
