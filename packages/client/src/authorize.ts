@@ -41,6 +41,11 @@ export function issuerBase(issuer: string): string {
   return issuer.replace(/\/+$/, '');
 }
 
+/** The `scope` parameter: the scopes space-separated, as the SDK's options take them as a list or a string. */
+export function scopeParam(scope: string | string[] | undefined): string | undefined {
+  return Array.isArray(scope) ? scope.join(' ') : scope;
+}
+
 /** The address of /authorize to send the user's browser to. */
 export function authorizeUrl(options: AuthorizeUrlOptions): string {
   const params: [string, string][] = [
@@ -51,7 +56,7 @@ export function authorizeUrl(options: AuthorizeUrlOptions): string {
     ['code_challenge_method', options.codeChallengeMethod ?? 'S256'],
     ['state', options.state],
   ];
-  const scope = Array.isArray(options.scope) ? options.scope.join(' ') : options.scope;
+  const scope = scopeParam(options.scope);
   if (scope) params.push(['scope', scope]);
   if (options.prompt) params.push(['prompt', options.prompt]);
   // Percent-encoding throughout (a space is %20, never "+"), as the book's examples show.

@@ -2,6 +2,7 @@
  * The one error type of the SDK. Every failure of a call to the server (an error answer, an answer the
  * SDK cannot read, or no answer at all) and every rejected authorization callback is an OAuthError.
  */
+import { isObject } from './json.ts';
 
 /** The RateLimit-* headers of a response, when the server sent them (the password_limited grant does). */
 export interface RateLimit {
@@ -134,4 +135,19 @@ export async function errorFromResponse(res: Response): Promise<OAuthError> {
     ...details,
     description: `unexpected ${res.status} ${res.statusText || 'answer'} (${type}) instead of the JSON error object`,
   });
+}
+
+/** An error for logs: its message, and the code of its cause when it has one (e.g. ECONNREFUSED). */
+export function describe(err: unknown): string {
+  if (err instanceof Error) {
+    const cause = (err as { cause?: unknown }).cause;
+    const code = isObject(cause) && typeof cause.code === 'string' ? ` (${cause.code})` : '';
+    return `${err.message}${code}`;
+  }
+  return String(err);
+}
+
+/** The OAuthError for a call that got no answer (refused, reset, DNS, aborted...). */
+export function noAnswer(url: string, cause: unknown): OAuthError {
+  return new OAuthError('network_error', { description: `no answer from ${url}: ${describe(cause)}`, cause });
 }

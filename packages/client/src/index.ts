@@ -12,19 +12,13 @@ export {
   parseCallback,
 } from './authorize.ts';
 export {
-  type DeviceCode,
-  type DeviceLoginOptions,
   type ExchangeCodeOptions,
-  type Introspection,
   OAuthClient,
   type OAuthClientOptions,
   type PasswordLimitedOptions,
-  type Profile,
-  type ServerMetadata,
-  type Session,
-  type TokenSet,
   type TokenTypeHint,
 } from './client.ts';
+export type { DeviceCode, DeviceLoginOptions } from './device.ts';
 export { OAuthError, type OAuthErrorOptions, type RateLimit } from './errors.ts';
 export { mask } from './mask.ts';
 export {
@@ -35,6 +29,7 @@ export {
   isValidPkcePair,
   VERIFIER_CHARSET,
 } from './pkce.ts';
+export type { Introspection, Profile, ServerMetadata, Session, TokenSet } from './responses.ts';
 export {
   MemoryTokenStore,
   type StoredTokens,

@@ -11,9 +11,10 @@ import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { generateState, parseCallback } from './authorize.ts';
-import type { OAuthClient, TokenSet } from './client.ts';
+import type { OAuthClient } from './client.ts';
 import { OAuthError } from './errors.ts';
 import { codeChallengeS256, generateCodeVerifier } from './pkce.ts';
+import type { TokenSet } from './responses.ts';
 import type { StoredTokens, TokenStore } from './token-manager.ts';
 
 // ---- FileTokenStore

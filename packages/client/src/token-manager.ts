@@ -10,8 +10,9 @@
  * lost (no answer at all, not an error answer) and the server advertises a reuse grace period, it sends
  * the same token once more, which such a server answers with a fresh rotation.
  */
-import type { OAuthClient, PasswordLimitedOptions, TokenSet } from './client.ts';
+import type { OAuthClient, PasswordLimitedOptions } from './client.ts';
 import { OAuthError } from './errors.ts';
+import type { TokenSet } from './responses.ts';
 
 /** Servers count token lifetimes in whole seconds: a token may end up to a second before its *_in says. */
 const WHOLE_SECOND_SLACK = 1;
