@@ -49,7 +49,7 @@ const config = loadConfig(process.env, { dataDir: args['data-dir'], host: args.h
 const ctx = await createContext(config);
 const clients = {};
 for (const [kind, id] of Object.entries(CLIENT_IDS)) clients[kind] = await ctx.store.getClient(id);
-const user = await ctx.store.getUserByUsername(USERNAME);
+const user = await ctx.store.users.byUsername(USERNAME);
 if (!clients.confidential || !user)
   throw new Error(`minter: client ${CLIENT_IDS.confidential} and user ${USERNAME} must exist`);
 function clientOf(kind) {
@@ -129,7 +129,7 @@ async function mintCodes(n, kind) {
       });
     }
     await ctx.store.transaction(async (tx) => {
-      for (const b of batch) await tx.insertAuthorizationCode(b.row);
+      for (const b of batch) await tx.flow.insertAuthorizationCode(b.row);
     });
     for (const b of batch) items.push(b.item);
   }

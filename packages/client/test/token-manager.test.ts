@@ -507,7 +507,7 @@ describe('TokenManager when the answer to a refresh is lost', () => {
       assert.equal((await live()).length, 1, 'the session survived');
       // The successor whose answer was lost is dead.
       const swallowed = proxy.swallowed[0]!.refresh_token;
-      const row = await grace.ctx!.store.getRefreshToken(sha256(swallowed));
+      const row = await grace.ctx!.store.refreshTokens.get(sha256(swallowed));
       assert.ok(row?.used_at, 'the lost successor is consumed');
     } finally {
       await proxy.close();

@@ -11,6 +11,6 @@ export async function overLimit(
   window: number,
   now: number,
 ): Promise<number> {
-  const hit = await store.hit(key, window, now);
+  const hit = await store.counters.hit(key, window, now);
   return hit.hits > limit ? Math.max(1, hit.window_start + window - now) : 0;
 }

@@ -46,10 +46,10 @@ export async function createContext(config: Config, clock: Clock = systemClock):
 /** Deletes spent rate-limit counters and flow state; a failure is logged and the next sweep tries again. */
 export async function sweepExpired(ctx: AppContext, log: Logger): Promise<void> {
   const now = seconds(ctx.clock);
-  await ctx.store
-    .deleteExpiredCounters(now - 86400)
+  await ctx.store.counters
+    .deleteExpired(now - 86400)
     .catch(logFailure(log, 'sweep of expired rate-limit counters failed'));
-  await ctx.store
+  await ctx.store.flow
     .deleteExpiredFlowState(now)
     .catch(logFailure(log, 'sweep of expired authorization requests and codes failed'));
 }

@@ -96,7 +96,7 @@ describe('paddock clients delete', () => {
     assert.equal(r.code, 0, r.out);
     assert.match(r.out, /deleted\s+true/);
     assert.deepEqual(await rows(h.clientId), Object.fromEntries([...TABLES, 'clients'].map((t) => [t, 0])));
-    assert.ok(await server.ctx!.store.getUserById(h.userId), 'the user stays');
+    assert.ok(await server.ctx!.store.users.byId(h.userId), 'the user stays');
     await assertBookError(server.issuer, await login(server, h), 403, 'invalid_client', /client_id/);
 
     const audit = (await cliOk(['audit', '--object', h.clientId, '--json'], { env: server.env })).json();

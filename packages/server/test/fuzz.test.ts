@@ -494,7 +494,7 @@ async function liveToken(): Promise<{ token: string; sessionId: string }> {
     if (s && s.revoked_at === null) return live;
   }
   const now = Math.floor(Date.now() / 1000);
-  const user = (await store.getUserById(h.userId))!;
+  const user = (await store.users.byId(h.userId))!;
   const client = (await store.getClient(h.clientId))!;
   const r = await startSession(
     server.ctx!,

@@ -42,7 +42,7 @@ describe('keys at rest', () => {
   test('private keys are encrypted with the master key, which is created 0600 in the data dir', async () => {
     const server = await startInProcess({ name: 'keys-at-rest' });
     try {
-      const rows = await server.ctx!.store.listSigningKeys();
+      const rows = await server.ctx!.store.signingKeys.list();
       assert.equal(rows.length, 1);
       assert.match(rows[0]!.private_key, /^v1\./);
       assert.ok(!rows[0]!.private_key.includes('PRIVATE KEY'));
@@ -135,7 +135,7 @@ describe('retirement', () => {
       const keys = (await get(`${server.url}/.well-known/jwks.json`)).body.keys;
       assert.equal(keys.length, 1);
       assert.notEqual(keys[0].kid, oldKid);
-      const row = (await ctx.store.listSigningKeys()).find((k) => k.kid === oldKid)!;
+      const row = (await ctx.store.signingKeys.list()).find((k) => k.kid === oldKid)!;
       assert.ok(row.retired_at);
       assert.equal(row.private_key, '', 'a retired key forgets its private half');
     } finally {

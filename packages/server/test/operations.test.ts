@@ -400,7 +400,7 @@ describe('health and readiness', () => {
 
   test('/readyz says 503 with a reason when no signing key is active', async () => {
     const { store, keys } = server.ctx!;
-    for (const k of await store.listSigningKeys()) await store.retireSigningKey(k.kid, nowSeconds());
+    for (const k of await store.signingKeys.list()) await store.signingKeys.retire(k.kid, nowSeconds());
     await keys.reload();
     const r = await get(`${server.url}/auth/readyz`);
     assert.equal(r.status, 503, r.text);

@@ -81,14 +81,14 @@ for (const backend of backends) {
       ]);
       try {
         const hits = await Promise.all(
-          Array.from({ length: 100 }, (_, i) => stores[i % 2]!.hit('test:key', 60, 1000)),
+          Array.from({ length: 100 }, (_, i) => stores[i % 2]!.counters.hit('test:key', 60, 1000)),
         );
         assert.deepEqual(
           hits.map((h) => h.hits).sort((a, b) => a - b),
           Array.from({ length: 100 }, (_, i) => i + 1),
         );
         // A new window starts again at 1.
-        assert.equal((await stores[0]!.hit('test:key', 60, 1060)).hits, 1);
+        assert.equal((await stores[0]!.counters.hit('test:key', 60, 1060)).hits, 1);
       } finally {
         for (const s of stores) await s.close();
       }
@@ -118,7 +118,7 @@ for (const backend of backends) {
         }
         const client = await store.getClient(h.clientId);
         assert.equal(client!.secret_hash, sha256(mask(h.secret, h.clientId)));
-        const user = await store.getUserByUsername(h.username);
+        const user = await store.users.byUsername(h.username);
         assert.match(user!.password_hash, /^\$argon2id\$/);
       } finally {
         await server.stop();

@@ -185,14 +185,14 @@ describe('refresh_token grant', () => {
   test('an inactive subscription is invalid_grant and leaves the token usable once reactivated', async () => {
     const u = await headless(server.ctx!.store);
     const first = await login(server, u);
-    await server.ctx!.store.setSubscription(u.userId, false, 0);
+    await server.ctx!.store.users.setSubscription(u.userId, false, 0);
     await assertError(
       await refresh(server, u, first.body.refresh_token),
       400,
       'invalid_grant',
       /subscription/,
     );
-    await server.ctx!.store.setSubscription(u.userId, true, 0);
+    await server.ctx!.store.users.setSubscription(u.userId, true, 0);
     assert.equal((await refresh(server, u, first.body.refresh_token)).status, 200);
   });
 

@@ -33,7 +33,7 @@ export async function checkPassword(
   const key = lockoutKey(attempt.username, attempt.lockout);
   const lockedFor = await beginAttempt(ctx, key, now);
   if (lockedFor > 0) return { outcome: 'locked', retryAfter: lockedFor };
-  const found = await ctx.store.getUserByUsername(attempt.username);
+  const found = await ctx.store.users.byUsername(attempt.username);
   const user = found && (!attempt.mayUse || (await attempt.mayUse(found))) ? found : undefined;
   // Without a user to check, verifyPassword still spends one verification's time.
   if (!(await verifyPassword(user?.password_hash, attempt.masked)) || !user) return { outcome: 'refused' };

@@ -33,10 +33,10 @@ export function lockoutKey(username: string, scope: LockoutScope): string {
 /** Counts an attempt; returns the seconds left of a lockout, or 0 when the attempt may proceed. */
 export async function beginAttempt(ctx: AppContext, key: string, now: number): Promise<number> {
   const { lockoutThreshold, lockoutDuration } = ctx.config.passwordLimited;
-  const hit = await ctx.store.hit(key, lockoutDuration, now);
+  const hit = await ctx.store.counters.hit(key, lockoutDuration, now);
   return hit.hits > lockoutThreshold ? Math.max(1, hit.window_start + lockoutDuration - now) : 0;
 }
 
 export async function attemptSucceeded(ctx: AppContext, key: string): Promise<void> {
-  await ctx.store.resetCounter(key);
+  await ctx.store.counters.reset(key);
 }

@@ -47,9 +47,13 @@ export async function signInLimits(
   const globalWait = await overLimit(ctx.store, 'sign_in:global', globalLimit, window, now);
   if (globalWait > 0) return { outcome: 'throttled', by: 'everyone', retryAfter: globalWait };
 
-  const tries = await ctx.store.hit(`sign_in:request:${attempt.requestId}`, REQUEST_COUNTER_WINDOW, now);
+  const tries = await ctx.store.counters.hit(
+    `sign_in:request:${attempt.requestId}`,
+    REQUEST_COUNTER_WINDOW,
+    now,
+  );
   if (tries.hits > MAX_ATTEMPTS_PER_REQUEST) {
-    await ctx.store.finishAuthorizationRequest(attempt.requestId);
+    await ctx.store.flow.finishAuthorizationRequest(attempt.requestId);
     return { outcome: 'request_spent' };
   }
   return undefined;

@@ -26,7 +26,7 @@ export async function createUser(store: Store, input: UserInput, now: number): P
     throw new RegistryError('username must be non-empty and without spaces');
   if (!input.display_name.trim()) throw new RegistryError('--name must not be empty');
   if (input.password.length === 0) throw new RegistryError('the password must not be empty');
-  if (await store.getUserByUsername(username)) throw new RegistryError(`user ${username} already exists`);
+  if (await store.users.byUsername(username)) throw new RegistryError(`user ${username} already exists`);
   const user: UserRecord = {
     user_id: randomUUID(),
     username,
@@ -40,7 +40,7 @@ export async function createUser(store: Store, input: UserInput, now: number): P
     updated_at: now,
   };
   try {
-    await store.insertUser(user);
+    await store.users.insert(user);
   } catch (err) {
     if (
       (err as { code?: string }).code?.includes('CONSTRAINT') ||

@@ -23,7 +23,7 @@ export function auditCommand(program: Command): void {
   ).action((o: { dataDir?: string; json?: boolean; since?: number; object?: string }) =>
     withStore(o, async (store) => {
       // Users are recorded by their user_id; an operator knows them by username.
-      const user = o.object === undefined ? undefined : await store.getUserByUsername(normalizeId(o.object));
+      const user = o.object === undefined ? undefined : await store.users.byUsername(normalizeId(o.object));
       const rows = await store.auditLog.list({ since: o.since, objectId: user?.user_id ?? o.object });
       printAudit(rows.map(auditEntry), !!o.json);
     }),

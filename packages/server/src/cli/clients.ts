@@ -306,7 +306,7 @@ export function clientsCommand(program: Command): void {
   ).action((id: string, username: string, o: ClientFlags) =>
     withStore(o, async (store) => {
       const client = await mustGetClient(store, id);
-      const user = await store.getUserByUsername(normalizeId(username));
+      const user = await store.users.byUsername(normalizeId(username));
       if (!user) throw new CliError(`no user ${username}`);
       const result = await store.allowUser(client.client_id, user.user_id, now());
       if (result === 'full') {
@@ -326,7 +326,7 @@ export function clientsCommand(program: Command): void {
   ).action((id: string, username: string, o: ClientFlags) =>
     withStore(o, async (store) => {
       const client = await mustGetClient(store, id);
-      const user = await store.getUserByUsername(normalizeId(username));
+      const user = await store.users.byUsername(normalizeId(username));
       if (!user || !(await store.disallowUser(client.client_id, user.user_id))) {
         throw new CliError(`${username} is not on the access list of ${id}`);
       }

@@ -11,7 +11,7 @@ export function keysCommand(program: Command): void {
     (o: { dataDir?: string; json?: boolean }) =>
       withStore(o, async (store) => {
         const maxTtl = Math.max((await store.maxAccessTokenTtl()) ?? 0, DEFAULT_ACCESS_TOKEN_TTL);
-        print(keyStatuses(await store.listSigningKeys(), now(), maxTtl).map(keyView), !!o.json);
+        print(keyStatuses(await store.signingKeys.list(), now(), maxTtl).map(keyView), !!o.json);
       }),
   );
 
@@ -43,7 +43,7 @@ export function keysCommand(program: Command): void {
         },
       );
       const maxTtl = Math.max((await store.maxAccessTokenTtl()) ?? 0, DEFAULT_ACCESS_TOKEN_TTL);
-      const status = keyStatuses(await store.listSigningKeys(), t, maxTtl).find((s) => s.kid === key.kid)!;
+      const status = keyStatuses(await store.signingKeys.list(), t, maxTtl).find((s) => s.kid === key.kid)!;
       print(keyView(status), !!o.json);
     }),
   );

@@ -43,7 +43,7 @@ function staffLog(config: Config) {
 }
 
 async function mustGetUser(store: Store, username: string): Promise<UserRecord> {
-  const user = await store.getUserByUsername(normalizeId(username));
+  const user = await store.users.byUsername(normalizeId(username));
   if (!user) throw new CliError(`no user ${username}`);
   return user;
 }

@@ -33,7 +33,7 @@ interface UserFlags {
 }
 
 async function mustGetUser(store: Store, username: string): Promise<UserRecord> {
-  const user = await store.getUserByUsername(normalizeId(username));
+  const user = await store.users.byUsername(normalizeId(username));
   if (!user) throw new CliError(`no user ${username}`);
   return user;
 }
@@ -77,7 +77,7 @@ export function usersCommand(program: Command): void {
   });
 
   withCommon(users.command('list').description('list users')).action((o: UserFlags) =>
-    withStore(o, async (store) => print((await store.listUsers()).map(userView), !!o.json)),
+    withStore(o, async (store) => print((await store.users.list()).map(userView), !!o.json)),
   );
 
   withCommon(users.command('show <username>').description('show one user')).action(
@@ -100,7 +100,7 @@ export function usersCommand(program: Command): void {
       const hash = await hashUserPassword(user.username, password);
       await store.transaction(async (tx) => {
         const t = now();
-        await tx.setPasswordHash(user.user_id, hash, t);
+        await tx.users.setPasswordHash(user.user_id, hash, t);
         if (!o.keepSessions) await endSessionsAfterPasswordChange(tx, user.user_id, t);
       });
       await auditCli(store, 'user.password_set', userObject(user));
@@ -122,12 +122,12 @@ export function usersCommand(program: Command): void {
       const user = await mustGetUser(store, username);
       await store.transaction(async (tx) => {
         const t = now();
-        await tx.setSubscription(user.user_id, state === 'active', t);
+        await tx.users.setSubscription(user.user_id, state === 'active', t);
         if (state === 'inactive' && !o.keepSessions)
           await endSessionsAfterSubscriptionLapsed(tx, user.user_id, t);
       });
       await auditCli(store, 'user.subscription_changed', userObject(user), { subscription: state });
-      print(userView((await store.getUserById(user.user_id))!), !!o.json);
+      print(userView((await store.users.byId(user.user_id))!), !!o.json);
     }),
   );
 

@@ -18,7 +18,7 @@ export const DEMO = {
 
 /** Creates (or puts back) the demo user and clients; safe to run on every start. */
 export async function seedDemo(store: Store, now: number): Promise<void> {
-  let user = await store.getUserByUsername(DEMO.username);
+  let user = await store.users.byUsername(DEMO.username);
   if (!user) {
     user = await createUser(
       store,
@@ -33,8 +33,12 @@ export async function seedDemo(store: Store, now: number): Promise<void> {
       now,
     );
   } else {
-    await store.setPasswordHash(user.user_id, await hashUserPassword(DEMO.username, DEMO.password), now);
-    await store.setSubscription(user.user_id, true, now);
+    await store.users.setPasswordHash(
+      user.user_id,
+      await hashUserPassword(DEMO.username, DEMO.password),
+      now,
+    );
+    await store.users.setSubscription(user.user_id, true, now);
   }
 
   if (!(await store.getClient(DEMO.headlessClient))) {

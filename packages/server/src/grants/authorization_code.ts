@@ -21,7 +21,7 @@ export const authorizationCode: GrantHandler = async (ctx, req, client) => {
   const now = seconds(ctx.clock);
 
   const outcome = await ctx.store.transaction(async (tx) => {
-    const code = await tx.consumeAuthorizationCode(codeHash, client.client_id, now);
+    const code = await tx.flow.consumeAuthorizationCode(codeHash, client.client_id, now);
     if (!code) return undefined;
     // A refusal from here on is returned, not thrown, so the transaction commits the consumption: a code
     // presented with the wrong redirect_uri or code_verifier is spent, and whoever holds it cannot guess on.
@@ -29,7 +29,7 @@ export const authorizationCode: GrantHandler = async (ctx, req, client) => {
     // finds the session it must revoke.
     const refused = codeBindingError(code, { redirectUri, verifier });
     if (refused) return { refused };
-    const user = await tx.getUserById(code.user_id);
+    const user = await tx.users.byId(code.user_id);
     if (!user) return { refused: invalidGrant('the user of this code no longer exists') };
     const p = prepareSession(
       ctx,
@@ -45,7 +45,7 @@ export const authorizationCode: GrantHandler = async (ctx, req, client) => {
       now,
     );
     await saveSession(tx, p, now);
-    await tx.setCodeSession(codeHash, p.session.session_id);
+    await tx.flow.setCodeSession(codeHash, p.session.session_id);
     // The session remembers the 2FA bypass of the browser it came from, for forget_browser.
     await tx.twoFactor.sessionFromCode(p.session.session_id, codeHash);
     return { prepared: p };
@@ -62,7 +62,7 @@ async function whyUnusable(
   clientId: string,
   now: number,
 ): Promise<OAuthError> {
-  const code = await ctx.store.getAuthorizationCode(codeHash);
+  const code = await ctx.store.flow.getAuthorizationCode(codeHash);
   if (!code) return invalidGrant('code is not valid').because('code_unknown');
   if (code.client_id !== clientId)
     return invalidGrant('code was not issued to this client').because('code_other_client');

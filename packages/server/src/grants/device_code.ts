@@ -43,7 +43,7 @@ export const deviceCode: GrantHandler = async (ctx, req, client) => {
     }
     if (!(await tx.device.consume(hash, client.client_id, now)))
       return invalidGrant('device_code was already used');
-    const user = d.user_id ? await tx.getUserById(d.user_id) : undefined;
+    const user = d.user_id ? await tx.users.byId(d.user_id) : undefined;
     if (!user) return invalidGrant('the user of this device code no longer exists');
     const p = prepareSession(
       ctx,

@@ -24,7 +24,7 @@ function counter(ctx: AppContext, req: GrantRequest) {
   const pl = ctx.config.passwordLimited;
   const buckets = req.rateLimits;
   return async (key: string, limit: number, name: BucketName) => {
-    const hit = await ctx.store.hit(key, pl.window, now);
+    const hit = await ctx.store.counters.hit(key, pl.window, now);
     const bucket = { limit, hits: hit.hits, resetAt: hit.window_start + pl.window };
     buckets.push(bucket);
     setRateLimitHeaders(req.headers, buckets, now);

@@ -21,7 +21,7 @@ export const refreshToken: GrantHandler = async (ctx, req, client) => {
   const now = seconds(ctx.clock);
 
   const rotated = await ctx.store.transaction(async (tx) => {
-    const sessionId = await tx.consumeRefreshToken(tokenHash, client.client_id, now);
+    const sessionId = await tx.refreshTokens.consume(tokenHash, client.client_id, now);
     return sessionId ? rotate(ctx, tx, req, client, sessionId, tokenHash, now) : undefined;
   });
   const { sc, refresh } = rotated ?? (await unusable(ctx, req, client, tokenHash, now));
@@ -44,7 +44,7 @@ async function rotate(
   // Throwing rolls the consumption back: a refused request changes nothing.
   assertLive(sc, now);
   const refresh = mintRefreshToken(ctx, sc.session, client, now);
-  await tx.insertRefreshToken({
+  await tx.refreshTokens.insert({
     token_hash: refresh.token_hash,
     session_id: sessionId,
     client_id: client.client_id,
@@ -80,7 +80,7 @@ async function unusable(
   now: number,
 ): Promise<Awaited<ReturnType<typeof rotate>>> {
   const clientId = client.client_id;
-  const row = await ctx.store.getRefreshToken(tokenHash);
+  const row = await ctx.store.refreshTokens.get(tokenHash);
   if (!row) throw invalidGrant('refresh_token is not valid').because('refresh_unknown');
   if (row.client_id !== clientId)
     throw invalidGrant('refresh_token was not issued to this client').because('refresh_other_client');
@@ -89,7 +89,7 @@ async function unusable(
       const again = await ctx.store.transaction(async (tx) => {
         // Only one concurrent retry can consume the successor. The new token gets no parent, so this
         // token cannot be retried a second time: its successor stays the consumed one.
-        const sessionId = await tx.consumeSuccessor(tokenHash, clientId, now);
+        const sessionId = await tx.refreshTokens.consumeSuccessor(tokenHash, clientId, now);
         return sessionId ? rotate(ctx, tx, req, client, sessionId, null, now) : undefined;
       });
       if (again) return again;

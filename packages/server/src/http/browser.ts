@@ -54,7 +54,7 @@ export async function currentBrowserSession(
   const token = request.cookies[cookies(ctx).session];
   if (!token) return undefined;
   const hash = sha256(token);
-  const record = await ctx.store.getBrowserSession(hash, now);
+  const record = await ctx.store.flow.getBrowserSession(hash, now);
   return record && { record, hash };
 }
 
@@ -68,7 +68,7 @@ export async function signIn(
 ): Promise<BrowserSession> {
   const jar = cookies(ctx);
   const previous = request.cookies[jar.session];
-  if (previous) await ctx.store.revokeBrowserSession(sha256(previous), now);
+  if (previous) await ctx.store.flow.revokeBrowserSession(sha256(previous), now);
   const token = randomBytes(32).toString('base64url');
   const record: BrowserSessionRecord = {
     session_hash: sha256(token),
@@ -80,7 +80,7 @@ export async function signIn(
     ip: request.ip,
     user_agent: request.headers['user-agent'] ?? null,
   };
-  await ctx.store.insertBrowserSession(record);
+  await ctx.store.flow.insertBrowserSession(record);
   reply.setCookie(jar.session, token, jar.options(ctx.config.browserSessionMaxAge));
   return { record, hash: record.session_hash };
 }
@@ -220,7 +220,7 @@ export async function signOut(
   session: BrowserSession | undefined,
   now: number,
 ): Promise<void> {
-  if (session) await ctx.store.revokeBrowserSession(session.hash, now);
+  if (session) await ctx.store.flow.revokeBrowserSession(session.hash, now);
   const jar = cookies(ctx);
   reply.clearCookie(jar.session, jar.options(0));
 }

@@ -47,7 +47,7 @@ export type PreparedSession = ReturnType<typeof prepareSession>;
 export async function saveSession(tx: Store, p: PreparedSession, now: number): Promise<void> {
   await tx.insertSession(p.session);
   if (p.refresh) {
-    await tx.insertRefreshToken({
+    await tx.refreshTokens.insert({
       token_hash: p.refresh.token_hash,
       session_id: p.session.session_id,
       client_id: p.client.client_id,

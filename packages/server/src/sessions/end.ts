@@ -11,7 +11,7 @@ export async function endSessionsAfterPasswordChange(
   userId: string,
   now: number,
 ): Promise<void> {
-  await store.revokeUserBrowserSessions(userId, now);
+  await store.flow.revokeUserBrowserSessions(userId, now);
   await store.revokeUserSessions(userId, 'password_changed', now);
   await store.twoFactor.revokeUserRememberedBrowsers(userId, now);
 }
@@ -21,5 +21,5 @@ export async function endSessionsAfterSubscriptionLapsed(
   userId: string,
   now: number,
 ): Promise<void> {
-  await store.revokeUserBrowserSessions(userId, now);
+  await store.flow.revokeUserBrowserSessions(userId, now);
 }

@@ -125,3 +125,17 @@ export function isUniqueViolation(err: unknown): boolean {
     e?.code === 'SQLITE_CONSTRAINT_UNIQUE'
   );
 }
+
+/** The SET list of a partial update: given fields only (JSON columns serialised), plus updated_at. */
+export function assignments(patch: object, jsonColumns: readonly string[], now: number) {
+  const sets: string[] = [];
+  const params: Param[] = [];
+  for (const [k, v] of Object.entries(patch)) {
+    if (v === undefined) continue;
+    sets.push(`${k} = ?`);
+    params.push(jsonColumns.includes(k) ? JSON.stringify(v) : (v as Param));
+  }
+  sets.push('updated_at = ?');
+  params.push(now);
+  return { sets: sets.join(', '), params };
+}

@@ -1,22 +1,17 @@
 import { AuditStore } from './audit.ts';
-import type { Db, Param, Queryable, Row } from './db.ts';
-import { one } from './db.ts';
+import { CounterStore } from './counters.ts';
+import type { Db, Queryable, Row } from './db.ts';
+import { assignments, one } from './db.ts';
 import { DeviceStore } from './device.ts';
+import { FlowStore } from './flow.ts';
 import { LifecycleStore } from './lifecycle.ts';
 import { pendingMigrations } from './migrations.ts';
+import { RefreshTokenStore } from './refresh-tokens.ts';
 import { SessionStore } from './sessions.ts';
+import { SigningKeyStore } from './signing-keys.ts';
 import { TwoFactorStore } from './two-factor.ts';
-import type {
-  AuthorizationCodeRecord,
-  AuthorizationRequestRecord,
-  BrowserSessionRecord,
-  ClientRecord,
-  GrantType,
-  RefreshTokenRow,
-  SessionRecord,
-  SigningKeyRecord,
-  UserRecord,
-} from './types.ts';
+import type { ClientRecord, GrantType, SessionRecord, UserRecord } from './types.ts';
+import { toUser, UserStore } from './users.ts';
 
 export const MAX_PASSWORD_LIMITED_USERS = 3;
 
@@ -28,46 +23,13 @@ function toClient(r: Row): ClientRecord {
   return c as unknown as ClientRecord;
 }
 
-function toUser(r: Row): UserRecord {
-  return {
-    ...(r as unknown as UserRecord),
-    group_ids: JSON.parse(String(r.group_ids)),
-    subscription_active: Number(r.subscription_active) === 1,
-  };
-}
-
-/** The SET list of a partial update: given fields only (JSON columns serialised), plus updated_at. */
-function assignments(patch: object, jsonColumns: readonly string[], now: number) {
-  const sets: string[] = [];
-  const params: Param[] = [];
-  for (const [k, v] of Object.entries(patch)) {
-    if (v === undefined) continue;
-    sets.push(`${k} = ?`);
-    params.push(jsonColumns.includes(k) ? JSON.stringify(v) : (v as Param));
-  }
-  sets.push('updated_at = ?');
-  params.push(now);
-  return { sets: sets.join(', '), params };
-}
-
 export type ClientPatch = Partial<Omit<ClientRecord, 'client_id' | 'created_at' | 'client_type' | 'role'>>;
-export type UserPatch = Partial<Pick<UserRecord, 'display_name' | 'cust_id' | 'group_ids' | 'env'>>;
 
 /** What a refresh needs about a session, its user and whether its client is disabled, read in one query. */
 export interface SessionContext {
   session: SessionRecord;
   user: UserRecord;
   clientDisabledAt: number | null;
-}
-
-export interface NewRefreshToken {
-  token_hash: string;
-  session_id: string;
-  client_id: string;
-  expires_at: number;
-  created_at: number;
-  /** The token whose rotation issued this one (none for a session's first token). */
-  parent_hash?: string | null;
 }
 
 /**
@@ -120,6 +82,31 @@ export class Store {
   /** TOTP secrets, recovery codes, remembered browsers (store/two-factor.ts). */
   get twoFactor(): TwoFactorStore {
     return new TwoFactorStore(this.q);
+  }
+
+  /** The browser side of the code flow: requests, browser sessions, consents, codes (store/flow.ts). */
+  get flow(): FlowStore {
+    return new FlowStore(this.q);
+  }
+
+  /** Users (store/users.ts). */
+  get users(): UserStore {
+    return new UserStore(this.q);
+  }
+
+  /** Refresh tokens (store/refresh-tokens.ts). */
+  get refreshTokens(): RefreshTokenStore {
+    return new RefreshTokenStore(this.q);
+  }
+
+  /** Signing keys (store/signing-keys.ts). */
+  get signingKeys(): SigningKeyStore {
+    return new SigningKeyStore(this.q);
+  }
+
+  /** Rate-limit and lockout counters (store/counters.ts). */
+  get counters(): CounterStore {
+    return new CounterStore(this.q);
   }
 
   // ---- clients
@@ -223,66 +210,6 @@ export class Store {
       [clientId],
     );
     return rows.map((r) => r.username);
-  }
-
-  // ---- users
-
-  async insertUser(u: UserRecord): Promise<void> {
-    await this.q.run(
-      `INSERT INTO users (user_id, username, display_name, cust_id, group_ids, env, subscription_active,
-        password_hash, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      [
-        u.user_id,
-        u.username,
-        u.display_name,
-        u.cust_id,
-        JSON.stringify(u.group_ids),
-        u.env,
-        u.subscription_active ? 1 : 0,
-        u.password_hash,
-        u.created_at,
-        u.updated_at,
-      ],
-    );
-  }
-
-  async getUserByUsername(username: string): Promise<UserRecord | undefined> {
-    const r = await one(this.q, 'SELECT * FROM users WHERE username = ?', [username]);
-    return r && toUser(r);
-  }
-
-  async getUserById(userId: string): Promise<UserRecord | undefined> {
-    const r = await one(this.q, 'SELECT * FROM users WHERE user_id = ?', [userId]);
-    return r && toUser(r);
-  }
-
-  async listUsers(): Promise<UserRecord[]> {
-    return (await this.q.all('SELECT * FROM users ORDER BY username')).map(toUser);
-  }
-
-  async updateUser(userId: string, patch: UserPatch, now: number): Promise<boolean> {
-    const { sets, params } = assignments(patch, ['group_ids'], now);
-    return (await this.q.run(`UPDATE users SET ${sets} WHERE user_id = ?`, [...params, userId])) === 1;
-  }
-
-  async setPasswordHash(userId: string, hash: string, now: number): Promise<boolean> {
-    return (
-      (await this.q.run('UPDATE users SET password_hash = ?, updated_at = ? WHERE user_id = ?', [
-        hash,
-        now,
-        userId,
-      ])) === 1
-    );
-  }
-
-  async setSubscription(userId: string, active: boolean, now: number): Promise<boolean> {
-    return (
-      (await this.q.run('UPDATE users SET subscription_active = ?, updated_at = ? WHERE user_id = ?', [
-        active ? 1 : 0,
-        now,
-        userId,
-      ])) === 1
-    );
   }
 
   // ---- sessions and refresh tokens
@@ -434,277 +361,12 @@ export class Store {
     );
   }
 
-  async insertRefreshToken(t: NewRefreshToken): Promise<void> {
-    await this.q.run(
-      `INSERT INTO refresh_tokens (token_hash, session_id, client_id, expires_at, created_at, parent_hash)
-       VALUES (?, ?, ?, ?, ?, ?)`,
-      [t.token_hash, t.session_id, t.client_id, t.expires_at, t.created_at, t.parent_hash ?? null],
-    );
-  }
-
-  /**
-   * Single use, enforced by the database: one conditional UPDATE marks the token used and returns its
-   * session only if it was unused, unexpired and issued to this client. Two concurrent callers can never
-   * both get a row.
-   */
-  async consumeRefreshToken(tokenHash: string, clientId: string, now: number): Promise<string | undefined> {
-    const r = await one<{ session_id: string }>(
-      this.q,
-      `UPDATE refresh_tokens SET used_at = ?
-       WHERE token_hash = ? AND client_id = ? AND used_at IS NULL AND expires_at > ?
-       RETURNING session_id`,
-      [now, tokenHash, clientId, now],
-    );
-    return r?.session_id;
-  }
-
-  /**
-   * Consumes the unused successor of a rotated refresh token, with the same single-use guarantee as
-   * consumeRefreshToken (one conditional UPDATE), and returns its session.
-   */
-  async consumeSuccessor(parentHash: string, clientId: string, now: number): Promise<string | undefined> {
-    const r = await one<{ session_id: string }>(
-      this.q,
-      `UPDATE refresh_tokens SET used_at = ?
-       WHERE parent_hash = ? AND client_id = ? AND used_at IS NULL AND expires_at > ?
-       RETURNING session_id`,
-      [now, parentHash, clientId, now],
-    );
-    return r?.session_id;
-  }
-
-  async getRefreshToken(tokenHash: string): Promise<RefreshTokenRow | undefined> {
-    return one<RefreshTokenRow>(this.q, 'SELECT * FROM refresh_tokens WHERE token_hash = ?', [tokenHash]);
-  }
-
-  // ---- signing keys
-
-  async listSigningKeys(): Promise<SigningKeyRecord[]> {
-    return this.q.all<SigningKeyRecord>('SELECT * FROM signing_keys ORDER BY activates_at, kid');
-  }
-
-  async insertSigningKey(k: SigningKeyRecord): Promise<void> {
-    await this.q.run(
-      `INSERT INTO signing_keys (kid, alg, public_jwk, private_key, created_at, activates_at, retired_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?)`,
-      [k.kid, k.alg, k.public_jwk, k.private_key, k.created_at, k.activates_at, k.retired_at],
-    );
-  }
-
-  /** Inserts a key unless one with its kid exists; returns whether it was inserted. */
-  async insertSigningKeyIfAbsent(k: SigningKeyRecord): Promise<boolean> {
-    return (
-      (await this.q.run(
-        `INSERT INTO signing_keys (kid, alg, public_jwk, private_key, created_at, activates_at, retired_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (kid) DO NOTHING`,
-        [k.kid, k.alg, k.public_jwk, k.private_key, k.created_at, k.activates_at, k.retired_at],
-      )) === 1
-    );
-  }
-
-  /** Retires a key and forgets its private half. */
-  async retireSigningKey(kid: string, now: number): Promise<boolean> {
-    return (
-      (await this.q.run(
-        "UPDATE signing_keys SET retired_at = ?, private_key = '' WHERE kid = ? AND retired_at IS NULL",
-        [now, kid],
-      )) === 1
-    );
-  }
-
-  // ---- the authorization code flow
-
-  async insertAuthorizationRequest(r: AuthorizationRequestRecord): Promise<void> {
-    await this.q.run(
-      `INSERT INTO authorization_requests (request_id, client_id, redirect_uri, scope, state, code_challenge,
-        code_challenge_method, prompt, verified_session, created_at, expires_at, device_code_hash)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      [
-        r.request_id,
-        r.client_id,
-        r.redirect_uri,
-        r.scope,
-        r.state,
-        r.code_challenge,
-        r.code_challenge_method,
-        r.prompt,
-        r.verified_session,
-        r.created_at,
-        r.expires_at,
-        r.device_code_hash ?? null,
-      ],
-    );
-  }
-
-  async getAuthorizationRequest(
-    requestId: string,
-    now: number,
-  ): Promise<AuthorizationRequestRecord | undefined> {
-    return one<AuthorizationRequestRecord>(
-      this.q,
-      'SELECT * FROM authorization_requests WHERE request_id = ? AND expires_at > ?',
-      [requestId, now],
-    );
-  }
-
-  async markRequestVerified(requestId: string, sessionHash: string): Promise<void> {
-    await this.q.run('UPDATE authorization_requests SET verified_session = ? WHERE request_id = ?', [
-      sessionHash,
-      requestId,
-    ]);
-  }
-
-  /** Ends an authorization request; only one of several concurrent submissions gets true. */
-  async finishAuthorizationRequest(requestId: string): Promise<boolean> {
-    return (await this.q.run('DELETE FROM authorization_requests WHERE request_id = ?', [requestId])) === 1;
-  }
-
-  async insertBrowserSession(s: BrowserSessionRecord): Promise<void> {
-    await this.q.run(
-      `INSERT INTO browser_sessions (session_hash, user_id, auth_time, created_at, expires_at, revoked_at, ip, user_agent)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-      [s.session_hash, s.user_id, s.auth_time, s.created_at, s.expires_at, s.revoked_at, s.ip, s.user_agent],
-    );
-  }
-
-  async getBrowserSession(sessionHash: string, now: number): Promise<BrowserSessionRecord | undefined> {
-    return one<BrowserSessionRecord>(
-      this.q,
-      'SELECT * FROM browser_sessions WHERE session_hash = ? AND revoked_at IS NULL AND expires_at > ?',
-      [sessionHash, now],
-    );
-  }
-
-  async revokeBrowserSession(sessionHash: string, now: number): Promise<void> {
-    await this.q.run(
-      'UPDATE browser_sessions SET revoked_at = ? WHERE session_hash = ? AND revoked_at IS NULL',
-      [now, sessionHash],
-    );
-  }
-
-  /** Signs a user out of every browser; returns how many sessions ended. */
-  async revokeUserBrowserSessions(userId: string, now: number): Promise<number> {
-    return this.q.run(
-      'UPDATE browser_sessions SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ?',
-      [now, userId, now],
-    );
-  }
-
-  /** The scopes a user allowed a client; undefined when the user never decided (not the same as none). */
-  async getConsent(userId: string, clientId: string): Promise<string[] | undefined> {
-    const r = await one<{ scope: string }>(
-      this.q,
-      'SELECT scope FROM consents WHERE user_id = ? AND client_id = ?',
-      [userId, clientId],
-    );
-    return r ? r.scope.split(' ').filter(Boolean) : undefined;
-  }
-
-  /** Remembers the scopes a user allowed a client: the union with what was allowed before. */
-  async saveConsent(userId: string, clientId: string, scopes: readonly string[], now: number): Promise<void> {
-    const all = [...new Set([...((await this.getConsent(userId, clientId)) ?? []), ...scopes])]
-      .sort()
-      .join(' ');
-    await this.q.run(
-      `INSERT INTO consents (user_id, client_id, scope, created_at, updated_at) VALUES (?, ?, ?, ?, ?)
-       ON CONFLICT (user_id, client_id) DO UPDATE SET scope = excluded.scope, updated_at = excluded.updated_at`,
-      [userId, clientId, all, now, now],
-    );
-  }
-
-  async insertAuthorizationCode(c: AuthorizationCodeRecord): Promise<void> {
-    await this.q.run(
-      `INSERT INTO authorization_codes (code_hash, client_id, user_id, redirect_uri, scope, code_challenge,
-        code_challenge_method, auth_time, ip, user_agent, created_at, expires_at, used_at, session_id)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      [
-        c.code_hash,
-        c.client_id,
-        c.user_id,
-        c.redirect_uri,
-        c.scope,
-        c.code_challenge,
-        c.code_challenge_method,
-        c.auth_time,
-        c.ip,
-        c.user_agent,
-        c.created_at,
-        c.expires_at,
-        c.used_at,
-        c.session_id,
-      ],
-    );
-  }
-
-  /** Single use, as for refresh tokens: one conditional UPDATE takes an unused, unexpired code of this client. */
-  async consumeAuthorizationCode(
-    codeHash: string,
-    clientId: string,
-    now: number,
-  ): Promise<AuthorizationCodeRecord | undefined> {
-    return one<AuthorizationCodeRecord>(
-      this.q,
-      `UPDATE authorization_codes SET used_at = ?
-       WHERE code_hash = ? AND client_id = ? AND used_at IS NULL AND expires_at > ?
-       RETURNING *`,
-      [now, codeHash, clientId, now],
-    );
-  }
-
-  async getAuthorizationCode(codeHash: string): Promise<AuthorizationCodeRecord | undefined> {
-    return one<AuthorizationCodeRecord>(this.q, 'SELECT * FROM authorization_codes WHERE code_hash = ?', [
-      codeHash,
-    ]);
-  }
-
-  async setCodeSession(codeHash: string, sessionId: string): Promise<void> {
-    await this.q.run('UPDATE authorization_codes SET session_id = ? WHERE code_hash = ?', [
-      sessionId,
-      codeHash,
-    ]);
-  }
-
   /** Redirect URIs of enabled public clients: their origins may call the API from a browser. */
   async publicRedirectUris(): Promise<string[]> {
     const rows = await this.q.all<{ redirect_uris: string }>(
       "SELECT redirect_uris FROM clients WHERE client_type = 'public' AND disabled_at IS NULL",
     );
     return rows.flatMap((r) => JSON.parse(r.redirect_uris) as string[]);
-  }
-
-  async deleteExpiredFlowState(now: number): Promise<void> {
-    await this.q.run('DELETE FROM authorization_requests WHERE expires_at <= ?', [now]);
-    await this.q.run('DELETE FROM authorization_codes WHERE expires_at <= ? AND session_id IS NULL', [
-      now - 86400,
-    ]);
-  }
-
-  // ---- rate counters
-
-  /**
-   * Counts one hit in a fixed window, atomically (one upsert): a window older than `window` seconds
-   * starts again at 1. Returns the hits in the current window and when it started.
-   */
-  async hit(key: string, window: number, now: number): Promise<{ hits: number; window_start: number }> {
-    const r = await one<{ hits: number; window_start: number }>(
-      this.q,
-      `INSERT INTO rate_counters (counter_key, window_start, hits) VALUES (?, ?, 1)
-       ON CONFLICT (counter_key) DO UPDATE SET
-         hits = CASE WHEN rate_counters.window_start <= ? THEN 1 ELSE rate_counters.hits + 1 END,
-         window_start = CASE WHEN rate_counters.window_start <= ? THEN excluded.window_start
-                        ELSE rate_counters.window_start END
-       RETURNING hits, window_start`,
-      [key, now, now - window, now - window],
-    );
-    return { hits: Number(r!.hits), window_start: Number(r!.window_start) };
-  }
-
-  async resetCounter(key: string): Promise<void> {
-    await this.q.run('DELETE FROM rate_counters WHERE counter_key = ?', [key]);
-  }
-
-  async deleteExpiredCounters(before: number): Promise<number> {
-    return this.q.run('DELETE FROM rate_counters WHERE window_start < ?', [before]);
   }
 }
 

@@ -133,7 +133,7 @@ export class KeyRing {
         // the same kid (from the master key they share and how many keys the table has ever held), so
         // the primary key lets exactly one insert through and the others load the winner's key.
         const kid = startingKid(this.masterKey, this.keysEverHeld);
-        await this.store.insertSigningKeyIfAbsent(newSigningKey(this.masterKey, now, now, kid));
+        await this.store.signingKeys.insertIfAbsent(newSigningKey(this.masterKey, now, now, kid));
         await this.reload();
       }
     }
@@ -156,14 +156,14 @@ export class KeyRing {
   async reload(): Promise<void> {
     const now = this.nowSeconds();
     this.maxAccessTtl = Math.max((await this.store.maxAccessTokenTtl()) ?? 0, DEFAULT_ACCESS_TOKEN_TTL);
-    let keys = await this.store.listSigningKeys();
+    let keys = await this.store.signingKeys.list();
     let retiredAny = false;
     for (const s of keyStatuses(keys, now, this.maxAccessTtl)) {
       if (s.retired_at == null && s.retires_at != null && s.retires_at <= now) {
-        retiredAny = (await this.store.retireSigningKey(s.kid, now)) || retiredAny;
+        retiredAny = (await this.store.signingKeys.retire(s.kid, now)) || retiredAny;
       }
     }
-    if (retiredAny) keys = await this.store.listSigningKeys();
+    if (retiredAny) keys = await this.store.signingKeys.list();
     this.keysEverHeld = keys.length;
     this.keys = keys.filter((k) => k.retired_at == null);
     for (const k of this.keys) {
@@ -212,8 +212,8 @@ export async function rotateKey(
   now: number,
   delay: number,
 ): Promise<SigningKeyRecord> {
-  const latestStart = Math.max(-Infinity, ...(await store.listSigningKeys()).map((k) => k.activates_at));
+  const latestStart = Math.max(-Infinity, ...(await store.signingKeys.list()).map((k) => k.activates_at));
   const key = newSigningKey(masterKey, now, Math.max(now + delay, latestStart + 1));
-  await store.insertSigningKey(key);
+  await store.signingKeys.insert(key);
   return key;
 }

@@ -27,7 +27,7 @@ export type FoundToken =
  */
 export async function findToken(ctx: AppContext, token: string): Promise<FoundToken | undefined> {
   if (token.length > MAX_TOKEN_LENGTH) return undefined;
-  const row = await ctx.store.getRefreshToken(sha256(token));
+  const row = await ctx.store.refreshTokens.get(sha256(token));
   if (row) {
     const payload = signedPayload(token);
     const aud = payload?.aud;

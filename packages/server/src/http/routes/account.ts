@@ -240,7 +240,7 @@ export async function registerAccount(app: FastifyInstance, ctx: AppContext): Pr
     const { session, user } = await formSession(request);
     const t = now();
     await ctx.store.transaction(async (tx) => {
-      await tx.revokeUserBrowserSessions(user.user_id, t);
+      await tx.flow.revokeUserBrowserSessions(user.user_id, t);
       await tx.revokeUserSessions(user.user_id, 'signed_out_everywhere', t);
       await tx.twoFactor.revokeUserRememberedBrowsers(user.user_id, t);
     });
@@ -253,7 +253,7 @@ export async function registerAccount(app: FastifyInstance, ctx: AppContext): Pr
   async function signedInUser(request: FastifyRequest) {
     const session = await currentBrowserSession(ctx, request, now());
     if (!session) return undefined;
-    const user = await ctx.store.getUserById(session.record.user_id);
+    const user = await ctx.store.users.byId(session.record.user_id);
     return user && { session, user };
   }
 
@@ -370,7 +370,7 @@ export async function registerAccount(app: FastifyInstance, ctx: AppContext): Pr
     if (!userId || !expires || !mac || rest.length || !/^\d+$/.test(expires) || Number(expires) <= now())
       return undefined;
     if (!csrfValid(ctx, request, `account-pending ${userId} ${expires}`, mac)) return undefined;
-    return ctx.store.getUserById(userId);
+    return ctx.store.users.byId(userId);
   }
 
   async function complete(

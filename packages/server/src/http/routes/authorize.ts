@@ -93,7 +93,7 @@ export async function registerAuthorize(app: FastifyInstance, ctx: AppContext): 
       created_at: t,
       expires_at: t + REQUEST_TTL,
     };
-    await ctx.store.insertAuthorizationRequest(ar);
+    await ctx.store.flow.insertAuthorizationRequest(ar);
     const session = await currentBrowserSession(ctx, request, t);
     return proceed(request, reply, ar, params.client, session, 302);
   });
@@ -227,7 +227,7 @@ export async function registerAuthorize(app: FastifyInstance, ctx: AppContext): 
     const ar = await requestFrom(capped(queryOf(request), 'request_id', MAX_ID));
     const session = await currentBrowserSession(ctx, request, now());
     if (!session || needsSignIn(ar, session.hash)) return toLogin(reply, ar, 303);
-    const [client, user] = await Promise.all([clientOf(ar), ctx.store.getUserById(session.record.user_id)]);
+    const [client, user] = await Promise.all([clientOf(ar), ctx.store.users.byId(session.record.user_id)]);
     if (!user) return toLogin(reply, ar, 303);
     return pageHeaders(reply, [formActionSource(ar.redirect_uri)]).send(
       consentPage({
@@ -255,12 +255,12 @@ export async function registerAuthorize(app: FastifyInstance, ctx: AppContext): 
       if (ar.device_code_hash) {
         return endDevice(reply, { ...ar, device_code_hash: ar.device_code_hash }, session, 'denied');
       }
-      if (!(await ctx.store.finishAuthorizationRequest(ar.request_id))) throw expired();
+      if (!(await ctx.store.flow.finishAuthorizationRequest(ar.request_id))) throw expired();
       const denied = new OAuthError('access_denied', 'the user denied the request');
       return redirectError(reply, ar.redirect_uri, denied, ar.state ?? undefined, 303);
     }
     if (form.decision !== 'allow') throw invalidRequest('decision must be allow or deny');
-    await ctx.store.saveConsent(session.record.user_id, ar.client_id, scopeList(ar.scope), now());
+    await ctx.store.flow.saveConsent(session.record.user_id, ar.client_id, scopeList(ar.scope), now());
     return issueCode(request, reply, ar, session, 303);
   });
 
@@ -276,7 +276,7 @@ export async function registerAuthorize(app: FastifyInstance, ctx: AppContext): 
     const session = await signIn(ctx, request, reply, user.user_id, now());
     if (bypass) await ctx.store.twoFactor.setBrowserSessionBypass(session.hash, bypass);
     rememberBrowser(ctx, request, reply, user.username);
-    await ctx.store.markRequestVerified(ar.request_id, session.hash);
+    await ctx.store.flow.markRequestVerified(ar.request_id, session.hash);
     return proceed(request, reply, { ...ar, verified_session: session.hash }, client, session, 303);
   }
 
@@ -289,7 +289,7 @@ export async function registerAuthorize(app: FastifyInstance, ctx: AppContext): 
     const mine = browserHash(ctx, request);
     if (!held?.pending_user || !held.pending_browser || !mine || !sameHash(held.pending_browser, mine))
       return undefined;
-    return ctx.store.getUserById(held.pending_user);
+    return ctx.store.users.byId(held.pending_user);
   }
 
   function showCode(
@@ -317,7 +317,7 @@ export async function registerAuthorize(app: FastifyInstance, ctx: AppContext): 
   }
 
   async function requestFrom(requestId: string | undefined): Promise<AuthorizationRequestRecord> {
-    const ar = requestId ? await ctx.store.getAuthorizationRequest(requestId, now()) : undefined;
+    const ar = requestId ? await ctx.store.flow.getAuthorizationRequest(requestId, now()) : undefined;
     if (!ar) throw expired();
     return ar;
   }
@@ -375,7 +375,7 @@ export async function registerAuthorize(app: FastifyInstance, ctx: AppContext): 
     status: 302 | 303,
   ) {
     if (!session || needsSignIn(ar, session.hash)) return toLogin(reply, ar, status);
-    const granted = await ctx.store.getConsent(session.record.user_id, ar.client_id);
+    const granted = await ctx.store.flow.getConsent(session.record.user_id, ar.client_id);
     const device = Boolean(ar.device_code_hash);
     if (needsConsent({ granted, asked: scopeList(ar.scope), client, redirectUri: ar.redirect_uri, device }))
       return reply.redirect(`${base}/consent?request_id=${ar.request_id}`, status);
@@ -394,11 +394,11 @@ export async function registerAuthorize(app: FastifyInstance, ctx: AppContext): 
       return endDevice(reply, { ...ar, device_code_hash: ar.device_code_hash }, session, 'approved');
     }
     // Deleting the request is the atomic step: a double submission issues one code.
-    if (!(await ctx.store.finishAuthorizationRequest(ar.request_id))) throw expired();
+    if (!(await ctx.store.flow.finishAuthorizationRequest(ar.request_id))) throw expired();
     const code = randomToken(32);
     const t = now();
     const codeHash = sha256(code);
-    await ctx.store.insertAuthorizationCode({
+    await ctx.store.flow.insertAuthorizationCode({
       code_hash: codeHash,
       client_id: ar.client_id,
       user_id: session.record.user_id,

@@ -121,7 +121,7 @@ export async function registerDevice(app: FastifyInstance, ctx: AppContext): Pro
       (await ctx.store.transaction(async (tx) => {
         const d = await tx.device.claimUserCode(sha256(normalised), requestId, t);
         if (!d) return undefined;
-        await tx.insertAuthorizationRequest({
+        await tx.flow.insertAuthorizationRequest({
           request_id: requestId,
           client_id: d.client_id,
           // Not a redirect target: the request ends on the device page (endDeviceRequest).
@@ -182,7 +182,7 @@ export async function endDeviceRequest(
   clientName: string,
 ) {
   const t = seconds(ctx.clock);
-  if (!(await ctx.store.finishAuthorizationRequest(ar.request_id))) {
+  if (!(await ctx.store.flow.finishAuthorizationRequest(ar.request_id))) {
     throw invalidRequest('this sign-in request has expired or was already used: start again on your device');
   }
   const decided = await ctx.store.device.decide(

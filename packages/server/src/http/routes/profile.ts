@@ -13,7 +13,7 @@ export async function registerProfile(app: FastifyInstance, ctx: AppContext): Pr
         reason: 'scope_insufficient',
       });
     }
-    const user = await ctx.store.getUserById(claims.sub);
+    const user = await ctx.store.users.byId(claims.sub);
     if (!user) throw invalidToken('the user of this access token no longer exists');
     return { iracing_name: user.display_name, iracing_cust_id: user.cust_id };
   });
