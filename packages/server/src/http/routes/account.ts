@@ -23,9 +23,13 @@ import { seconds } from '../../clock.ts';
 import type { AppContext } from '../../context.ts';
 import { OAuthError } from '../../oauth/errors.ts';
 import { mask, normalizeId } from '../../oauth/masking.ts';
+import { type GeoLookup, geoLookup, sessionPlaces } from '../../sessions/geo.ts';
+import { revokeOwnClientSessions, revokeOwnSession } from '../../sessions/revoke.ts';
+import { describeAgent } from '../../sessions/user-agent.ts';
 import type { UserRecord } from '../../store/types.ts';
 import { randomToken, sha256 } from '../../tokens/hash.ts';
-import { accountPage, codePage, loginPage, signedOutPage } from '../../ui/pages.ts';
+import { type AccountSession, accountPage } from '../../ui/account-pages.ts';
+import { codePage, loginPage, signedOutPage } from '../../ui/pages.ts';
 import {
   type BrowserSession,
   browserId,
@@ -71,6 +75,8 @@ export async function registerAccount(app: FastifyInstance, ctx: AppContext): Pr
     disable: `${base}/2fa/disable`,
     forget: `${base}/browsers/forget`,
     everywhere: `${base}/sign-out-everywhere`,
+    revokeSession: `${base}/sessions/revoke`,
+    revokeClient: `${base}/sessions/revoke-client`,
   };
   const binding = (session: BrowserSession) => `account ${session.hash}`;
 
@@ -236,6 +242,26 @@ export async function registerAccount(app: FastifyInstance, ctx: AppContext): Pr
     });
   });
 
+  // Sessions end through sessions/revoke.ts: only the signed-in user's own, and a refusal changes nothing.
+  app.post(actions.revokeSession, async (request, reply) => {
+    const { session, user, form } = await formSession(request);
+    const ended = await revokeOwnSession(ctx, user.user_id, capped(form, 'session_id', 64) ?? '', now());
+    return showAccount(request, reply, session, user, ended ? 200 : 404, {
+      ...(ended ? { notice: 'That session has ended.' } : { error: 'No such session.' }),
+    });
+  });
+
+  app.post(actions.revokeClient, async (request, reply) => {
+    const { session, user, form } = await formSession(request);
+    const clientId = capped(form, 'client_id', 256) ?? '';
+    const ended = clientId ? await revokeOwnClientSessions(ctx, user.user_id, clientId, now()) : 0;
+    return showAccount(request, reply, session, user, ended ? 200 : 404, {
+      ...(ended
+        ? { notice: `${ended === 1 ? 'That app’s session has' : `${ended} sessions have`} ended.` }
+        : { error: 'You have no session with that app.' }),
+    });
+  });
+
   app.post(actions.everywhere, async (request, reply) => {
     const { session, user } = await formSession(request);
     const t = now();
@@ -287,6 +313,7 @@ export async function registerAccount(app: FastifyInstance, ctx: AppContext): Pr
         user: { name: user.display_name, email: user.username },
         csrfToken: csrfToken(ctx, browserId(ctx, request, reply), binding(session)),
         actions,
+        clients: await sessionGroups(request, user.user_id, t),
         twoFactor: {
           enabled,
           since: enabled ? day(totp!.enabled_at!) : '',
@@ -354,6 +381,37 @@ export async function registerAccount(app: FastifyInstance, ctx: AppContext): Pr
     );
   }
 
+  /** The user's live sessions with every client, grouped by client (by name), newest first in each. */
+  async function sessionGroups(request: FastifyRequest, userId: string, t: number) {
+    const sessions = await ctx.store.sessions.liveOfUser(userId, undefined, t);
+    if (!sessions.length) return [];
+    const lookup = await geoLookup(ctx.config).catch((err): GeoLookup => {
+      request.log.warn({ err, geoip_db: ctx.config.geoipDb }, 'GeoIP database cannot be read');
+      return () => null;
+    });
+    const groups = new Map<string, { clientId: string; name: string; sessions: AccountSession[] }>();
+    for (const s of sessions) {
+      let group = groups.get(s.client_id);
+      if (!group) {
+        const client = await ctx.store.getClient(s.client_id);
+        group = { clientId: s.client_id, name: client?.client_name ?? s.client_id, sessions: [] };
+        groups.set(s.client_id, group);
+      }
+      const { last } = sessionPlaces(lookup, s);
+      const place = [last.city, ...(last.subdivisions ?? []), last.country].filter(Boolean).join(', ');
+      group.sessions.push({
+        id: s.session_id,
+        device: describeAgent(s.last_user_agent ?? s.first_user_agent),
+        place: place || 'Place unknown',
+        ip: s.last_ip ?? '',
+        created: minute(s.auth_time),
+        lastActivity: minute(s.last_activity),
+        impersonation: Number(s.impersonated) === 1 ? (s.impersonation_note ?? 'no note') : false,
+      });
+    }
+    return [...groups.values()].sort((a, b) => a.name.localeCompare(b.name, 'en'));
+  }
+
   /** The half-signed-in record: user, expiry, and a MAC over both and this browser's id. */
   function pendingToken(
     request: FastifyRequest,
@@ -390,29 +448,6 @@ function day(t: number): string {
   return new Date(t * 1000).toISOString().slice(0, 10);
 }
 
-/** A short name for a browser from its User-Agent, for the list; the raw string when unknown. */
-export function describeAgent(ua: string | null): string {
-  if (!ua) return 'Unknown browser';
-  const browser = /Edg\//.test(ua)
-    ? 'Edge'
-    : /Firefox\//.test(ua)
-      ? 'Firefox'
-      : /Chrom(e|ium)\//.test(ua)
-        ? 'Chrome'
-        : /Safari\//.test(ua)
-          ? 'Safari'
-          : undefined;
-  const os = /Windows/.test(ua)
-    ? 'Windows'
-    : /Android/.test(ua)
-      ? 'Android'
-      : /iPhone|iPad/.test(ua)
-        ? 'iOS'
-        : /Mac OS X/.test(ua)
-          ? 'macOS'
-          : /Linux/.test(ua)
-            ? 'Linux'
-            : undefined;
-  if (!browser && !os) return ua.slice(0, 80);
-  return [browser ?? 'A browser', os && `on ${os}`].filter(Boolean).join(' ');
+function minute(t: number): string {
+  return `${new Date(t * 1000).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
 }
