@@ -23,6 +23,7 @@ import { seconds } from '../../clock.ts';
 import type { AppContext } from '../../context.ts';
 import { OAuthError } from '../../oauth/errors.ts';
 import { mask, normalizeId } from '../../oauth/masking.ts';
+import { overLimit } from '../../rate-limit.ts';
 import { type GeoLookup, geoLookup, sessionPlaces } from '../../sessions/geo.ts';
 import { revokeOwnClientSessions, revokeOwnSession } from '../../sessions/revoke.ts';
 import { describeAgent } from '../../sessions/user-agent.ts';
@@ -46,8 +47,11 @@ import {
 } from '../browser.ts';
 import { capped, formOf, queryOf } from '../input.ts';
 
-/** Minutes a correct password waits for its code on the account sign-in. */
+/** Seconds a correct password waits for its code on the account sign-in. */
 const PENDING_TTL = 300;
+/** Seconds a sign-in request of the page lives, as /authorize's pending requests do. */
+const REQUEST_TTL = 900;
+const NONCE = /^[A-Za-z0-9_-]{32}\.\d{1,12}$/;
 const MAX_TOKEN = 256;
 const MAX_EMAIL = 320;
 const MAX_PASSWORD = 1024;
@@ -88,12 +92,18 @@ export async function registerAccount(app: FastifyInstance, ctx: AppContext): Pr
 
   // ---- the account page's own sign-in
 
-  app.get(`${base}/login`, async (request, reply) => showLogin(request, reply, randomToken(24), 200));
+  app.get(`${base}/login`, async (request, reply) => {
+    const nonce = await newSignInRequest(request, reply);
+    return nonce ? showLogin(request, reply, nonce, 200) : reply;
+  });
 
   app.post(`${base}/login`, async (request, reply) => {
     const form = formOf(request);
     const nonce = capped(form, 'request_id', MAX_TOKEN) ?? '';
-    if (!nonce || !csrfValid(ctx, request, `account-login ${nonce}`, capped(form, 'csrf_token', MAX_TOKEN)))
+    if (
+      !liveRequest(nonce) ||
+      !csrfValid(ctx, request, `account-login ${nonce}`, capped(form, 'csrf_token', MAX_TOKEN))
+    )
       throw formExpired();
     const email = (capped(form, 'email', MAX_EMAIL) ?? '').trim();
     const password = capped(form, 'password', MAX_PASSWORD) ?? '';
@@ -117,15 +127,11 @@ export async function registerAccount(app: FastifyInstance, ctx: AppContext): Pr
       case 'locked':
         reply.header('Retry-After', String(result.retryAfter));
         return showLogin(request, reply, nonce, 429, 'Too many sign-in attempts. Try again later.', email);
-      case 'request_spent':
-        return showLogin(
-          request,
-          reply,
-          randomToken(24),
-          429,
-          'Too many sign-in attempts. Start again.',
-          email,
-        );
+      case 'request_spent': {
+        const fresh = await newSignInRequest(request, reply);
+        const msg = 'Too many sign-in attempts. Start again.';
+        return fresh ? showLogin(request, reply, fresh, 429, msg, email) : reply;
+      }
       case 'refused':
         return showLogin(request, reply, nonce, 401, 'Email or password is not correct.', email);
     }
@@ -275,6 +281,27 @@ export async function registerAccount(app: FastifyInstance, ctx: AppContext): Pr
   });
 
   // ---- helpers
+
+  /**
+   * A sign-in request of the page: a random id and its expiry, worth something only with the CSRF token
+   * bound to it. Made at the per-IP rate of /authorize's pending requests (one counter for both), so its
+   * cap of attempts cannot be escaped by reloading the page. Undefined when over it: the refusal is sent.
+   */
+  async function newSignInRequest(request: FastifyRequest, reply: FastifyReply) {
+    const t = now();
+    const { window, authorizeIpLimit } = ctx.config.signIn;
+    const wait = await overLimit(ctx.store, `authorize:ip:${request.ip}`, authorizeIpLimit, window, t);
+    if (wait === 0) return `${randomToken(24)}.${t + REQUEST_TTL}`;
+    ctx.metrics.rateLimitExceeded('authorize_ip');
+    reply.header('Retry-After', String(wait));
+    const msg = 'Too many sign-in attempts from your network. Try again later.';
+    await showLogin(request, reply, '', 429, msg);
+    return undefined;
+  }
+
+  function liveRequest(nonce: string): boolean {
+    return NONCE.test(nonce) && Number(nonce.split('.')[1]) > now();
+  }
 
   async function signedInUser(request: FastifyRequest) {
     const session = await currentBrowserSession(ctx, request, now());
