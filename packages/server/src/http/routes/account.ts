@@ -1,74 +1,43 @@
-// The account page (/oauth2/account), beyond the book, which leaves such a page to clients: two-factor
+// The account page (/oauth2/account), beyond the book, which leaves such a page to clients: the user's
+// sessions with apps (ended one by one or an app's at once, through sessions/revoke.ts), two-factor
 // sign-in (set up, turn off), the browsers remembered for it, and signing out everywhere. It needs a
-// signed-in browser; without one it sends the user through a sign-in of its own that returns to it: the
-// same password and code pages, the same limits and lockouts (accounts/sign-in.ts, two-factor.ts), with
-// no pending authorization request. Between the password and the code, the half-signed-in state is a
-// record signed with the CSRF key and bound to this browser's id, so it is worth nothing elsewhere and
-// only for a few minutes.
+// signed-in browser; without one it sends the user through its own sign-in (account-login.ts), which
+// returns here. Every form carries a CSRF token bound to the browser's session.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import QRCode from 'qrcode';
 import { attemptSucceeded, beginAttempt, lockoutKey } from '../../accounts/lockout.ts';
 import { verifyPassword } from '../../accounts/passwords.ts';
-import { signInWithPassword } from '../../accounts/sign-in.ts';
 import {
   beginEnrolment,
-  checkSecondFactor,
   disableTwoFactor,
   finishEnrolment,
-  hasTwoFactor,
   pendingEnrolment,
   verifyTotp,
 } from '../../accounts/two-factor.ts';
 import { seconds } from '../../clock.ts';
 import type { AppContext } from '../../context.ts';
-import { OAuthError } from '../../oauth/errors.ts';
-import { mask, normalizeId } from '../../oauth/masking.ts';
-import { overLimit } from '../../rate-limit.ts';
+import { mask } from '../../oauth/masking.ts';
 import { type GeoLookup, geoLookup, sessionPlaces } from '../../sessions/geo.ts';
 import { revokeOwnClientSessions, revokeOwnSession } from '../../sessions/revoke.ts';
 import { describeAgent } from '../../sessions/user-agent.ts';
 import type { UserRecord } from '../../store/types.ts';
-import { randomToken, sha256 } from '../../tokens/hash.ts';
 import { type AccountSession, accountPage } from '../../ui/account-pages.ts';
-import { codePage, loginPage, signedOutPage } from '../../ui/pages.ts';
+import { signedOutPage } from '../../ui/pages.ts';
 import {
   type BrowserSession,
   browserId,
-  bypassOf,
   csrfToken,
   csrfValid,
   currentBrowserSession,
-  knownBrowser,
   pageHeaders,
-  rememberBrowser,
-  rememberForTwoFactor,
-  signIn,
   signOut,
 } from '../browser.ts';
-import { capped, formOf, queryOf } from '../input.ts';
+import { formExpired } from '../errors.ts';
+import { capped, formOf } from '../input.ts';
 
-/** Seconds a correct password waits for its code on the account sign-in. */
-const PENDING_TTL = 300;
-/** Seconds a sign-in request of the page lives, as /authorize's pending requests do. */
-const REQUEST_TTL = 900;
-const NONCE = /^[A-Za-z0-9_-]{32}\.\d{1,12}$/;
 const MAX_TOKEN = 256;
-const MAX_EMAIL = 320;
 const MAX_PASSWORD = 1024;
 const MAX_CODE = 32;
-
-/** The account page, as the pages' "client". */
-const ACCOUNT_CLIENT = {
-  client_id: 'paddock-account',
-  client_name: 'your account',
-  developer_name: null,
-  developer_url: null,
-};
-
-const formExpired = () =>
-  new OAuthError('invalid_request', 'the form has expired or did not come from this site: start again', {
-    status: 403,
-  });
 
 export async function registerAccount(app: FastifyInstance, ctx: AppContext): Promise<void> {
   const base = `${ctx.config.basePath}/oauth2/account`;
@@ -88,108 +57,6 @@ export async function registerAccount(app: FastifyInstance, ctx: AppContext): Pr
     const signedIn = await signedInUser(request);
     if (!signedIn) return reply.redirect(`${base}/login`, 303);
     return showAccount(request, reply, signedIn.session, signedIn.user, 200);
-  });
-
-  // ---- the account page's own sign-in
-
-  app.get(`${base}/login`, async (request, reply) => {
-    const nonce = await newSignInRequest(request, reply);
-    return nonce ? showLogin(request, reply, nonce, 200) : reply;
-  });
-
-  app.post(`${base}/login`, async (request, reply) => {
-    const form = formOf(request);
-    const nonce = capped(form, 'request_id', MAX_TOKEN) ?? '';
-    if (
-      !liveRequest(nonce) ||
-      !csrfValid(ctx, request, `account-login ${nonce}`, capped(form, 'csrf_token', MAX_TOKEN))
-    )
-      throw formExpired();
-    const email = (capped(form, 'email', MAX_EMAIL) ?? '').trim();
-    const password = capped(form, 'password', MAX_PASSWORD) ?? '';
-    if (!email || !password)
-      return showLogin(request, reply, nonce, 400, 'Enter your email and password.', email);
-    const username = normalizeId(email);
-    const t = now();
-    const result = await signInWithPassword(
-      ctx,
-      {
-        ip: request.ip,
-        requestId: `account:${nonce}`,
-        username,
-        password,
-        knownBrowser: knownBrowser(ctx, request, username),
-      },
-      t,
-    );
-    switch (result.outcome) {
-      case 'throttled':
-      case 'locked':
-        reply.header('Retry-After', String(result.retryAfter));
-        return showLogin(request, reply, nonce, 429, 'Too many sign-in attempts. Try again later.', email);
-      case 'request_spent': {
-        const fresh = await newSignInRequest(request, reply);
-        const msg = 'Too many sign-in attempts. Start again.';
-        return fresh ? showLogin(request, reply, fresh, 429, msg, email) : reply;
-      }
-      case 'refused':
-        return showLogin(request, reply, nonce, 401, 'Email or password is not correct.', email);
-    }
-    const user = result.user;
-    if (await hasTwoFactor(ctx.store, user.user_id)) {
-      const bypass = bypassOf(ctx, request);
-      if (bypass && (await ctx.store.twoFactor.useRememberedBrowser(bypass, user.user_id, t, request.ip)))
-        return complete(request, reply, user, bypass);
-      const pending = pendingToken(request, reply, user.user_id, t + PENDING_TTL);
-      return showCode(request, reply, pending, false, 200);
-    }
-    return complete(request, reply, user, null);
-  });
-
-  app.get(`${base}/login/code`, async (request, reply) => {
-    const query = queryOf(request);
-    const pending = capped(query, 'request_id', MAX_TOKEN) ?? '';
-    if (!(await pendingUser(request, pending))) return reply.redirect(`${base}/login`, 303);
-    return showCode(request, reply, pending, query.recovery === '1', 200);
-  });
-
-  app.post(`${base}/login/code`, async (request, reply) => {
-    const form = formOf(request);
-    const pending = capped(form, 'request_id', MAX_TOKEN) ?? '';
-    if (!csrfValid(ctx, request, `account-login ${pending}`, capped(form, 'csrf_token', MAX_TOKEN)))
-      throw formExpired();
-    const user = await pendingUser(request, pending);
-    if (!user) return reply.redirect(`${base}/login`, 303);
-    const recovery = form.recovery === '1';
-    const code = (capped(form, 'code', MAX_CODE) ?? '').trim();
-    if (!code) return showCode(request, reply, pending, recovery, 400, 'Enter the code.');
-    const t = now();
-    const mark = knownBrowser(ctx, request, user.username);
-    const result = await checkSecondFactor(
-      ctx,
-      {
-        ip: request.ip,
-        requestId: `account:${pending}`,
-        user,
-        code,
-        recovery,
-        knownBrowser: mark && sha256(mark),
-      },
-      t,
-    );
-    switch (result.outcome) {
-      case 'throttled':
-      case 'locked':
-        reply.header('Retry-After', String(result.retryAfter));
-        return showCode(request, reply, pending, recovery, 429, 'Too many wrong codes. Try again later.');
-      case 'request_spent':
-        return reply.redirect(`${base}/login`, 303);
-      case 'refused':
-        return showCode(request, reply, pending, recovery, 401, 'That code is not correct.');
-    }
-    const bypass =
-      form.remember === '1' ? await rememberForTwoFactor(ctx, request, reply, user.user_id, t) : null;
-    return complete(request, reply, user, bypass);
   });
 
   // ---- the page's forms
@@ -282,27 +149,6 @@ export async function registerAccount(app: FastifyInstance, ctx: AppContext): Pr
 
   // ---- helpers
 
-  /**
-   * A sign-in request of the page: a random id and its expiry, worth something only with the CSRF token
-   * bound to it. Made at the per-IP rate of /authorize's pending requests (one counter for both), so its
-   * cap of attempts cannot be escaped by reloading the page. Undefined when over it: the refusal is sent.
-   */
-  async function newSignInRequest(request: FastifyRequest, reply: FastifyReply) {
-    const t = now();
-    const { window, authorizeIpLimit } = ctx.config.signIn;
-    const wait = await overLimit(ctx.store, `authorize:ip:${request.ip}`, authorizeIpLimit, window, t);
-    if (wait === 0) return `${randomToken(24)}.${t + REQUEST_TTL}`;
-    ctx.metrics.rateLimitExceeded('authorize_ip');
-    reply.header('Retry-After', String(wait));
-    const msg = 'Too many sign-in attempts from your network. Try again later.';
-    await showLogin(request, reply, '', 429, msg);
-    return undefined;
-  }
-
-  function liveRequest(nonce: string): boolean {
-    return NONCE.test(nonce) && Number(nonce.split('.')[1]) > now();
-  }
-
   async function signedInUser(request: FastifyRequest) {
     const session = await currentBrowserSession(ctx, request, now());
     if (!session) return undefined;
@@ -366,48 +212,6 @@ export async function registerAccount(app: FastifyInstance, ctx: AppContext): Pr
     );
   }
 
-  function showLogin(
-    request: FastifyRequest,
-    reply: FastifyReply,
-    nonce: string,
-    status: number,
-    error?: string,
-    email?: string,
-  ) {
-    return pageHeaders(reply.code(status)).send(
-      loginPage({
-        action: `${base}/login`,
-        requestId: nonce,
-        csrfToken: csrfToken(ctx, browserId(ctx, request, reply), `account-login ${nonce}`),
-        client: ACCOUNT_CLIENT,
-        error,
-        email,
-      }),
-    );
-  }
-
-  function showCode(
-    request: FastifyRequest,
-    reply: FastifyReply,
-    pending: string,
-    recovery: boolean,
-    status: number,
-    error?: string,
-  ) {
-    return pageHeaders(reply.code(status)).send(
-      codePage({
-        action: `${base}/login/code`,
-        pageUrl: `${base}/login/code`,
-        requestId: pending,
-        csrfToken: csrfToken(ctx, browserId(ctx, request, reply), `account-login ${pending}`),
-        client: ACCOUNT_CLIENT,
-        recovery,
-        rememberDays: ctx.config.twoFactorRememberDays,
-        error,
-      }),
-    );
-  }
-
   /** The user's live sessions with every client, grouped by client (by name), newest first in each. */
   async function sessionGroups(request: FastifyRequest, userId: string, t: number) {
     const sessions = await ctx.store.sessions.liveOfUser(userId, undefined, t);
@@ -437,37 +241,6 @@ export async function registerAccount(app: FastifyInstance, ctx: AppContext): Pr
       });
     }
     return [...groups.values()].sort((a, b) => a.name.localeCompare(b.name, 'en'));
-  }
-
-  /** The half-signed-in record: user, expiry, and a MAC over both and this browser's id. */
-  function pendingToken(
-    request: FastifyRequest,
-    reply: FastifyReply,
-    userId: string,
-    expires: number,
-  ): string {
-    const browser = browserId(ctx, request, reply);
-    return `${userId}.${expires}.${csrfToken(ctx, browser, `account-pending ${userId} ${expires}`)}`;
-  }
-
-  async function pendingUser(request: FastifyRequest, token: string): Promise<UserRecord | undefined> {
-    const [userId, expires, mac, ...rest] = token.split('.');
-    if (!userId || !expires || !mac || rest.length || !/^\d+$/.test(expires) || Number(expires) <= now())
-      return undefined;
-    if (!csrfValid(ctx, request, `account-pending ${userId} ${expires}`, mac)) return undefined;
-    return ctx.store.getUserById(userId);
-  }
-
-  async function complete(
-    request: FastifyRequest,
-    reply: FastifyReply,
-    user: UserRecord,
-    bypass: string | null,
-  ) {
-    const session = await signIn(ctx, request, reply, user.user_id, now());
-    if (bypass) await ctx.store.twoFactor.setBrowserSessionBypass(session.hash, bypass);
-    rememberBrowser(ctx, request, reply, user.username);
-    return reply.redirect(base, 303);
   }
 }
 
