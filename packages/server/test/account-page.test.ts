@@ -289,20 +289,30 @@ describe('two-factor sign-in and the account page in Chromium', { skip }, () => 
     assert.equal(pathOf(page), '/oauth2/account/login');
   });
 
-  test('turning 2FA off on the account page asks for a code or the password', async (t) => {
-    const user = await enrolledUser(t);
-    const page = await (await newContext(t)).newPage();
-    await page.goto(`${server.url}/oauth2/account`);
-    await fillPassword(page, user);
-    await page.getByLabel('Authentication code').fill(codeAt(user.secret));
-    await page.getByRole('button', { name: 'Verify' }).click();
-    await page.getByRole('heading', { name: 'Your account' }).waitFor();
-    await page.getByLabel('Current code or password').fill('wrong-password');
-    await page.getByRole('button', { name: 'Turn off two-factor sign-in' }).click();
-    await page.getByText('That code or password is not correct').waitFor();
-    await page.getByLabel('Current code or password').fill(user.password);
-    await page.getByRole('button', { name: 'Turn off two-factor sign-in' }).click();
-    await page.getByText('Two-factor sign-in is off.').waitFor();
+  test('turning 2FA off on the account page asks for a code or the password, and forgets remembered browsers', async (t) => {
+    for (const proof of ['code', 'password'] as const) {
+      const user = await enrolledUser(t);
+      const page = await (await newContext(t)).newPage();
+      await page.goto(`${server.url}/oauth2/account`);
+      await fillPassword(page, user);
+      await page.getByLabel('Remember this browser for 30 days').check();
+      await page.getByLabel('Authentication code').fill(codeAt(user.secret));
+      await page.getByRole('button', { name: 'Verify' }).click();
+      await page.getByRole('heading', { name: 'Your account' }).waitFor();
+      assert.equal((await liveBypasses(user.userId)).length, 1, 'the account sign-in remembers the browser');
+      await page.getByLabel('Current code or password').fill('wrong-password');
+      await page.getByRole('button', { name: 'Turn off two-factor sign-in' }).click();
+      await page.getByText('That code or password is not correct').waitFor();
+      const right = proof === 'code' ? codeAt(user.secret) : user.password;
+      await page.getByLabel('Current code or password').fill(right);
+      await page.getByRole('button', { name: 'Turn off two-factor sign-in' }).click();
+      await page.getByText('Two-factor sign-in is off.').waitFor();
+      assert.equal((await liveBypasses(user.userId)).length, 0, `${proof}: no browser is remembered`);
+      assert.equal(
+        await server.ctx!.store.twoFactor.getTotp(user.userId).then((r) => r?.enabled_at ?? null),
+        null,
+      );
+    }
   });
 
   test('screenshots of the code page and the account page (desktop, mobile); no console errors', async (t) => {

@@ -10,7 +10,15 @@ import { after, before, describe, test } from 'node:test';
 import type { Browser as Chromium } from 'playwright-core';
 import { startSession } from '../src/sessions/create.ts';
 import { launchChromium, chromiumSkip as skip } from './chromium.ts';
-import { authorizeInChromium, exchangeCode, refreshAt, startApp } from './chromium-flow.ts';
+import {
+  authorizeInChromium,
+  exchangeCode,
+  fillPassword,
+  pathOf,
+  refreshAt,
+  startApp,
+} from './chromium-flow.ts';
+import { pkcePair } from './code-flow.ts';
 import { newClient, newUser, type TestUser } from './flow.ts';
 import {
   cliOk,
@@ -22,8 +30,10 @@ import {
   PG_URL,
   startInProcess,
   type TestServer,
+  tmpDir,
 } from './helpers.ts';
 import { Browser, hidden } from './http-browser.ts';
+import { buildMmdb } from './mmdb.ts';
 import { formOf } from './page-flow.ts';
 
 const NOTE = 'Support ticket 4711: checking the lap chart with the user, approved by them on the phone';
@@ -35,9 +45,9 @@ let server: TestServer;
 let db: Awaited<ReturnType<typeof createPgDatabase>> | undefined;
 
 /** A server on SQLite, or on a fresh PostgreSQL database when PADDOCK_TEST_DATABASE_URL is set. */
-async function start(name: string) {
+async function start(name: string, env: Record<string, string> = {}) {
   db = PG_URL ? await createPgDatabase() : undefined;
-  server = await startInProcess({ name, env: db ? { DATABASE_URL: db.url } : {} });
+  server = await startInProcess({ name, env: { ...env, ...(db && { DATABASE_URL: db.url }) } });
 }
 
 async function stop() {
@@ -162,8 +172,56 @@ describe('sessions on the account page in Chromium', { skip }, () => {
   });
 });
 
+describe('the account page is linked from the consent page (Chromium)', { skip }, () => {
+  let chromium: Chromium;
+  let app: Awaited<ReturnType<typeof startApp>>;
+  before(async () => {
+    chromium = await launchChromium();
+    app = await startApp();
+    await start('account-link');
+  });
+  after(async () => {
+    await chromium?.close();
+    await app?.close();
+    await stop();
+  });
+
+  test('“Manage your account” in the signed-in box opens the account page', async (t) => {
+    const user = await newUser(server.ctx!.store);
+    const client = await newClient(server.ctx!.store, { redirect_uris: [app.url], allow_http: true });
+    const context = await chromium.newContext();
+    context.setDefaultTimeout(15_000);
+    t.after(() => context.close());
+    const page = await context.newPage();
+    const q = new URLSearchParams({
+      response_type: 'code',
+      client_id: client.clientId,
+      redirect_uri: app.url,
+      code_challenge: pkcePair().challenge,
+      code_challenge_method: 'S256',
+    });
+    await page.goto(`${server.url}/oauth2/authorize?${q}`);
+    await fillPassword(page, user);
+    await page.getByRole('button', { name: 'Allow' }).waitFor();
+    await page.getByRole('link', { name: 'Manage your account' }).click();
+    await page.getByRole('heading', { name: 'Your account' }).waitFor();
+    assert.equal(pathOf(page), '/oauth2/account');
+  });
+});
+
 describe('the account page ends only the signed-in user’s own sessions (HTTP)', () => {
-  before(() => start('account-sessions-http'));
+  before(() => {
+    // A place for the sessions' address, from a tiny MaxMind-format database built here.
+    const file = path.join(tmpDir('paddock-geoip-'), 'test-city.mmdb');
+    const chelmsford = {
+      continent: { code: 'NA', names: { en: 'North America' } },
+      country: { iso_code: 'US', names: { en: 'United States' } },
+      subdivisions: [{ iso_code: 'MA', names: { en: 'Massachusetts' } }],
+      city: { names: { en: 'Chelmsford' } },
+    };
+    fs.writeFileSync(file, buildMmdb({ '81.2.69.0/24': chelmsford }));
+    return start('account-sessions-http', { PADDOCK_GEOIP_DB: file });
+  });
   after(stop);
 
   test('another user’s session id, or an app without a session, is refused and changes nothing', async () => {
@@ -183,8 +241,8 @@ describe('the account page ends only the signed-in user’s own sessions (HTTP)'
           scope: null,
           grantType: 'authorization_code',
           authTime: now(),
-          ip: null,
-          userAgent: null,
+          ip: '81.2.69.142',
+          userAgent: 'Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:140.0) Gecko/20100101 Firefox/140.0',
         },
         now(),
       );
@@ -211,6 +269,8 @@ describe('the account page ends only the signed-in user’s own sessions (HTTP)'
     const account = await b.open(`${server.url}/oauth2/account`);
     assert.equal(account.status, 200);
     assert.ok(account.text.includes(myOwn), 'my session is listed');
+    assert.ok(account.text.includes('Firefox 140 on Windows'), 'with its device');
+    assert.ok(account.text.includes('Chelmsford, Massachusetts, United States · 81.2.69.142'), 'and place');
     assert.ok(!account.text.includes(theirOwn) && !account.text.includes(theirsWithMine), 'theirs are not');
     const csrf_token = hidden(account.text, 'csrf_token');
     noteSecret(csrf_token);
