@@ -333,7 +333,7 @@ describe('two-factor sign-in and the account page in Chromium', { skip }, () => 
         if (m.type() === 'error' || m.type() === 'warning') problems.push(`${m.type()}: ${m.text()}`);
       });
       const files: string[] = [];
-      await authorize(page, user, {
+      const signedIn = await authorize(page, user, {
         remember: true,
         beforeCode: async (p) => {
           const file = path.join(SCREENSHOTS, `two-factor-code-${name}.png`);
@@ -341,6 +341,8 @@ describe('two-factor sign-in and the account page in Chromium', { skip }, () => 
           files.push(file);
         },
       });
+      // A session with the app, so the page's list of sessions has a row.
+      await exchangeCode(server, client, APP, signedIn);
       await page.goto(`${server.url}/oauth2/account`);
       await page.getByRole('heading', { name: 'Your account' }).waitFor();
       const file = path.join(SCREENSHOTS, `account-${name}.png`);
