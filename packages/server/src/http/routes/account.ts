@@ -17,6 +17,7 @@ import {
 import { seconds } from '../../clock.ts';
 import type { AppContext } from '../../context.ts';
 import { mask } from '../../oauth/masking.ts';
+import { signOutEverywhere } from '../../sessions/end.ts';
 import { type GeoLookup, geoLookup, sessionPlaces } from '../../sessions/geo.ts';
 import { revokeOwnClientSessions, revokeOwnSession } from '../../sessions/revoke.ts';
 import { describeAgent } from '../../sessions/user-agent.ts';
@@ -138,11 +139,7 @@ export async function registerAccount(app: FastifyInstance, ctx: AppContext): Pr
   app.post(actions.everywhere, async (request, reply) => {
     const { session, user } = await formSession(request);
     const t = now();
-    await ctx.store.transaction(async (tx) => {
-      await tx.revokeUserBrowserSessions(user.user_id, t);
-      await tx.revokeUserSessions(user.user_id, 'signed_out_everywhere', t);
-      await tx.twoFactor.revokeUserRememberedBrowsers(user.user_id, t);
-    });
+    await signOutEverywhere(ctx.store, user.user_id, t);
     await signOut(ctx, reply, session, t);
     return pageHeaders(reply).send(signedOutPage());
   });
