@@ -5,22 +5,39 @@
 // page; screenshots of the code page and the account page (desktop and mobile).
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { TOTP } from 'otpauth';
 import type { Browser, BrowserContext, BrowserContextOptions, Page } from 'playwright-core';
 import { beginEnrolment, finishEnrolment } from '../src/accounts/two-factor.ts';
 import { launchChromium, chromiumSkip as skip } from './chromium.ts';
+import {
+  authorizeInChromium,
+  exchangeCode,
+  fillPassword,
+  type Outcome,
+  pathOf,
+  refreshAt,
+  startApp,
+} from './chromium-flow.ts';
 import { pkcePair } from './code-flow.ts';
 import { newClient, newUser, type TestUser } from './flow.ts';
-import { noteSecret, OUTPUT, post, startInProcess, TestClock, type TestServer } from './helpers.ts';
+import {
+  createPgDatabase,
+  noteSecret,
+  OUTPUT,
+  PG_URL,
+  post,
+  startInProcess,
+  TestClock,
+  type TestServer,
+} from './helpers.ts';
 
 const SCREENSHOTS = path.join(OUTPUT, 'screenshots');
 /** The app the codes go back to: a local page on an ephemeral port. */
 let APP = '';
-let appServer: http.Server;
+let app: Awaited<ReturnType<typeof startApp>>;
+let db: Awaited<ReturnType<typeof createPgDatabase>> | undefined;
 const TIMEOUT = 15_000;
 
 let browser: Browser;
@@ -40,14 +57,6 @@ async function newContext(t: { after(fn: () => Promise<void>): void }, opts: Bro
   context.setDefaultNavigationTimeout(TIMEOUT);
   t.after(() => context.close());
   return context;
-}
-
-const pathOf = (page: Page) => new URL(page.url()).pathname;
-
-async function fillPassword(page: Page, user: TestUser) {
-  await page.getByLabel('Email').fill(user.username);
-  await page.getByLabel('Password').fill(user.password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
 }
 
 /** Signs in on the account page's own sign-in and enrols 2FA from the key it shows. */
@@ -75,51 +84,21 @@ async function enrolOnAccountPage(page: Page, user: TestUser): Promise<string> {
   return secret;
 }
 
-interface Outcome {
-  askedPassword: boolean;
-  askedCode: boolean;
-  code: string;
-  verifier: string;
-}
-
-/** Runs /authorize in this page, answering the sign-in, code and consent pages, until the app. */
-async function authorize(
+/** Runs /authorize in this page for the test's client, with the user's codes. */
+function authorize(
   page: Page,
   user: TestUser & { secret: string },
   opts: { prompt?: string; remember?: boolean; beforeCode?: (p: Page) => Promise<void> } = {},
 ): Promise<Outcome> {
-  const { verifier, challenge } = pkcePair();
-  const q = new URLSearchParams({
-    response_type: 'code',
-    client_id: client.clientId,
-    redirect_uri: APP,
-    code_challenge: challenge,
-    code_challenge_method: 'S256',
-    ...(opts.prompt && { prompt: opts.prompt }),
+  const nextCode = () => codeAt(user.secret);
+  return authorizeInChromium(page, {
+    server,
+    clientId: client.clientId,
+    redirectUri: APP,
+    user,
+    nextCode,
+    ...opts,
   });
-  await page.goto(`${server.url}/oauth2/authorize?${q}`);
-  const out = { askedPassword: false, askedCode: false, verifier, code: '' };
-  for (let hop = 0; hop < 4 && !page.url().startsWith(APP); hop++) {
-    const at = pathOf(page);
-    const before = page.url();
-    if (at === '/oauth2/login') {
-      out.askedPassword = true;
-      await fillPassword(page, user);
-    } else if (at === '/oauth2/login/code') {
-      out.askedCode = true;
-      await opts.beforeCode?.(page);
-      if (opts.remember) await page.getByLabel('Remember this browser for 30 days').check();
-      await page.getByLabel('Authentication code').fill(codeAt(user.secret));
-      await page.getByRole('button', { name: 'Verify' }).click();
-    } else if (at === '/oauth2/consent') {
-      await page.getByRole('button', { name: 'Allow' }).click();
-    } else assert.fail(`unexpected page ${page.url()} after ${before}`);
-    await page.waitForURL((u) => u.href !== before);
-  }
-  assert.ok(page.url().startsWith(APP), `ended at ${page.url()}`);
-  out.code = new URL(page.url()).searchParams.get('code')!;
-  noteSecret(out.code);
-  return out;
 }
 
 /** The browser session ends (as when it expires); the browser keeps its other cookies. */
@@ -134,16 +113,18 @@ async function liveBypasses(userId: string) {
 describe('two-factor sign-in and the account page in Chromium', { skip }, () => {
   before(async () => {
     browser = await launchChromium();
-    appServer = http.createServer((_req, res) => {
-      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
-      res.end('<!doctype html><title>app</title><p>app');
-    });
-    await new Promise<void>((resolve) => appServer.listen(0, '127.0.0.1', resolve));
-    APP = `http://127.0.0.1:${(appServer.address() as AddressInfo).port}/cb`;
+    app = await startApp();
+    APP = app.url;
+    // SQLite, or PostgreSQL when PADDOCK_TEST_DATABASE_URL is set.
+    db = PG_URL ? await createPgDatabase() : undefined;
     server = await startInProcess({
       name: 'account-page',
       clock,
-      env: { PADDOCK_LOCKOUT_THRESHOLD: '5', PADDOCK_SIGN_IN_IP_LIMIT: '1000' },
+      env: {
+        PADDOCK_LOCKOUT_THRESHOLD: '5',
+        PADDOCK_SIGN_IN_IP_LIMIT: '1000',
+        ...(db && { DATABASE_URL: db.url }),
+      },
     });
     client = await newClient(server.ctx!.store, {
       redirect_uris: [APP],
@@ -155,11 +136,9 @@ describe('two-factor sign-in and the account page in Chromium', { skip }, () => 
   });
   after(async () => {
     await browser?.close();
-    await new Promise((r) => {
-      appServer?.close(r);
-      appServer?.closeAllConnections();
-    });
+    await app?.close();
     await server?.stop();
+    await db?.drop();
   });
 
   /** A user enrolled on the account page in a context of its own. */
@@ -266,20 +245,11 @@ describe('two-factor sign-in and the account page in Chromium', { skip }, () => 
     const context = await newContext(t);
     const page = await context.newPage();
     const signedIn = await authorize(page, user, { remember: true });
-    const tokens = await post(`${server.url}/oauth2/token`, {
-      grant_type: 'authorization_code',
-      client_id: client.clientId,
-      client_secret: client.maskedSecret!,
-      code: signedIn.code,
-      redirect_uri: APP,
-      code_verifier: signedIn.verifier,
-    });
-    assert.equal(tokens.status, 200, tokens.text);
-    noteSecret(tokens.body.access_token, tokens.body.refresh_token);
+    const tokens = await exchangeCode(server, client, APP, signedIn);
     const r = await post(
       `${server.url}/oauth2/revoke/current`,
       { forget_browser: 'true' },
-      { authorization: `Bearer ${tokens.body.access_token}` },
+      { authorization: `Bearer ${tokens.access_token}` },
     );
     assert.ok(r.status < 300, `${r.status} ${r.text}`);
     await endBrowserSession(context);
@@ -293,7 +263,11 @@ describe('two-factor sign-in and the account page in Chromium', { skip }, () => 
     await authorize(page, user, { remember: true });
     await page.goto(`${server.url}/oauth2/account`);
     await page.getByRole('heading', { name: 'Your account' }).waitFor();
-    assert.match((await page.locator('.rows').textContent())!, /Chrome on Linux/);
+    // The browser as bowser reads its User-Agent: name, major version, system.
+    const remembered = page.locator('section', {
+      has: page.getByRole('heading', { name: 'Remembered browsers' }),
+    });
+    assert.match((await remembered.locator('.rows').textContent())!, /Chrome \d+ on Linux/);
     await page.getByRole('button', { name: 'Forget' }).click();
     await page.getByText('That browser will be asked for a code again').waitFor();
     assert.equal(await page.getByRole('button', { name: 'Forget' }).count(), 0);
@@ -303,46 +277,42 @@ describe('two-factor sign-in and the account page in Chromium', { skip }, () => 
 
     // Sign out everywhere: browser sessions, client sessions and bypasses.
     const other = await authorize(await (await newContext(t)).newPage(), user, { remember: true });
-    const tokens = await post(`${server.url}/oauth2/token`, {
-      grant_type: 'authorization_code',
-      client_id: client.clientId,
-      client_secret: client.maskedSecret!,
-      code: other.code,
-      redirect_uri: APP,
-      code_verifier: other.verifier,
-    });
-    assert.equal(tokens.status, 200);
-    noteSecret(tokens.body.access_token, tokens.body.refresh_token);
+    const tokens = await exchangeCode(server, client, APP, other);
     await page.goto(`${server.url}/oauth2/account`);
     await page.getByRole('button', { name: 'Sign out everywhere' }).click();
     await page.getByText('You are signed out').waitFor();
     assert.equal((await liveBypasses(user.userId)).length, 0);
-    const refreshed = await post(`${server.url}/oauth2/token`, {
-      grant_type: 'refresh_token',
-      client_id: client.clientId,
-      client_secret: client.maskedSecret!,
-      refresh_token: tokens.body.refresh_token,
-    });
+    const refreshed = await refreshAt(server, client, tokens.refresh_token);
     assert.equal(refreshed.status, 400);
     assert.equal(refreshed.body.error, 'invalid_grant');
     await page.goto(`${server.url}/oauth2/account`);
     assert.equal(pathOf(page), '/oauth2/account/login');
   });
 
-  test('turning 2FA off on the account page asks for a code or the password', async (t) => {
-    const user = await enrolledUser(t);
-    const page = await (await newContext(t)).newPage();
-    await page.goto(`${server.url}/oauth2/account`);
-    await fillPassword(page, user);
-    await page.getByLabel('Authentication code').fill(codeAt(user.secret));
-    await page.getByRole('button', { name: 'Verify' }).click();
-    await page.getByRole('heading', { name: 'Your account' }).waitFor();
-    await page.getByLabel('Current code or password').fill('wrong-password');
-    await page.getByRole('button', { name: 'Turn off two-factor sign-in' }).click();
-    await page.getByText('That code or password is not correct').waitFor();
-    await page.getByLabel('Current code or password').fill(user.password);
-    await page.getByRole('button', { name: 'Turn off two-factor sign-in' }).click();
-    await page.getByText('Two-factor sign-in is off.').waitFor();
+  test('turning 2FA off on the account page asks for a code or the password, and forgets remembered browsers', async (t) => {
+    for (const proof of ['code', 'password'] as const) {
+      const user = await enrolledUser(t);
+      const page = await (await newContext(t)).newPage();
+      await page.goto(`${server.url}/oauth2/account`);
+      await fillPassword(page, user);
+      await page.getByLabel('Remember this browser for 30 days').check();
+      await page.getByLabel('Authentication code').fill(codeAt(user.secret));
+      await page.getByRole('button', { name: 'Verify' }).click();
+      await page.getByRole('heading', { name: 'Your account' }).waitFor();
+      assert.equal((await liveBypasses(user.userId)).length, 1, 'the account sign-in remembers the browser');
+      await page.getByLabel('Current code or password').fill('wrong-password');
+      await page.getByRole('button', { name: 'Turn off two-factor sign-in' }).click();
+      await page.getByText('That code or password is not correct').waitFor();
+      const right = proof === 'code' ? codeAt(user.secret) : user.password;
+      await page.getByLabel('Current code or password').fill(right);
+      await page.getByRole('button', { name: 'Turn off two-factor sign-in' }).click();
+      await page.getByText('Two-factor sign-in is off.').waitFor();
+      assert.equal((await liveBypasses(user.userId)).length, 0, `${proof}: no browser is remembered`);
+      assert.equal(
+        await server.ctx!.store.twoFactor.getTotp(user.userId).then((r) => r?.enabled_at ?? null),
+        null,
+      );
+    }
   });
 
   test('screenshots of the code page and the account page (desktop, mobile); no console errors', async (t) => {
@@ -363,7 +333,7 @@ describe('two-factor sign-in and the account page in Chromium', { skip }, () => 
         if (m.type() === 'error' || m.type() === 'warning') problems.push(`${m.type()}: ${m.text()}`);
       });
       const files: string[] = [];
-      await authorize(page, user, {
+      const signedIn = await authorize(page, user, {
         remember: true,
         beforeCode: async (p) => {
           const file = path.join(SCREENSHOTS, `two-factor-code-${name}.png`);
@@ -371,6 +341,8 @@ describe('two-factor sign-in and the account page in Chromium', { skip }, () => 
           files.push(file);
         },
       });
+      // A session with the app, so the page's list of sessions has a row.
+      await exchangeCode(server, client, APP, signedIn);
       await page.goto(`${server.url}/oauth2/account`);
       await page.getByRole('heading', { name: 'Your account' }).waitFor();
       const file = path.join(SCREENSHOTS, `account-${name}.png`);

@@ -12,6 +12,8 @@ import { cliOk, noteSecret, post, startInProcess, TestClock, type TestServer } f
 import { Browser, hidden, type Page } from './http-browser.ts';
 
 const APP = 'https://app.example/cb';
+/** The remembered period, a setting (30 days unless set). */
+const REMEMBER_DAYS = 7;
 
 function codeAt(secret: string, ms: number): string {
   return new TOTP({ secret, digits: 6, period: 30, algorithm: 'SHA1' }).generate({ timestamp: ms });
@@ -23,7 +25,11 @@ describe('remembered browsers', () => {
   let client: { clientId: string; maskedSecret?: string };
 
   before(async () => {
-    server = await startInProcess({ name: 'remembered-browsers', clock });
+    server = await startInProcess({
+      name: 'remembered-browsers',
+      clock,
+      env: { PADDOCK_2FA_REMEMBER_DAYS: String(REMEMBER_DAYS) },
+    });
     client = await newClient(server.ctx!.store, {
       redirect_uris: [APP],
       client_type: 'confidential',
@@ -134,7 +140,7 @@ describe('remembered browsers', () => {
     assert.equal(more.length, 0);
     assert.equal(row!.user_agent, b.userAgent);
     assert.equal(row!.ip, '127.0.0.1');
-    assert.ok(row!.expires_at - row!.created_at === 30 * 86400);
+    assert.ok(row!.expires_at - row!.created_at === REMEMBER_DAYS * 86400);
 
     endBrowserSession(b);
     const second = await run(b, user);
@@ -227,5 +233,20 @@ describe('remembered browsers', () => {
     assert.equal((await liveBypasses(user.userId)).length, 0);
     const again = await run(b, { ...user, password });
     assert.ok(again.askedPassword && again.askedCode);
+  });
+
+  test('a browser is remembered for the configured period, then asked for the code again', async () => {
+    const user = await enrolled();
+    const b = new Browser();
+    await run(b, user, { remember: true });
+    const [row] = await liveBypasses(user.userId);
+    assert.equal(row!.expires_at - row!.created_at, REMEMBER_DAYS * 86400);
+    endBrowserSession(b);
+    clock.advance(REMEMBER_DAYS * 86400 - 3600);
+    assert.equal((await run(b, user)).askedCode, false, 'still remembered an hour before the end');
+    endBrowserSession(b);
+    clock.advance(3600 + 60);
+    assert.equal((await liveBypasses(user.userId)).length, 0);
+    assert.ok((await run(b, user)).askedCode, 'asked again after the period');
   });
 });

@@ -1,6 +1,7 @@
 // GeoIP for the book's session object: first/last continent, country, subdivisions and city from a
 // MaxMind-format database (PADDOCK_GEOIP_DB), or from geoip-lite's bundled data when none is configured.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -148,6 +149,27 @@ describe('the rules of sessions/geo.ts', () => {
       ],
     );
     assert.equal(continentOfCountry('ZZ'), null);
+  });
+
+  test('geoip-lite (~150 MB) is loaded on the first public address to place, not before', () => {
+    const geo = new URL('../src/sessions/geo.ts', import.meta.url).href;
+    const script = `
+      import { createRequire } from 'node:module';
+      const require = createRequire(import.meta.url);
+      const loaded = () => Object.keys(require.cache).some((k) => k.includes('geoip-lite'));
+      const geo = await import(${JSON.stringify(geo)});
+      const lookup = await geo.geoLookup({ geoipDb: undefined });
+      const seen = [loaded()];
+      geo.placeOf(lookup, '127.0.0.1');
+      seen.push(loaded());
+      geo.placeOf(lookup, '8.8.8.8');
+      seen.push(loaded());
+      console.log(JSON.stringify(seen));`;
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      encoding: 'utf8',
+    });
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout), [false, false, true], 'loaded at the public address only');
   });
 
   test('a failing lookup places nothing rather than failing the request', () => {

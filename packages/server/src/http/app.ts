@@ -16,6 +16,7 @@ import { clientErrorHandler, installErrorHandling } from './errors.ts';
 import { countRequests } from './metrics.ts';
 import { trustedProxies } from './proxies.ts';
 import { registerAccount } from './routes/account.ts';
+import { registerAccountLogin } from './routes/account-login.ts';
 import { registerAuthorize } from './routes/authorize.ts';
 import { registerBook } from './routes/book.ts';
 import { registerDevice } from './routes/device.ts';
@@ -93,6 +94,7 @@ export async function buildApp(ctx: AppContext, options: AppOptions = {}): Promi
   await registerAuthorize(app, ctx);
   await registerDevice(app, ctx);
   await registerAccount(app, ctx);
+  await registerAccountLogin(app, ctx);
   await registerLogout(app, ctx);
   await registerDiscovery(app, ctx);
   await registerBook(app, { basePath: ctx.config.basePath });

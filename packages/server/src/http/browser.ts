@@ -2,6 +2,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type {} from '@fastify/cookie';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { SigningInBrowser } from '../accounts/browser-sign-in.ts';
 import {
   hasMark,
   knownBrowserKey,
@@ -248,4 +249,21 @@ export function pageHeaders(reply: FastifyReply, formAction: string[] = []): Fas
         "base-uri 'none'",
       ].join('; '),
     );
+}
+
+/** This browser, as the sign-in sequence (accounts/browser-sign-in.ts) needs it. */
+export function signingInBrowser(
+  ctx: AppContext,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): SigningInBrowser<BrowserSession> {
+  return {
+    ip: request.ip,
+    knownBrowser: (username) => knownBrowser(ctx, request, username),
+    bypass: () => bypassOf(ctx, request),
+    forgetBypass: (now) => forgetThisBrowser(ctx, request, reply, now),
+    rememberForTwoFactor: (userId, now) => rememberForTwoFactor(ctx, request, reply, userId, now),
+    startSession: (userId, now) => signIn(ctx, request, reply, userId, now),
+    markKnown: (username) => rememberBrowser(ctx, request, reply, username),
+  };
 }

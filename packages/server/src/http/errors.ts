@@ -3,6 +3,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import type { Config } from '../config.ts';
 import { endpoints } from '../config.ts';
 import { errorBody, OAuthError, statusReason } from '../oauth/errors.ts';
+import { withParams } from '../oauth/redirect-match.ts';
 import { StoreUnavailableError } from '../store/db.ts';
 import { errorPage } from '../ui/pages.ts';
 import { pageHeaders } from './browser.ts';
@@ -137,4 +138,38 @@ function describeClientError(error: FastifyError): string {
     default:
       return `the request could not be parsed (${statusReason(error.statusCode ?? 400)})`;
   }
+}
+
+/** An error at a validated redirect URI, with the issuer (RFC 9207) as on a code. */
+export function redirectError(
+  config: Config,
+  reply: FastifyReply,
+  redirectUri: string,
+  err: OAuthError,
+  state: string | undefined,
+  status: 302 | 303,
+) {
+  noteRefusal(reply.request, err);
+  reply.header('Cache-Control', 'no-store');
+  return reply.redirect(
+    withParams(redirectUri, {
+      error: err.error,
+      error_description: err.description,
+      error_uri: errorUri(config, err.error),
+      state,
+      iss: config.issuer,
+    }),
+    status,
+  );
+}
+
+/** A page's form whose CSRF token does not fit: stale, or not from this site. */
+export function formExpired(): OAuthError {
+  return new OAuthError(
+    'invalid_request',
+    'the form has expired or did not come from this site: start again',
+    {
+      status: 403,
+    },
+  );
 }

@@ -1,19 +1,9 @@
-// The book's session object. User agents are parsed with bowser; places come from sessions/geo.ts (the
-// book allows null for each geographic field).
-import Bowser from 'bowser';
+// The book's session object. User agents are parsed with bowser (sessions/user-agent.ts); places come
+// from sessions/geo.ts (the book allows null for each geographic field).
 import { scopeDescriptions } from '../oauth/scopes.ts';
 import type { ClientRecord, SessionRecord } from '../store/types.ts';
 import { NOWHERE, type Place } from './geo.ts';
-
-function agent(header: string | null) {
-  if (!header) return { operating_system: null, browser: null };
-  try {
-    const parsed = Bowser.parse(header);
-    return { operating_system: parsed.os.name ?? null, browser: parsed.browser.name ?? null };
-  } catch {
-    return { operating_system: null, browser: null };
-  }
-}
+import { parseAgent } from './user-agent.ts';
 
 export function sessionView(
   s: SessionRecord,
@@ -22,8 +12,8 @@ export function sessionView(
   places: { first: Place; last: Place } = { first: NOWHERE, last: NOWHERE },
 ) {
   const scopes = s.scope ? s.scope.split(' ') : [];
-  const first = agent(s.first_user_agent);
-  const last = agent(s.last_user_agent);
+  const first = parseAgent(s.first_user_agent);
+  const last = parseAgent(s.last_user_agent);
   return {
     session_id: s.session_id,
     client_id: client.client_id,

@@ -23,9 +23,9 @@ export interface ScopeInfo {
 }
 
 // An isolated environment: helpers or partials registered elsewhere cannot change these pages.
-const hb = Handlebars.create();
+export const hb = Handlebars.create();
 
-const OPTIONS = { strict: true, preventIndent: true } as const;
+export const OPTIONS = { strict: true, preventIndent: true } as const;
 
 const STYLE = `
 :root {
@@ -170,6 +170,11 @@ code { font: .8125rem/1.4 ui-monospace, SFMono-Regular, Menlo, Consolas, monospa
 .link-btn { padding: .25rem .5rem; border: 0; border-radius: 6px; background: none; color: var(--accent);
   font: inherit; font-weight: 600; cursor: pointer; }
 .link-btn:hover { color: var(--accent-hover); text-decoration: underline; }
+.group + .group { margin-top: 1rem; }
+.group-head { display: flex; align-items: center; justify-content: space-between; gap: .5rem; }
+.group-head h3 { min-width: 0; margin: 0; font-size: .9375rem; font-weight: 650; overflow-wrap: anywhere; }
+.group-head form { margin: 0; flex: none; }
+.group-head .link-btn { font-size: .875rem; }
 .btn.danger { background: transparent; color: var(--danger-icon); border-color: var(--danger-line); }
 .btn.danger:hover { background: var(--danger-bg); }
 .who a { color: var(--accent); font-weight: 600; }
@@ -208,8 +213,8 @@ const MARK = `<svg class="mark" viewBox="0 0 32 32" aria-hidden="true" focusable
 <rect x="5.5" y="18.6" width="21" height="2.4" rx="1.2" fill="#fff"/>
 </svg>`;
 
-const ICON_ALERT = `<svg viewBox="0 0 20 20" fill="currentColor" aria-hidden="true" focusable="false"><path fill-rule="evenodd" d="M10 18a8 8 0 1 0 0-16 8 8 0 0 0 0 16Zm-.75-11.5a.75.75 0 0 1 1.5 0v4a.75.75 0 0 1-1.5 0v-4ZM10 14.75a1 1 0 1 0 0-2 1 1 0 0 0 0 2Z" clip-rule="evenodd"/></svg>`;
-const ICON_INFO = `<svg viewBox="0 0 20 20" fill="currentColor" aria-hidden="true" focusable="false"><path fill-rule="evenodd" d="M10 18a8 8 0 1 0 0-16 8 8 0 0 0 0 16Zm-1-9.25a.75.75 0 0 1 .75-.75h.5a.75.75 0 0 1 .75.75v4.5a.75.75 0 0 1-1.5 0V9.5a.75.75 0 0 1-.5-.75ZM10 7a1 1 0 1 0 0-2 1 1 0 0 0 0 2Z" clip-rule="evenodd"/></svg>`;
+export const ICON_ALERT = `<svg viewBox="0 0 20 20" fill="currentColor" aria-hidden="true" focusable="false"><path fill-rule="evenodd" d="M10 18a8 8 0 1 0 0-16 8 8 0 0 0 0 16Zm-.75-11.5a.75.75 0 0 1 1.5 0v4a.75.75 0 0 1-1.5 0v-4ZM10 14.75a1 1 0 1 0 0-2 1 1 0 0 0 0 2Z" clip-rule="evenodd"/></svg>`;
+export const ICON_INFO = `<svg viewBox="0 0 20 20" fill="currentColor" aria-hidden="true" focusable="false"><path fill-rule="evenodd" d="M10 18a8 8 0 1 0 0-16 8 8 0 0 0 0 16Zm-1-9.25a.75.75 0 0 1 .75-.75h.5a.75.75 0 0 1 .75.75v4.5a.75.75 0 0 1-1.5 0V9.5a.75.75 0 0 1-.5-.75ZM10 7a1 1 0 1 0 0-2 1 1 0 0 0 0 2Z" clip-rule="evenodd"/></svg>`;
 const ICON_CHECK = `<svg viewBox="0 0 20 20" fill="currentColor" aria-hidden="true" focusable="false"><path fill-rule="evenodd" d="M16.7 5.3a1 1 0 0 1 0 1.4l-7.5 7.5a1 1 0 0 1-1.4 0l-3.5-3.5a1 1 0 1 1 1.4-1.4l2.8 2.79 6.8-6.8a1 1 0 0 1 1.4 0Z" clip-rule="evenodd"/></svg>`;
 
 // The constant markup above (CSS, SVG) is spliced into the template sources here, at module load; it is
@@ -303,87 +308,6 @@ const CODE_PAGE = `{{#> layout title="Authentication code"}}
   {{else}}
   <p class="alt"><a href="{{recoveryUrl}}">Use a recovery code instead</a></p>
   {{/if}}
-</div>
-{{/layout}}`;
-
-const ACCOUNT = `{{#> layout title="Your account"}}
-<div class="card">
-  <h1>Your account</h1>
-  <div class="who">
-    <span class="initial" aria-hidden="true">{{userInitial}}</span>
-    <div>Signed in as <strong>{{user.name}}</strong><br>{{user.email}}</div>
-  </div>
-  {{#if notice}}
-  <div class="alert info" role="status">${ICON_INFO}<div>{{notice}}</div></div>
-  {{/if}}
-  {{#if error}}
-  <div class="alert error" role="alert">${ICON_ALERT}<div>{{error}}</div></div>
-  {{/if}}
-
-  <section class="section">
-    <h2>Two-factor sign-in</h2>
-    {{#if recoveryCodes.length}}
-    <p>Two-factor sign-in is on. Save these recovery codes somewhere safe: each signs you in once if you lose your
-    authenticator app. They are shown only now.</p>
-    <ul class="codes">{{#each recoveryCodes}}<li><code>{{this}}</code></li>{{/each}}</ul>
-    {{else if twoFactor.enabled}}
-    <p><span class="state on">On</span> since {{twoFactor.since}} · {{twoFactor.recoveryLeft}} recovery codes left</p>
-    <form method="post" action="{{actions.disable}}">
-      <input type="hidden" name="csrf_token" value="{{csrfToken}}">
-      <div class="field">
-        <label for="disable-proof">Current code or password</label>
-        <input id="disable-proof" name="proof" type="password" autocomplete="off" required>
-      </div>
-      <button class="btn danger" type="submit">Turn off two-factor sign-in</button>
-    </form>
-    {{else if enrolment}}
-    <p>Scan this code with your authenticator app, or enter the key by hand, then type the six-digit code it shows.</p>
-    <img class="qr" src="{{enrolment.qr}}" alt="QR code for your authenticator app" width="200" height="200">
-    <p><code class="key" id="totp-key">{{enrolment.secret}}</code></p>
-    <form method="post" action="{{actions.enable}}">
-      <input type="hidden" name="csrf_token" value="{{csrfToken}}">
-      <div class="field">
-        <label for="enable-code">Authentication code</label>
-        <input id="enable-code" class="otp" name="code" type="text" inputmode="numeric" autocomplete="one-time-code" maxlength="8" required>
-      </div>
-      <button class="btn primary" type="submit">Turn on</button>
-    </form>
-    {{else}}
-    <p><span class="state">Off</span> Ask for a code from an authenticator app after your password.</p>
-    <form method="post" action="{{actions.begin}}">
-      <input type="hidden" name="csrf_token" value="{{csrfToken}}">
-      <button class="btn secondary" type="submit">Set up two-factor sign-in</button>
-    </form>
-    {{/if}}
-  </section>
-
-  <section class="section">
-    <h2>Remembered browsers</h2>
-    {{#if browsers.length}}
-    <ul class="rows">
-      {{#each browsers}}
-      <li><div>{{device}}<span class="meta">Remembered {{created}} · last used {{lastUsed}}{{#if ip}} · {{ip}}{{/if}}</span></div>
-        <form method="post" action="{{../actions.forget}}">
-          <input type="hidden" name="csrf_token" value="{{../csrfToken}}">
-          <input type="hidden" name="browser" value="{{id}}">
-          <button class="link-btn" type="submit">Forget</button>
-        </form>
-      </li>
-      {{/each}}
-    </ul>
-    {{else}}
-    <p class="none">No browser skips the two-factor code.</p>
-    {{/if}}
-  </section>
-
-  <section class="section">
-    <h2>Everywhere</h2>
-    <p>Sign out of every browser and every app, and forget every remembered browser.</p>
-    <form method="post" action="{{actions.everywhere}}">
-      <input type="hidden" name="csrf_token" value="{{csrfToken}}">
-      <button class="btn danger" type="submit">Sign out everywhere</button>
-    </form>
-  </section>
 </div>
 {{/layout}}`;
 
@@ -639,21 +563,6 @@ interface ErrorView {
 }
 
 const loginTemplate = hb.compile<LoginView>(LOGIN, OPTIONS);
-interface AccountView {
-  user: { name: string; email: string };
-  userInitial: string;
-  csrfToken: string;
-  notice: string;
-  error: string;
-  twoFactor: { enabled: boolean; since: string; recoveryLeft: number };
-  enrolment: { secret: string; qr: string } | false;
-  recoveryCodes: string[];
-  browsers: { id: string; device: string; created: string; lastUsed: string; ip: string }[];
-  actions: { begin: string; enable: string; disable: string; forget: string; everywhere: string };
-}
-
-const accountTemplate = hb.compile<AccountView>(ACCOUNT, OPTIONS);
-
 interface CodeView {
   action: string;
   requestId: string;
@@ -725,44 +634,6 @@ export function codePage(p: {
     recoveryUrl: `${page}&recovery=1`,
     initial: initialOf(p.client.client_name),
     avatarClass: avatarClass(p.client.client_id),
-  });
-}
-
-/**
- * The account page: two-factor sign-in (set up with a QR code as a data: URL and the manual key; the
- * recovery codes once, right after it is turned on; turned off with a code or the password), the
- * browsers remembered for it, and signing out everywhere. Every form carries the page's CSRF token.
- */
-export function accountPage(p: {
-  user: { name: string; email: string };
-  csrfToken: string;
-  actions: AccountView['actions'];
-  twoFactor: { enabled: boolean; since: string; recoveryLeft: number };
-  enrolment?: { secret: string; qr: string };
-  recoveryCodes?: string[];
-  browsers: AccountView['browsers'];
-  notice?: string;
-  error?: string;
-}): string {
-  if (p.enrolment && !p.enrolment.qr.startsWith('data:image/png;base64,'))
-    throw new TypeError('the QR code must be a PNG data: URL');
-  return accountTemplate({
-    user: p.user,
-    userInitial: initialOf(p.user.name || p.user.email),
-    csrfToken: p.csrfToken,
-    notice: p.notice ?? '',
-    error: p.error ?? '',
-    twoFactor: p.twoFactor,
-    enrolment: p.enrolment ?? false,
-    recoveryCodes: p.recoveryCodes ?? [],
-    browsers: p.browsers,
-    actions: {
-      begin: formAction(p.actions.begin),
-      enable: formAction(p.actions.enable),
-      disable: formAction(p.actions.disable),
-      forget: formAction(p.actions.forget),
-      everywhere: formAction(p.actions.everywhere),
-    },
   });
 }
 
@@ -894,13 +765,13 @@ function isLocalPath(s: string): boolean {
 }
 
 /** A form may only post to this site or to an http(s) URL; anything else is a programming error. */
-function formAction(action: string): string {
+export function formAction(action: string): string {
   if (isLocalPath(action) || isHttpUrl(action)) return action;
   throw new TypeError('form action must be a path on this site or an http(s) URL');
 }
 
 /** The first character (a whole code point) of a name, upper-cased, for the monogram tiles. */
-function initialOf(name: string): string {
+export function initialOf(name: string): string {
   const first = Array.from(name.trim())[0];
   return first ? first.toLocaleUpperCase('en') : '?';
 }
@@ -933,29 +804,6 @@ function avatarClass(clientId: string): string {
   deviceDonePage({ approved: true, clientName: 'c' });
   deviceDonePage({ approved: false, clientName: 'c' });
   consentPage({ ...form, scopes: [], user, signOut: { action: '/', csrfToken: 't' }, accountUrl: '/' });
-  {
-    const actions = { begin: '/', enable: '/', disable: '/', forget: '/', everywhere: '/' };
-    const off = { enabled: false, since: '', recoveryLeft: 0 };
-    const browsers = [{ id: 'i', device: 'd', created: 'c', lastUsed: 'l', ip: 'i' }];
-    accountPage({ user, csrfToken: 't', actions, twoFactor: off, browsers, notice: 'n', error: 'e' });
-    accountPage({
-      user,
-      csrfToken: 't',
-      actions,
-      twoFactor: off,
-      browsers: [],
-      enrolment: { secret: 's', qr: 'data:image/png;base64,' },
-    });
-    accountPage({
-      user,
-      csrfToken: 't',
-      actions,
-      twoFactor: { ...off, enabled: true },
-      browsers,
-      recoveryCodes: ['c'],
-    });
-    accountPage({ user, csrfToken: 't', actions, twoFactor: { ...off, enabled: true }, browsers });
-  }
   codePage({ ...form, pageUrl: '/', recovery: false, rememberDays: 30, error: 'e' });
   codePage({ ...form, pageUrl: '/', recovery: true, rememberDays: 30 });
   signedOutPage();

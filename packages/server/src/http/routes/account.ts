@@ -1,66 +1,44 @@
-// The account page (/oauth2/account), beyond the book, which leaves such a page to clients: two-factor
+// The account page (/oauth2/account), beyond the book, which leaves such a page to clients: the user's
+// sessions with apps (ended one by one or an app's at once, through sessions/revoke.ts), two-factor
 // sign-in (set up, turn off), the browsers remembered for it, and signing out everywhere. It needs a
-// signed-in browser; without one it sends the user through a sign-in of its own that returns to it: the
-// same password and code pages, the same limits and lockouts (accounts/sign-in.ts, two-factor.ts), with
-// no pending authorization request. Between the password and the code, the half-signed-in state is a
-// record signed with the CSRF key and bound to this browser's id, so it is worth nothing elsewhere and
-// only for a few minutes.
+// signed-in browser; without one it sends the user through its own sign-in (account-login.ts), which
+// returns here. Every form carries a CSRF token bound to the browser's session.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import QRCode from 'qrcode';
 import { attemptSucceeded, beginAttempt, lockoutKey } from '../../accounts/lockout.ts';
 import { verifyPassword } from '../../accounts/passwords.ts';
-import { signInWithPassword } from '../../accounts/sign-in.ts';
 import {
   beginEnrolment,
-  checkSecondFactor,
   disableTwoFactor,
   finishEnrolment,
-  hasTwoFactor,
   pendingEnrolment,
   verifyTotp,
 } from '../../accounts/two-factor.ts';
 import { seconds } from '../../clock.ts';
 import type { AppContext } from '../../context.ts';
-import { OAuthError } from '../../oauth/errors.ts';
-import { mask, normalizeId } from '../../oauth/masking.ts';
+import { mask } from '../../oauth/masking.ts';
+import { signOutEverywhere } from '../../sessions/end.ts';
+import { type GeoLookup, geoLookup, sessionPlaces } from '../../sessions/geo.ts';
+import { revokeOwnClientSessions, revokeOwnSession } from '../../sessions/revoke.ts';
+import { describeAgent } from '../../sessions/user-agent.ts';
 import type { UserRecord } from '../../store/types.ts';
-import { randomToken, sha256 } from '../../tokens/hash.ts';
-import { accountPage, codePage, loginPage, signedOutPage } from '../../ui/pages.ts';
+import { type AccountSession, accountPage } from '../../ui/account-pages.ts';
+import { signedOutPage } from '../../ui/pages.ts';
 import {
   type BrowserSession,
   browserId,
-  bypassOf,
   csrfToken,
   csrfValid,
   currentBrowserSession,
-  knownBrowser,
   pageHeaders,
-  rememberBrowser,
-  rememberForTwoFactor,
-  signIn,
   signOut,
 } from '../browser.ts';
-import { capped, formOf, queryOf } from '../input.ts';
+import { formExpired } from '../errors.ts';
+import { capped, formOf } from '../input.ts';
 
-/** Minutes a correct password waits for its code on the account sign-in. */
-const PENDING_TTL = 300;
 const MAX_TOKEN = 256;
-const MAX_EMAIL = 320;
 const MAX_PASSWORD = 1024;
 const MAX_CODE = 32;
-
-/** The account page, as the pages' "client". */
-const ACCOUNT_CLIENT = {
-  client_id: 'paddock-account',
-  client_name: 'your account',
-  developer_name: null,
-  developer_url: null,
-};
-
-const formExpired = () =>
-  new OAuthError('invalid_request', 'the form has expired or did not come from this site: start again', {
-    status: 403,
-  });
 
 export async function registerAccount(app: FastifyInstance, ctx: AppContext): Promise<void> {
   const base = `${ctx.config.basePath}/oauth2/account`;
@@ -71,6 +49,8 @@ export async function registerAccount(app: FastifyInstance, ctx: AppContext): Pr
     disable: `${base}/2fa/disable`,
     forget: `${base}/browsers/forget`,
     everywhere: `${base}/sign-out-everywhere`,
+    revokeSession: `${base}/sessions/revoke`,
+    revokeClient: `${base}/sessions/revoke-client`,
   };
   const binding = (session: BrowserSession) => `account ${session.hash}`;
 
@@ -78,106 +58,6 @@ export async function registerAccount(app: FastifyInstance, ctx: AppContext): Pr
     const signedIn = await signedInUser(request);
     if (!signedIn) return reply.redirect(`${base}/login`, 303);
     return showAccount(request, reply, signedIn.session, signedIn.user, 200);
-  });
-
-  // ---- the account page's own sign-in
-
-  app.get(`${base}/login`, async (request, reply) => showLogin(request, reply, randomToken(24), 200));
-
-  app.post(`${base}/login`, async (request, reply) => {
-    const form = formOf(request);
-    const nonce = capped(form, 'request_id', MAX_TOKEN) ?? '';
-    if (!nonce || !csrfValid(ctx, request, `account-login ${nonce}`, capped(form, 'csrf_token', MAX_TOKEN)))
-      throw formExpired();
-    const email = (capped(form, 'email', MAX_EMAIL) ?? '').trim();
-    const password = capped(form, 'password', MAX_PASSWORD) ?? '';
-    if (!email || !password)
-      return showLogin(request, reply, nonce, 400, 'Enter your email and password.', email);
-    const username = normalizeId(email);
-    const t = now();
-    const result = await signInWithPassword(
-      ctx,
-      {
-        ip: request.ip,
-        requestId: `account:${nonce}`,
-        username,
-        password,
-        knownBrowser: knownBrowser(ctx, request, username),
-      },
-      t,
-    );
-    switch (result.outcome) {
-      case 'throttled':
-      case 'locked':
-        reply.header('Retry-After', String(result.retryAfter));
-        return showLogin(request, reply, nonce, 429, 'Too many sign-in attempts. Try again later.', email);
-      case 'request_spent':
-        return showLogin(
-          request,
-          reply,
-          randomToken(24),
-          429,
-          'Too many sign-in attempts. Start again.',
-          email,
-        );
-      case 'refused':
-        return showLogin(request, reply, nonce, 401, 'Email or password is not correct.', email);
-    }
-    const user = result.user;
-    if (await hasTwoFactor(ctx.store, user.user_id)) {
-      const bypass = bypassOf(ctx, request);
-      if (bypass && (await ctx.store.twoFactor.useRememberedBrowser(bypass, user.user_id, t, request.ip)))
-        return complete(request, reply, user, bypass);
-      const pending = pendingToken(request, reply, user.user_id, t + PENDING_TTL);
-      return showCode(request, reply, pending, false, 200);
-    }
-    return complete(request, reply, user, null);
-  });
-
-  app.get(`${base}/login/code`, async (request, reply) => {
-    const query = queryOf(request);
-    const pending = capped(query, 'request_id', MAX_TOKEN) ?? '';
-    if (!(await pendingUser(request, pending))) return reply.redirect(`${base}/login`, 303);
-    return showCode(request, reply, pending, query.recovery === '1', 200);
-  });
-
-  app.post(`${base}/login/code`, async (request, reply) => {
-    const form = formOf(request);
-    const pending = capped(form, 'request_id', MAX_TOKEN) ?? '';
-    if (!csrfValid(ctx, request, `account-login ${pending}`, capped(form, 'csrf_token', MAX_TOKEN)))
-      throw formExpired();
-    const user = await pendingUser(request, pending);
-    if (!user) return reply.redirect(`${base}/login`, 303);
-    const recovery = form.recovery === '1';
-    const code = (capped(form, 'code', MAX_CODE) ?? '').trim();
-    if (!code) return showCode(request, reply, pending, recovery, 400, 'Enter the code.');
-    const t = now();
-    const mark = knownBrowser(ctx, request, user.username);
-    const result = await checkSecondFactor(
-      ctx,
-      {
-        ip: request.ip,
-        requestId: `account:${pending}`,
-        user,
-        code,
-        recovery,
-        knownBrowser: mark && sha256(mark),
-      },
-      t,
-    );
-    switch (result.outcome) {
-      case 'throttled':
-      case 'locked':
-        reply.header('Retry-After', String(result.retryAfter));
-        return showCode(request, reply, pending, recovery, 429, 'Too many wrong codes. Try again later.');
-      case 'request_spent':
-        return reply.redirect(`${base}/login`, 303);
-      case 'refused':
-        return showCode(request, reply, pending, recovery, 401, 'That code is not correct.');
-    }
-    const bypass =
-      form.remember === '1' ? await rememberForTwoFactor(ctx, request, reply, user.user_id, t) : null;
-    return complete(request, reply, user, bypass);
   });
 
   // ---- the page's forms
@@ -236,14 +116,30 @@ export async function registerAccount(app: FastifyInstance, ctx: AppContext): Pr
     });
   });
 
+  // Sessions end through sessions/revoke.ts: only the signed-in user's own, and a refusal changes nothing.
+  app.post(actions.revokeSession, async (request, reply) => {
+    const { session, user, form } = await formSession(request);
+    const ended = await revokeOwnSession(ctx, user.user_id, capped(form, 'session_id', 64) ?? '', now());
+    return showAccount(request, reply, session, user, ended ? 200 : 404, {
+      ...(ended ? { notice: 'That session has ended.' } : { error: 'No such session.' }),
+    });
+  });
+
+  app.post(actions.revokeClient, async (request, reply) => {
+    const { session, user, form } = await formSession(request);
+    const clientId = capped(form, 'client_id', 256) ?? '';
+    const ended = clientId ? await revokeOwnClientSessions(ctx, user.user_id, clientId, now()) : 0;
+    return showAccount(request, reply, session, user, ended ? 200 : 404, {
+      ...(ended
+        ? { notice: `${ended === 1 ? 'That app’s session has' : `${ended} sessions have`} ended.` }
+        : { error: 'You have no session with that app.' }),
+    });
+  });
+
   app.post(actions.everywhere, async (request, reply) => {
     const { session, user } = await formSession(request);
     const t = now();
-    await ctx.store.transaction(async (tx) => {
-      await tx.flow.revokeUserBrowserSessions(user.user_id, t);
-      await tx.revokeUserSessions(user.user_id, 'signed_out_everywhere', t);
-      await tx.twoFactor.revokeUserRememberedBrowsers(user.user_id, t);
-    });
+    await signOutEverywhere(ctx.store, user.user_id, t);
     await signOut(ctx, reply, session, t);
     return pageHeaders(reply).send(signedOutPage());
   });
@@ -287,6 +183,7 @@ export async function registerAccount(app: FastifyInstance, ctx: AppContext): Pr
         user: { name: user.display_name, email: user.username },
         csrfToken: csrfToken(ctx, browserId(ctx, request, reply), binding(session)),
         actions,
+        clients: await sessionGroups(request, user.user_id, t),
         twoFactor: {
           enabled,
           since: enabled ? day(totp!.enabled_at!) : '',
@@ -312,77 +209,35 @@ export async function registerAccount(app: FastifyInstance, ctx: AppContext): Pr
     );
   }
 
-  function showLogin(
-    request: FastifyRequest,
-    reply: FastifyReply,
-    nonce: string,
-    status: number,
-    error?: string,
-    email?: string,
-  ) {
-    return pageHeaders(reply.code(status)).send(
-      loginPage({
-        action: `${base}/login`,
-        requestId: nonce,
-        csrfToken: csrfToken(ctx, browserId(ctx, request, reply), `account-login ${nonce}`),
-        client: ACCOUNT_CLIENT,
-        error,
-        email,
-      }),
-    );
-  }
-
-  function showCode(
-    request: FastifyRequest,
-    reply: FastifyReply,
-    pending: string,
-    recovery: boolean,
-    status: number,
-    error?: string,
-  ) {
-    return pageHeaders(reply.code(status)).send(
-      codePage({
-        action: `${base}/login/code`,
-        pageUrl: `${base}/login/code`,
-        requestId: pending,
-        csrfToken: csrfToken(ctx, browserId(ctx, request, reply), `account-login ${pending}`),
-        client: ACCOUNT_CLIENT,
-        recovery,
-        rememberDays: ctx.config.twoFactorRememberDays,
-        error,
-      }),
-    );
-  }
-
-  /** The half-signed-in record: user, expiry, and a MAC over both and this browser's id. */
-  function pendingToken(
-    request: FastifyRequest,
-    reply: FastifyReply,
-    userId: string,
-    expires: number,
-  ): string {
-    const browser = browserId(ctx, request, reply);
-    return `${userId}.${expires}.${csrfToken(ctx, browser, `account-pending ${userId} ${expires}`)}`;
-  }
-
-  async function pendingUser(request: FastifyRequest, token: string): Promise<UserRecord | undefined> {
-    const [userId, expires, mac, ...rest] = token.split('.');
-    if (!userId || !expires || !mac || rest.length || !/^\d+$/.test(expires) || Number(expires) <= now())
-      return undefined;
-    if (!csrfValid(ctx, request, `account-pending ${userId} ${expires}`, mac)) return undefined;
-    return ctx.store.users.byId(userId);
-  }
-
-  async function complete(
-    request: FastifyRequest,
-    reply: FastifyReply,
-    user: UserRecord,
-    bypass: string | null,
-  ) {
-    const session = await signIn(ctx, request, reply, user.user_id, now());
-    if (bypass) await ctx.store.twoFactor.setBrowserSessionBypass(session.hash, bypass);
-    rememberBrowser(ctx, request, reply, user.username);
-    return reply.redirect(base, 303);
+  /** The user's live sessions with every client, grouped by client (by name), newest first in each. */
+  async function sessionGroups(request: FastifyRequest, userId: string, t: number) {
+    const sessions = await ctx.store.sessions.liveOfUser(userId, undefined, t);
+    if (!sessions.length) return [];
+    const lookup = await geoLookup(ctx.config).catch((err): GeoLookup => {
+      request.log.warn({ err, geoip_db: ctx.config.geoipDb }, 'GeoIP database cannot be read');
+      return () => null;
+    });
+    const groups = new Map<string, { clientId: string; name: string; sessions: AccountSession[] }>();
+    for (const s of sessions) {
+      let group = groups.get(s.client_id);
+      if (!group) {
+        const client = await ctx.store.getClient(s.client_id);
+        group = { clientId: s.client_id, name: client?.client_name ?? s.client_id, sessions: [] };
+        groups.set(s.client_id, group);
+      }
+      const { last } = sessionPlaces(lookup, s);
+      const place = [last.city, ...(last.subdivisions ?? []), last.country].filter(Boolean).join(', ');
+      group.sessions.push({
+        id: s.session_id,
+        device: describeAgent(s.last_user_agent ?? s.first_user_agent),
+        place: place || 'Place unknown',
+        ip: s.last_ip ?? '',
+        created: minute(s.auth_time),
+        lastActivity: minute(s.last_activity),
+        impersonation: Number(s.impersonated) === 1 ? (s.impersonation_note ?? 'no note') : false,
+      });
+    }
+    return [...groups.values()].sort((a, b) => a.name.localeCompare(b.name, 'en'));
   }
 }
 
@@ -390,29 +245,6 @@ function day(t: number): string {
   return new Date(t * 1000).toISOString().slice(0, 10);
 }
 
-/** A short name for a browser from its User-Agent, for the list; the raw string when unknown. */
-export function describeAgent(ua: string | null): string {
-  if (!ua) return 'Unknown browser';
-  const browser = /Edg\//.test(ua)
-    ? 'Edge'
-    : /Firefox\//.test(ua)
-      ? 'Firefox'
-      : /Chrom(e|ium)\//.test(ua)
-        ? 'Chrome'
-        : /Safari\//.test(ua)
-          ? 'Safari'
-          : undefined;
-  const os = /Windows/.test(ua)
-    ? 'Windows'
-    : /Android/.test(ua)
-      ? 'Android'
-      : /iPhone|iPad/.test(ua)
-        ? 'iOS'
-        : /Mac OS X/.test(ua)
-          ? 'macOS'
-          : /Linux/.test(ua)
-            ? 'Linux'
-            : undefined;
-  if (!browser && !os) return ua.slice(0, 80);
-  return [browser ?? 'A browser', os && `on ${os}`].filter(Boolean).join(' ');
+function minute(t: number): string {
+  return `${new Date(t * 1000).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
 }

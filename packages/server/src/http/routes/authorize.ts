@@ -1,11 +1,10 @@
 // /authorize and the pages it leads through, as parse, call, render: the parameters are checked by
 // oauth/authorize-request.ts, what the request still needs (sign-in, consent) is decided by
-// oauth/consent.ts, the password by accounts/sign-in.ts; the route ends in a single-use code (with the
-// issuer, RFC 9207) or an error at the redirect URI.
+// oauth/consent.ts, the sign-in sequence (password, then code) by accounts/browser-sign-in.ts; the
+// route ends in a single-use code (with the issuer, RFC 9207) or an error at the redirect URI.
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { signInWithPassword } from '../../accounts/sign-in.ts';
-import { checkSecondFactor, hasTwoFactor } from '../../accounts/two-factor.ts';
+import { codeStep, passwordStep } from '../../accounts/browser-sign-in.ts';
 import { seconds } from '../../clock.ts';
 import type { AppContext } from '../../context.ts';
 import { checkAuthorizeRequest, RedirectableError } from '../../oauth/authorize-request.ts';
@@ -22,20 +21,16 @@ import {
   type BrowserSession,
   browserHash,
   browserId,
-  bypassOf,
   csrfToken,
   csrfValid,
   currentBrowserSession,
-  forgetThisBrowser,
-  knownBrowser,
   pageHeaders,
-  rememberBrowser,
-  rememberForTwoFactor,
-  signIn,
+  signingInBrowser,
   signOutCsrfToken,
 } from '../browser.ts';
-import { errorUri, noteRefusal } from '../errors.ts';
+import { formExpired, redirectError } from '../errors.ts';
 import { capped, formOf, queryOf, rawQuery } from '../input.ts';
+import { limited, requestSpent } from '../sign-in-refusals.ts';
 import { endDeviceRequest } from './device.ts';
 
 /** How long a user has to sign in and decide. */
@@ -63,7 +58,7 @@ export async function registerAuthorize(app: FastifyInstance, ctx: AppContext): 
       params = await checkAuthorizeRequest(rawQuery(request), (id) => ctx.store.getClient(id));
     } catch (err) {
       if (err instanceof RedirectableError) {
-        return redirectError(reply, err.redirectUri, err.oauth, err.state, 302);
+        return redirectError(ctx.config, reply, err.redirectUri, err.oauth, err.state, 302);
       }
       throw err;
     }
@@ -78,7 +73,7 @@ export async function registerAuthorize(app: FastifyInstance, ctx: AppContext): 
         'too many sign-in requests from this network: try again in a few minutes',
         { reason: 'rate_limited' },
       );
-      return redirectError(reply, params.redirect_uri, busy, params.state, 302);
+      return redirectError(ctx.config, reply, params.redirect_uri, busy, params.state, 302);
     }
     const ar: AuthorizationRequestRecord = {
       request_id: randomToken(24),
@@ -114,55 +109,28 @@ export async function registerAuthorize(app: FastifyInstance, ctx: AppContext): 
       return showLogin(request, reply, ar, client, 400, 'Enter your email and password.', email);
     const username = normalizeId(email);
     const t = now();
-    const result = await signInWithPassword(
+    const result = await passwordStep(
       ctx,
-      {
-        ip: request.ip,
-        requestId: ar.request_id,
-        username,
-        password,
-        knownBrowser: knownBrowser(ctx, request, username),
-      },
+      signingInBrowser(ctx, request, reply),
+      { requestId: ar.request_id, username, password, verify: promptsVerify(ar) },
       t,
     );
     switch (result.outcome) {
-      case 'throttled': {
-        ctx.metrics.rateLimitExceeded(result.by === 'ip' ? 'sign_in_ip' : 'sign_in_global');
-        const msg =
-          result.by === 'ip'
-            ? `Too many sign-in attempts from your network. Try again in ${inMinutes(result.retryAfter)}.`
-            : `Sign-in is busy right now. Try again in ${inMinutes(result.retryAfter)}.`;
-        reply.header('Retry-After', String(result.retryAfter));
-        return showLogin(request, reply, ar, client, 429, msg, email);
-      }
+      case 'throttled':
+      case 'locked':
+        return showLogin(request, reply, ar, client, 429, limited(ctx, reply, result, 'password'), email);
       case 'request_spent':
-        throw invalidRequest(
-          'too many sign-in attempts for this request: go back to the app and start again',
-        );
-      case 'locked': {
-        ctx.metrics.lockoutRefused('sign_in');
-        const msg = `Too many failed sign-ins. Try again in ${inMinutes(result.retryAfter)}.`;
-        reply.header('Retry-After', String(result.retryAfter));
-        return showLogin(request, reply, ar, client, 429, msg, email);
-      }
+        throw requestSpent();
       case 'refused':
         return showLogin(request, reply, ar, client, 401, 'Email or password is not correct.', email);
+      case 'code_needed': {
+        // Half signed in: the request holds the user until the code, for this browser only.
+        const browser = browserHash(ctx, request)!;
+        await ctx.store.twoFactor.holdPendingUser(ar.request_id, result.user.user_id, browser);
+        return reply.redirect(`${base}/login/code?request_id=${ar.request_id}`, 303);
+      }
     }
-    const user = result.user;
-    if (await hasTwoFactor(ctx.store, user.user_id)) {
-      const bypass = bypassOf(ctx, request);
-      // prompt=verify asks for every factor again, and this browser is no longer remembered.
-      if (promptsVerify(ar)) await forgetThisBrowser(ctx, request, reply, t);
-      else if (
-        bypass &&
-        (await ctx.store.twoFactor.useRememberedBrowser(bypass, user.user_id, t, request.ip))
-      )
-        return completeSignIn(request, reply, ar, client, user, bypass);
-      // Half signed in: the request holds the user until the code, for this browser only.
-      await ctx.store.twoFactor.holdPendingUser(ar.request_id, user.user_id, browserHash(ctx, request)!);
-      return reply.redirect(`${base}/login/code?request_id=${ar.request_id}`, 303);
-    }
-    return completeSignIn(request, reply, ar, client, user, null);
+    return signedIn(request, reply, ar, client, result.session);
   });
 
   app.get(`${base}/login/code`, async (request, reply) => {
@@ -183,44 +151,23 @@ export async function registerAuthorize(app: FastifyInstance, ctx: AppContext): 
     const recovery = form.recovery === '1';
     const code = (capped(form, 'code', MAX_CODE) ?? '').trim();
     if (!code) return showCode(request, reply, ar, client, recovery, 400, 'Enter the code.');
-    const t = now();
-    const mark = knownBrowser(ctx, request, user.username);
-    const result = await checkSecondFactor(
+    const result = await codeStep(
       ctx,
-      {
-        ip: request.ip,
-        requestId: ar.request_id,
-        user,
-        code,
-        recovery,
-        knownBrowser: mark && sha256(mark),
-      },
-      t,
+      signingInBrowser(ctx, request, reply),
+      { requestId: ar.request_id, user, code, recovery, remember: form.remember === '1' },
+      now(),
     );
     switch (result.outcome) {
-      case 'throttled': {
-        ctx.metrics.rateLimitExceeded(result.by === 'ip' ? 'sign_in_ip' : 'sign_in_global');
-        reply.header('Retry-After', String(result.retryAfter));
-        const msg = `Too many sign-in attempts. Try again in ${inMinutes(result.retryAfter)}.`;
-        return showCode(request, reply, ar, client, recovery, 429, msg);
-      }
+      case 'throttled':
+      case 'locked':
+        return showCode(request, reply, ar, client, recovery, 429, limited(ctx, reply, result, 'code'));
       case 'request_spent':
-        throw invalidRequest(
-          'too many sign-in attempts for this request: go back to the app and start again',
-        );
-      case 'locked': {
-        ctx.metrics.lockoutRefused('sign_in');
-        reply.header('Retry-After', String(result.retryAfter));
-        const msg = `Too many wrong codes. Try again in ${inMinutes(result.retryAfter)}.`;
-        return showCode(request, reply, ar, client, recovery, 429, msg);
-      }
+        throw requestSpent();
       case 'refused':
         return showCode(request, reply, ar, client, recovery, 401, 'That code is not correct.');
     }
     await ctx.store.twoFactor.clearPendingUser(ar.request_id);
-    const bypass =
-      form.remember === '1' ? await rememberForTwoFactor(ctx, request, reply, user.user_id, t) : null;
-    return completeSignIn(request, reply, ar, client, user, bypass);
+    return signedIn(request, reply, ar, client, result.session);
   });
 
   app.get(`${base}/consent`, async (request, reply) => {
@@ -257,25 +204,21 @@ export async function registerAuthorize(app: FastifyInstance, ctx: AppContext): 
       }
       if (!(await ctx.store.flow.finishAuthorizationRequest(ar.request_id))) throw expired();
       const denied = new OAuthError('access_denied', 'the user denied the request');
-      return redirectError(reply, ar.redirect_uri, denied, ar.state ?? undefined, 303);
+      return redirectError(ctx.config, reply, ar.redirect_uri, denied, ar.state ?? undefined, 303);
     }
     if (form.decision !== 'allow') throw invalidRequest('decision must be allow or deny');
     await ctx.store.flow.saveConsent(session.record.user_id, ar.client_id, scopeList(ar.scope), now());
     return issueCode(request, reply, ar, session, 303);
   });
 
-  /** Signs the browser in once every factor is in; `bypass` is the remembered browser it came through. */
-  async function completeSignIn(
+  /** The browser signed in within this request, every factor given: on to consent or the code. */
+  async function signedIn(
     request: FastifyRequest,
     reply: FastifyReply,
     ar: AuthorizationRequestRecord,
     client: ClientRecord,
-    user: UserRecord,
-    bypass: string | null,
+    session: BrowserSession,
   ) {
-    const session = await signIn(ctx, request, reply, user.user_id, now());
-    if (bypass) await ctx.store.twoFactor.setBrowserSessionBypass(session.hash, bypass);
-    rememberBrowser(ctx, request, reply, user.username);
     await ctx.store.flow.markRequestVerified(ar.request_id, session.hash);
     return proceed(request, reply, { ...ar, verified_session: session.hash }, client, session, 303);
   }
@@ -420,28 +363,6 @@ export async function registerAuthorize(app: FastifyInstance, ctx: AppContext): 
     const params = { code, state: ar.state ?? undefined, iss: ctx.config.issuer };
     return reply.redirect(withParams(ar.redirect_uri, params), status);
   }
-
-  /** An error at the validated redirect URI, with the issuer (RFC 9207) as on a code. */
-  function redirectError(
-    reply: FastifyReply,
-    redirectUri: string,
-    err: OAuthError,
-    state: string | undefined,
-    status: 302 | 303,
-  ) {
-    noteRefusal(reply.request, err);
-    reply.header('Cache-Control', 'no-store');
-    return reply.redirect(
-      withParams(redirectUri, {
-        error: err.error,
-        error_description: err.description,
-        error_uri: errorUri(ctx.config, err.error),
-        state,
-        iss: ctx.config.issuer,
-      }),
-      status,
-    );
-  }
 }
 
 function promptsVerify(ar: AuthorizationRequestRecord): boolean {
@@ -452,21 +373,6 @@ function sameHash(a: string, b: string): boolean {
   const x = Buffer.from(a);
   const y = Buffer.from(b);
   return x.length === y.length && timingSafeEqual(x, y);
-}
-
-function inMinutes(seconds: number): string {
-  const minutes = Math.ceil(seconds / 60);
-  return `${minutes} minute${minutes === 1 ? '' : 's'}`;
-}
-
-function formExpired() {
-  return new OAuthError(
-    'invalid_request',
-    'the form has expired or did not come from this site: start again',
-    {
-      status: 403,
-    },
-  );
 }
 
 function clientInfo(c: ClientRecord) {
