@@ -21,6 +21,7 @@ const TABLES = [
   'authorization_requests',
   'consents',
   'client_users',
+  'client_invitations',
   'client_notices',
 ] as const;
 

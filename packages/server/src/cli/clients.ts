@@ -8,10 +8,10 @@ import {
   createClient,
   DEFAULT_REFRESH_TOKEN_TTL,
   RegistryError,
-  rotateClientSecret,
 } from '../clients/registry.ts';
+import { parseOverlap, rotateClientSecret } from '../clients/rotation.ts';
 import { systemClock } from '../clock.ts';
-import { CHANGED, cliActor } from '../jobs/audit.ts';
+import { cliActor } from '../jobs/audit.ts';
 import { normalizeId } from '../oauth/masking.ts';
 import { redirectUriWarning } from '../oauth/redirect-uri.ts';
 import type { ClientPatch, Store } from '../store/store.ts';
@@ -138,6 +138,16 @@ function parseAsOf(value: string): number {
     throw new CliError(`--as-of must be a date as YYYY-MM-DD, got "${value}"`);
   }
   return t / 1000 + 86399;
+}
+
+function overlapArg(value: string): number {
+  const s = parseOverlap(value);
+  if (s === undefined) {
+    throw new CliError(
+      `--overlap must be 0 or a duration such as 90m, 24h or 7d (at most 30d), got "${value}"`,
+    );
+  }
+  return s;
 }
 
 /** Asks on the terminal; anything but y or yes is no. */
@@ -285,17 +295,30 @@ export function clientsCommand(program: Command): void {
   withCommon(
     clients
       .command('rotate-secret <client_id>')
-      .description('issue a new client secret; the old one stops working'),
-  ).action((id: string, o: ClientFlags) =>
+      .description(
+        'issue a new client secret; the old one stops working at once, or when --overlap ends ' +
+          '(a rotation during an overlap ends the oldest secret at once)',
+      )
+      .option(
+        '--overlap <duration>',
+        'how long the old secret keeps working: 0 (default) or a number with s, m, h or d, e.g. 90m, 24h; at most 30d',
+        overlapArg,
+        0,
+      ),
+  ).action((id: string, o: ClientFlags & { overlap: number }) =>
     withStore(o, async (store) => {
-      const secret = await registryErrors(
-        store.transaction(async (tx) => {
-          const s = await rotateClientSecret(tx, id, now());
-          await auditCli(tx, 'client.secret_rotated', clientObject(id), { client_secret: CHANGED });
-          return s;
+      const rotation = await registryErrors(
+        rotateClientSecret({ store, clock: systemClock }, id, {
+          overlapSeconds: o.overlap,
+          actor: cliActor(),
         }),
       );
-      await show(store, await mustGetClient(store, id), !!o.json, secret);
+      if (rotation.ended_earlier_overlap) {
+        process.stderr.write(
+          'paddock: warning: an earlier overlap was in progress: the secret before the previous one stopped working now\n',
+        );
+      }
+      await show(store, await mustGetClient(store, id), !!o.json, rotation.client_secret);
     }),
   );
 
