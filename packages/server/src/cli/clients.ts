@@ -9,12 +9,11 @@ import {
   DEFAULT_REFRESH_TOKEN_TTL,
   RegistryError,
 } from '../clients/registry.ts';
-import { parseOverlap, rotateClientSecret } from '../clients/rotation.ts';
 import { systemClock } from '../clock.ts';
 import { cliActor } from '../jobs/audit.ts';
 import { normalizeId } from '../oauth/masking.ts';
 import { redirectUriWarning } from '../oauth/redirect-uri.ts';
-import type { ClientPatch, Store } from '../store/store.ts';
+import type { ClientPatch } from '../store/store.ts';
 import { MAX_PASSWORD_LIMITED_USERS } from '../store/store.ts';
 import {
   CLIENT_ROLES,
@@ -24,7 +23,18 @@ import {
   type GrantType,
 } from '../store/types.ts';
 import { DEFAULT_ACCESS_TOKEN_TTL } from '../tokens/keys.ts';
-import { auditCli, clientObject, collect, now, parseSeconds, withCommon, withStore } from './common.ts';
+import { clientAccessCommands } from './client-access.ts';
+import {
+  auditCli,
+  clientObject,
+  collect,
+  mustGetClient,
+  now,
+  parseSeconds,
+  showClient as show,
+  withCommon,
+  withStore,
+} from './common.ts';
 import { CliError, clientView, print, printSweep } from './output.ts';
 
 interface ClientFlags {
@@ -95,16 +105,6 @@ function clientFlags(cmd: Command, forUpdate: boolean): Command {
     .option('--owner-email <email>', 'where inactivity notices go (else the developer email)');
 }
 
-async function mustGetClient(store: Store, id: string): Promise<ClientRecord> {
-  const client = await store.getClient(id);
-  if (!client) throw new CliError(`no client ${id}`);
-  return client;
-}
-
-async function show(store: Store, client: ClientRecord, json: boolean, secret?: string) {
-  print(clientView(client, await store.allowedUsernames(client.client_id), secret), !!json);
-}
-
 function registryErrors<T>(p: Promise<T>): Promise<T> {
   return p.catch((err) => {
     if (err instanceof RegistryError || err instanceof LifecycleError) throw new CliError(err.message);
@@ -138,16 +138,6 @@ function parseAsOf(value: string): number {
     throw new CliError(`--as-of must be a date as YYYY-MM-DD, got "${value}"`);
   }
   return t / 1000 + 86399;
-}
-
-function overlapArg(value: string): number {
-  const s = parseOverlap(value);
-  if (s === undefined) {
-    throw new CliError(
-      `--overlap must be 0 or a duration such as 90m, 24h or 7d (at most 30d), got "${value}"`,
-    );
-  }
-  return s;
 }
 
 /** Asks on the terminal; anything but y or yes is no. */
@@ -292,35 +282,7 @@ export function clientsCommand(program: Command): void {
     );
   }
 
-  withCommon(
-    clients
-      .command('rotate-secret <client_id>')
-      .description(
-        'issue a new client secret; the old one stops working at once, or when --overlap ends ' +
-          '(a rotation during an overlap ends the oldest secret at once)',
-      )
-      .option(
-        '--overlap <duration>',
-        'how long the old secret keeps working: 0 (default) or a number with s, m, h or d, e.g. 90m, 24h; at most 30d',
-        overlapArg,
-        0,
-      ),
-  ).action((id: string, o: ClientFlags & { overlap: number }) =>
-    withStore(o, async (store) => {
-      const rotation = await registryErrors(
-        rotateClientSecret({ store, clock: systemClock }, id, {
-          overlapSeconds: o.overlap,
-          actor: cliActor(),
-        }),
-      );
-      if (rotation.ended_earlier_overlap) {
-        process.stderr.write(
-          'paddock: warning: an earlier overlap was in progress: the secret before the previous one stopped working now\n',
-        );
-      }
-      await show(store, await mustGetClient(store, id), !!o.json, rotation.client_secret);
-    }),
-  );
+  clientAccessCommands(clients);
 
   withCommon(
     clients

@@ -3,7 +3,9 @@
 //   browser remembered for two-factor sign-in, since whoever knew the old one may hold them (their refresh tokens then get invalid_grant, their access tokens
 //   invalid_token);
 // - a lapsed subscription signs the user out of every browser; client sessions are refused at each
-//   refresh while it lasts, and carry on when it is renewed.
+//   refresh while it lasts, and carry on when it is renewed;
+// - a user who withdraws from a client's password_limited access list ends their sessions of that client
+//   (their refresh tokens then get invalid_grant).
 import type { Store } from '../store/store.ts';
 
 export async function endSessionsAfterPasswordChange(
@@ -22,4 +24,14 @@ export async function endSessionsAfterSubscriptionLapsed(
   now: number,
 ): Promise<void> {
   await store.revokeUserBrowserSessions(userId, now);
+}
+
+/** Returns how many sessions ended. */
+export function endSessionsAfterAccessWithdrawn(
+  store: Store,
+  userId: string,
+  clientId: string,
+  now: number,
+): Promise<number> {
+  return store.revokeUserClientSessions(userId, clientId, 'access_withdrawn', now);
 }

@@ -375,6 +375,7 @@ const ACCOUNT = `{{#> layout title="Your account"}}
     <p class="none">No browser skips the two-factor code.</p>
     {{/if}}
   </section>
+  {{sections}}
 
   <section class="section">
     <h2>Everywhere</h2>
@@ -650,6 +651,8 @@ interface AccountView {
   recoveryCodes: string[];
   browsers: { id: string; device: string; created: string; lastUsed: string; ip: string }[];
   actions: { begin: string; enable: string; disable: string; forget: string; everywhere: string };
+  /** More sections, rendered by their own ui/ module (ui/invitation-pages.ts) as a SafeString. */
+  sections: Handlebars.SafeString | string;
 }
 
 const accountTemplate = hb.compile<AccountView>(ACCOUNT, OPTIONS);
@@ -741,6 +744,7 @@ export function accountPage(p: {
   enrolment?: { secret: string; qr: string };
   recoveryCodes?: string[];
   browsers: AccountView['browsers'];
+  sections?: Handlebars.SafeString;
   notice?: string;
   error?: string;
 }): string {
@@ -756,6 +760,7 @@ export function accountPage(p: {
     enrolment: p.enrolment ?? false,
     recoveryCodes: p.recoveryCodes ?? [],
     browsers: p.browsers,
+    sections: p.sections ?? '',
     actions: {
       begin: formAction(p.actions.begin),
       enable: formAction(p.actions.enable),

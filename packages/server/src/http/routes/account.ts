@@ -41,6 +41,7 @@ import {
   signOut,
 } from '../browser.ts';
 import { capped, formOf, queryOf } from '../input.ts';
+import { accountInvitationSections, registerAccountInvitations } from './account-invitations.ts';
 
 /** Minutes a correct password waits for its code on the account sign-in. */
 const PENDING_TTL = 300;
@@ -248,6 +249,8 @@ export async function registerAccount(app: FastifyInstance, ctx: AppContext): Pr
     return pageHeaders(reply).send(signedOutPage());
   });
 
+  registerAccountInvitations(app, ctx, { formSession, showAccount });
+
   // ---- helpers
 
   async function signedInUser(request: FastifyRequest) {
@@ -282,10 +285,12 @@ export async function registerAccount(app: FastifyInstance, ctx: AppContext): Pr
     const enabled = totp?.enabled_at != null;
     const enrolling = !enabled ? await pendingEnrolment(ctx, user) : undefined;
     const browsers = await ctx.store.twoFactor.listRememberedBrowsers(user.user_id, t);
+    const csrf = csrfToken(ctx, browserId(ctx, request, reply), binding(session));
     return pageHeaders(reply.code(status)).send(
       accountPage({
         user: { name: user.display_name, email: user.username },
-        csrfToken: csrfToken(ctx, browserId(ctx, request, reply), binding(session)),
+        csrfToken: csrf,
+        sections: await accountInvitationSections(ctx, user, csrf),
         actions,
         twoFactor: {
           enabled,
