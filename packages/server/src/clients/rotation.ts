@@ -83,8 +83,10 @@ export async function rotateClientSecret(
       { type: 'client', id: clientId },
       {
         client_secret: CHANGED,
-        overlap_seconds: overlap,
-        overlap_ends_at: expires === null ? null : new Date(expires * 1000).toISOString(),
+        ...(expires !== null && {
+          overlap_seconds: overlap,
+          overlap_ends_at: new Date(expires * 1000).toISOString(),
+        }),
         ...(endedEarlier && { earlier_overlap_ended: true }),
       },
     );
