@@ -290,6 +290,27 @@ describe('invitations', () => {
     assert.deepEqual(await store().allowedUsernames(client.clientId), []);
   });
 
+  test("the operator's disallow-user ends an approval the user gave", async () => {
+    const client = await gridBot();
+    const user = await newUser(store());
+    const inv = await inviteUser(server.ctx!, client.clientId, user.username, { actor });
+    await approveInvitation(
+      server.ctx!,
+      inv.invitation_id,
+      { user_id: user.userId, username: user.username },
+      {
+        actor,
+      },
+    );
+    assert.equal((await login(server, headlessOf(client, user))).status, 200);
+    await cliOk(['clients', 'disallow-user', client.clientId, user.username], { env: env() });
+    const listed = (
+      await cliOk(['clients', 'invitations', client.clientId, '--json'], { env: env() })
+    ).json();
+    assert.equal(listed[0].status, 'withdrawn');
+    assert.equal((await login(server, headlessOf(client, user))).body.error, 'access_denied');
+  });
+
   test('a declined invitation frees its place and gives no access', async () => {
     const client = await gridBot();
     const user = await newUser(store());

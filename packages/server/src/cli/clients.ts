@@ -315,6 +315,8 @@ export function clientsCommand(program: Command): void {
       if (!user || !(await store.disallowUser(client.client_id, user.user_id))) {
         throw new CliError(`${username} is not on the access list of ${id}`);
       }
+      // An approval the user gave is over too, so `clients invitations` does not show it as current.
+      await store.invitations.markWithdrawn(client.client_id, user.username, now());
       await auditCli(store, 'client.user_disallowed', clientObject(id), { username: user.username });
       await show(store, client, !!o.json);
     }),
