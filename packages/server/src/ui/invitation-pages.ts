@@ -18,12 +18,12 @@ const SECTIONS = `{{#if invitations.length}}
         <form method="post" action="{{../actions.approve}}">
           <input type="hidden" name="csrf_token" value="{{../csrfToken}}">
           <input type="hidden" name="invitation" value="{{invitation_id}}">
-          <button class="link-btn" type="submit">Approve</button>
+          <button class="link-btn" type="submit" aria-label="Approve {{client_name}}">Approve</button>
         </form>
         <form method="post" action="{{../actions.decline}}">
           <input type="hidden" name="csrf_token" value="{{../csrfToken}}">
           <input type="hidden" name="invitation" value="{{invitation_id}}">
-          <button class="link-btn" type="submit">Decline</button>
+          <button class="link-btn" type="submit" aria-label="Decline {{client_name}}">Decline</button>
         </form>
       </li>
       {{/each}}
@@ -40,7 +40,7 @@ const SECTIONS = `{{#if invitations.length}}
         <form method="post" action="{{../actions.withdraw}}">
           <input type="hidden" name="csrf_token" value="{{../csrfToken}}">
           <input type="hidden" name="client" value="{{client_id}}">
-          <button class="link-btn" type="submit">Withdraw</button>
+          <button class="link-btn" type="submit" aria-label="Withdraw {{client_name}}">Withdraw</button>
         </form>
       </li>
       {{/each}}
