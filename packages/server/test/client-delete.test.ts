@@ -6,6 +6,8 @@ import { execFile } from 'node:child_process';
 import os from 'node:os';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
+import { inviteUser } from '../src/clients/invitations.ts';
+import { cliActor } from '../src/jobs/audit.ts';
 import { assertBookError } from './assertions.ts';
 import { type Headless, headless, login, refresh } from './fixtures.ts';
 import { cli, cliOk, PADDOCK, startInProcess, type TestServer } from './helpers.ts';
@@ -21,6 +23,7 @@ const TABLES = [
   'authorization_requests',
   'consents',
   'client_users',
+  'client_invitations',
   'client_notices',
 ] as const;
 
@@ -65,6 +68,7 @@ before(async () => {
   const pending = new URLSearchParams({ client_id: h.clientId, redirect_uri: CB, response_type: 'code' });
   await fetch(`${server.url}/oauth2/authorize?${pending}`, { redirect: 'manual' });
   await server.ctx!.store.lifecycle.claimNotice({ client_id: h.clientId, period_start: 1, notice: '90' }, 2);
+  await inviteUser(server.ctx!, h.clientId, 'invited@example.com', { actor: cliActor() });
   for (const [table, n] of Object.entries(await rows(h.clientId))) assert.ok(n > 0, `a row in ${table}`);
 });
 after(() => server.stop());

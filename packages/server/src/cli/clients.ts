@@ -8,13 +8,12 @@ import {
   createClient,
   DEFAULT_REFRESH_TOKEN_TTL,
   RegistryError,
-  rotateClientSecret,
 } from '../clients/registry.ts';
 import { systemClock } from '../clock.ts';
-import { CHANGED, cliActor } from '../jobs/audit.ts';
+import { cliActor } from '../jobs/audit.ts';
 import { normalizeId } from '../oauth/masking.ts';
 import { redirectUriWarning } from '../oauth/redirect-uri.ts';
-import type { ClientPatch, Store } from '../store/store.ts';
+import type { ClientPatch } from '../store/store.ts';
 import { MAX_PASSWORD_LIMITED_USERS } from '../store/store.ts';
 import {
   CLIENT_ROLES,
@@ -24,7 +23,18 @@ import {
   type GrantType,
 } from '../store/types.ts';
 import { DEFAULT_ACCESS_TOKEN_TTL } from '../tokens/keys.ts';
-import { auditCli, clientObject, collect, now, parseSeconds, withCommon, withStore } from './common.ts';
+import { clientAccessCommands } from './client-access.ts';
+import {
+  auditCli,
+  clientObject,
+  collect,
+  mustGetClient,
+  now,
+  parseSeconds,
+  showClient as show,
+  withCommon,
+  withStore,
+} from './common.ts';
 import { CliError, clientView, print, printSweep } from './output.ts';
 
 interface ClientFlags {
@@ -93,16 +103,6 @@ function clientFlags(cmd: Command, forUpdate: boolean): Command {
     .option('--developer-email <email>', "the developer's email address")
     .option('--developer-url <url>', "the developer's web site")
     .option('--owner-email <email>', 'where inactivity notices go (else the developer email)');
-}
-
-async function mustGetClient(store: Store, id: string): Promise<ClientRecord> {
-  const client = await store.getClient(id);
-  if (!client) throw new CliError(`no client ${id}`);
-  return client;
-}
-
-async function show(store: Store, client: ClientRecord, json: boolean, secret?: string) {
-  print(clientView(client, await store.allowedUsernames(client.client_id), secret), !!json);
 }
 
 function registryErrors<T>(p: Promise<T>): Promise<T> {
@@ -282,22 +282,7 @@ export function clientsCommand(program: Command): void {
     );
   }
 
-  withCommon(
-    clients
-      .command('rotate-secret <client_id>')
-      .description('issue a new client secret; the old one stops working'),
-  ).action((id: string, o: ClientFlags) =>
-    withStore(o, async (store) => {
-      const secret = await registryErrors(
-        store.transaction(async (tx) => {
-          const s = await rotateClientSecret(tx, id, now());
-          await auditCli(tx, 'client.secret_rotated', clientObject(id), { client_secret: CHANGED });
-          return s;
-        }),
-      );
-      await show(store, await mustGetClient(store, id), !!o.json, secret);
-    }),
-  );
+  clientAccessCommands(clients);
 
   withCommon(
     clients
@@ -330,6 +315,8 @@ export function clientsCommand(program: Command): void {
       if (!user || !(await store.disallowUser(client.client_id, user.user_id))) {
         throw new CliError(`${username} is not on the access list of ${id}`);
       }
+      // An approval the user gave is over too, so `clients invitations` does not show it as current.
+      await store.invitations.markWithdrawn(client.client_id, user.username, now());
       await auditCli(store, 'client.user_disallowed', clientObject(id), { username: user.username });
       await show(store, client, !!o.json);
     }),

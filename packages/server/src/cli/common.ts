@@ -4,7 +4,8 @@ import { type Config, loadConfig } from '../config.ts';
 import { type AuditObject, audit, type Changes, cliActor } from '../jobs/audit.ts';
 import { openStore } from '../store/index.ts';
 import type { Store } from '../store/store.ts';
-import { CliError } from './output.ts';
+import type { ClientRecord } from '../store/types.ts';
+import { CliError, clientView, print } from './output.ts';
 
 export interface CommonOptions {
   dataDir?: string;
@@ -107,3 +108,14 @@ export const passwordOptions = (cmd: Command) =>
     .addOption(
       new Option('--password <password>', 'the password (visible to other users: prefer --password-stdin)'),
     );
+
+export async function mustGetClient(store: Store, id: string): Promise<ClientRecord> {
+  const client = await store.getClient(id);
+  if (!client) throw new CliError(`no client ${id}`);
+  return client;
+}
+
+/** Prints a client as `clients show` does; with `secret`, the secret it was just given (shown once). */
+export async function showClient(store: Store, client: ClientRecord, json: boolean, secret?: string) {
+  print(clientView(client, await store.allowedUsernames(client.client_id), secret), !!json);
+}

@@ -10,6 +10,11 @@ export class CliError extends Error {
 
 const iso = (t: number | null) => (t == null ? null : new Date(t * 1000).toISOString());
 
+function overlapEnd(c: ClientRecord): string | null {
+  const t = c.previous_secret_hash ? (c.previous_secret_expires_at ?? null) : null;
+  return t !== null && t * 1000 > Date.now() ? iso(t) : null;
+}
+
 /** A client as the CLI shows it, with the book's field names. */
 export function clientView(c: ClientRecord, passwordLimitedUsers: string[], secret?: string) {
   return {
@@ -18,6 +23,8 @@ export function clientView(c: ClientRecord, passwordLimitedUsers: string[], secr
     client_type: c.client_type,
     role: c.role,
     ...(secret ? { client_secret: secret } : {}),
+    // When the secret a rotation replaced stops working (null when it has: no overlap in progress).
+    ...(c.client_type === 'confidential' && { previous_secret_valid_until: overlapEnd(c) }),
     redirect_uris: c.redirect_uris,
     audiences: c.audiences,
     grant_types: c.grant_types,

@@ -130,18 +130,3 @@ export async function createClient(
   await store.insertClient(client);
   return secret ? { client, client_secret: secret } : { client };
 }
-
-/** Issues a new secret; the old one stops working at once. */
-export async function rotateClientSecret(store: Store, clientId: string, now: number): Promise<string> {
-  const client = await store.getClient(clientId);
-  if (!client) throw new RegistryError(`no client ${clientId}`);
-  if (client.client_type !== 'confidential')
-    throw new RegistryError(`client ${clientId} is public and has no secret`);
-  const secret = generateClientSecret();
-  await store.updateClient(
-    clientId,
-    { secret_hash: secretHash(secret, clientId), secret_twice_hash: secretTwiceHash(secret, clientId) },
-    now,
-  );
-  return secret;
-}

@@ -4,7 +4,9 @@
 //   refresh tokens then get invalid_grant, their access tokens invalid_token);
 // - "Sign out everywhere" on the account page does the same;
 // - a lapsed subscription signs the user out of every browser; client sessions are refused at each
-//   refresh while it lasts, and carry on when it is renewed.
+//   refresh while it lasts, and carry on when it is renewed;
+// - a user who withdraws from a client's password_limited access list ends their sessions of that client
+//   (their refresh tokens then get invalid_grant).
 import type { Store } from '../store/store.ts';
 
 export async function endSessionsAfterPasswordChange(
@@ -32,4 +34,14 @@ export async function endSessionsAfterSubscriptionLapsed(
   now: number,
 ): Promise<void> {
   await store.flow.revokeUserBrowserSessions(userId, now);
+}
+
+/** Returns how many sessions ended. */
+export function endSessionsAfterAccessWithdrawn(
+  store: Store,
+  userId: string,
+  clientId: string,
+  now: number,
+): Promise<number> {
+  return store.revokeUserClientSessions(userId, clientId, 'access_withdrawn', now);
 }

@@ -185,6 +185,7 @@ export class LifecycleStore {
       'sessions',
       'consents',
       'client_users',
+      'client_invitations',
       'client_notices',
     ]) {
       await this.q.run(`DELETE FROM ${table} WHERE client_id = ?`, [clientId]);

@@ -286,6 +286,29 @@ ALTER TABLE sessions ADD COLUMN bypass_hash TEXT;
 ALTER TABLE clients ADD COLUMN secret_twice_hash TEXT;
 `,
   },
+  {
+    version: 11,
+    name: 'secret_overlap_and_invitations',
+    // The secret a rotation replaced, kept (hashed, with its masked-twice hash) until its overlap ends
+    // (clients/rotation.ts); and invitations to a password_limited access list, which the invited user
+    // approves or declines on the account page (clients/invitations.ts).
+    sql: `
+ALTER TABLE clients ADD COLUMN previous_secret_hash TEXT;
+ALTER TABLE clients ADD COLUMN previous_secret_twice_hash TEXT;
+ALTER TABLE clients ADD COLUMN previous_secret_expires_at BIGINT;
+CREATE TABLE client_invitations (
+  invitation_id TEXT PRIMARY KEY,
+  client_id TEXT NOT NULL REFERENCES clients (client_id) ON DELETE CASCADE,
+  username TEXT NOT NULL,
+  status TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  expires_at BIGINT NOT NULL,
+  decided_at BIGINT
+);
+CREATE INDEX client_invitations_client ON client_invitations (client_id);
+CREATE INDEX client_invitations_username ON client_invitations (username, status);
+`,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -4,6 +4,7 @@ import type { Db, Queryable, Row } from './db.ts';
 import { assignments, one } from './db.ts';
 import { DeviceStore } from './device.ts';
 import { FlowStore } from './flow.ts';
+import { InvitationStore } from './invitations.ts';
 import { LifecycleStore } from './lifecycle.ts';
 import { pendingMigrations } from './migrations.ts';
 import { RefreshTokenStore } from './refresh-tokens.ts';
@@ -77,6 +78,11 @@ export class Store {
   /** Device codes of the Device Authorization Grant (store/device.ts). */
   get device(): DeviceStore {
     return new DeviceStore(this.q);
+  }
+
+  /** Invitations to password_limited access lists (store/invitations.ts). */
+  get invitations(): InvitationStore {
+    return new InvitationStore(this.q, this.dialect);
   }
 
   /** TOTP secrets, recovery codes, remembered browsers (store/two-factor.ts). */
@@ -173,13 +179,9 @@ export class Store {
         return 'already';
       }
       // Lock the client row first so two concurrent adds on PostgreSQL cannot both see room for one more.
-      if (this.dialect === 'postgres') {
-        await tx.q.all('SELECT client_id FROM clients WHERE client_id = ? FOR UPDATE', [clientId]);
-      }
-      const r = await one<{ n: number }>(tx.q, 'SELECT COUNT(*) AS n FROM client_users WHERE client_id = ?', [
-        clientId,
-      ]);
-      if (Number(r?.n ?? 0) >= MAX_PASSWORD_LIMITED_USERS) return 'full';
+      await tx.invitations.lockClient(clientId);
+      // Pending invitations hold their places (clients/invitations.ts).
+      if ((await tx.invitations.placesTaken(clientId, now)) >= MAX_PASSWORD_LIMITED_USERS) return 'full';
       await tx.q.run('INSERT INTO client_users (client_id, user_id, created_at) VALUES (?, ?, ?)', [
         clientId,
         userId,

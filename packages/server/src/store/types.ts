@@ -31,6 +31,13 @@ export interface ClientRecord {
    * the masked secret to an SDK what went wrong; null for public clients and clients older than it.
    */
   secret_twice_hash?: string | null;
+  /**
+   * The secret a rotation with an overlap replaced (both hashes as above), accepted until
+   * previous_secret_expires_at; null when there is none (clients/rotation.ts).
+   */
+  previous_secret_hash?: string | null;
+  previous_secret_twice_hash?: string | null;
+  previous_secret_expires_at?: number | null;
   redirect_uris: string[];
   audiences: string[];
   grant_types: GrantType[];

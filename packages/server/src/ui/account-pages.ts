@@ -2,6 +2,7 @@
 // a part of the view. A new section is one more template in SECTIONS and its fields in AccountView.
 // The same layout, look and rules as the other pages (ui/pages.ts): escaped values only, plain forms
 // that work without JavaScript, each carrying the page's CSRF token.
+import type Handlebars from 'handlebars';
 import { formAction, hb, ICON_ALERT, ICON_INFO, initialOf, OPTIONS } from './pages.ts';
 
 /** One of the user's sessions with an app, as the page lists it. */
@@ -138,7 +139,7 @@ const EVERYWHERE = `
   </section>`;
 
 /** The page's sections, in order. */
-const SECTIONS = [SESSIONS, TWO_FACTOR, BROWSERS, EVERYWHERE];
+const SECTIONS = [SESSIONS, '  {{sections}}', TWO_FACTOR, BROWSERS, EVERYWHERE];
 
 const ACCOUNT = `{{#> layout title="Your account"}}
 <div class="card">
@@ -169,6 +170,8 @@ interface AccountView {
   enrolment: { secret: string; qr: string } | false;
   recoveryCodes: string[];
   browsers: AccountBrowser[];
+  /** Sections rendered by their own ui/ module (ui/invitation-pages.ts), already escaped. */
+  sections: Handlebars.SafeString | string;
 }
 
 const accountTemplate = hb.compile<AccountView>(ACCOUNT, OPTIONS);
@@ -190,6 +193,7 @@ export function accountPage(p: {
   browsers: AccountBrowser[];
   notice?: string;
   error?: string;
+  sections?: Handlebars.SafeString;
 }): string {
   if (p.enrolment && !p.enrolment.qr.startsWith('data:image/png;base64,'))
     throw new TypeError('the QR code must be a PNG data: URL');
@@ -208,6 +212,7 @@ export function accountPage(p: {
     enrolment: p.enrolment ?? false,
     recoveryCodes: p.recoveryCodes ?? [],
     browsers: p.browsers,
+    sections: p.sections ?? '',
   });
 }
 

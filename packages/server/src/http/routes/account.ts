@@ -35,6 +35,7 @@ import {
 } from '../browser.ts';
 import { formExpired } from '../errors.ts';
 import { capped, formOf } from '../input.ts';
+import { accountInvitationSections, registerAccountInvitations } from './account-invitations.ts';
 
 const MAX_TOKEN = 256;
 const MAX_PASSWORD = 1024;
@@ -144,6 +145,8 @@ export async function registerAccount(app: FastifyInstance, ctx: AppContext): Pr
     return pageHeaders(reply).send(signedOutPage());
   });
 
+  registerAccountInvitations(app, ctx, { formSession, showAccount });
+
   // ---- helpers
 
   async function signedInUser(request: FastifyRequest) {
@@ -178,10 +181,12 @@ export async function registerAccount(app: FastifyInstance, ctx: AppContext): Pr
     const enabled = totp?.enabled_at != null;
     const enrolling = !enabled ? await pendingEnrolment(ctx, user) : undefined;
     const browsers = await ctx.store.twoFactor.listRememberedBrowsers(user.user_id, t);
+    const csrf = csrfToken(ctx, browserId(ctx, request, reply), binding(session));
     return pageHeaders(reply.code(status)).send(
       accountPage({
         user: { name: user.display_name, email: user.username },
-        csrfToken: csrfToken(ctx, browserId(ctx, request, reply), binding(session)),
+        csrfToken: csrf,
+        sections: await accountInvitationSections(ctx, user, csrf),
         actions,
         clients: await sessionGroups(request, user.user_id, t),
         twoFactor: {
