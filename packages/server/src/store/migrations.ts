@@ -286,6 +286,18 @@ ALTER TABLE sessions ADD COLUMN bypass_hash TEXT;
 ALTER TABLE clients ADD COLUMN secret_twice_hash TEXT;
 `,
   },
+  {
+    version: 11,
+    name: 'developer_portal',
+    // Who may register clients in the developer portal, which user owns a client registered there, and a
+    // client waiting for the operator's approval (PADDOCK_SELF_SERVICE=review; clients/self-service.ts).
+    sql: `
+ALTER TABLE users ADD COLUMN developer_since BIGINT;
+ALTER TABLE clients ADD COLUMN owner_user_id TEXT;
+ALTER TABLE clients ADD COLUMN review_requested_at BIGINT;
+CREATE INDEX clients_owner_user ON clients (owner_user_id);
+`,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -1,6 +1,7 @@
 import { AuditStore } from './audit.ts';
 import type { Db, Param, Queryable, Row } from './db.ts';
 import { one } from './db.ts';
+import { DeveloperStore } from './developer.ts';
 import { DeviceStore } from './device.ts';
 import { LifecycleStore } from './lifecycle.ts';
 import { pendingMigrations } from './migrations.ts';
@@ -115,6 +116,11 @@ export class Store {
   /** Device codes of the Device Authorization Grant (store/device.ts). */
   get device(): DeviceStore {
     return new DeviceStore(this.q);
+  }
+
+  /** Client developers, the clients they own, and clients awaiting review (store/developer.ts). */
+  get developer(): DeveloperStore {
+    return new DeveloperStore(this.q);
   }
 
   /** TOTP secrets, recovery codes, remembered browsers (store/two-factor.ts). */
