@@ -208,13 +208,13 @@ const MARK = `<svg class="mark" viewBox="0 0 32 32" aria-hidden="true" focusable
 <rect x="5.5" y="18.6" width="21" height="2.4" rx="1.2" fill="#fff"/>
 </svg>`;
 
-const ICON_ALERT = `<svg viewBox="0 0 20 20" fill="currentColor" aria-hidden="true" focusable="false"><path fill-rule="evenodd" d="M10 18a8 8 0 1 0 0-16 8 8 0 0 0 0 16Zm-.75-11.5a.75.75 0 0 1 1.5 0v4a.75.75 0 0 1-1.5 0v-4ZM10 14.75a1 1 0 1 0 0-2 1 1 0 0 0 0 2Z" clip-rule="evenodd"/></svg>`;
-const ICON_INFO = `<svg viewBox="0 0 20 20" fill="currentColor" aria-hidden="true" focusable="false"><path fill-rule="evenodd" d="M10 18a8 8 0 1 0 0-16 8 8 0 0 0 0 16Zm-1-9.25a.75.75 0 0 1 .75-.75h.5a.75.75 0 0 1 .75.75v4.5a.75.75 0 0 1-1.5 0V9.5a.75.75 0 0 1-.5-.75ZM10 7a1 1 0 1 0 0-2 1 1 0 0 0 0 2Z" clip-rule="evenodd"/></svg>`;
+export const ICON_ALERT = `<svg viewBox="0 0 20 20" fill="currentColor" aria-hidden="true" focusable="false"><path fill-rule="evenodd" d="M10 18a8 8 0 1 0 0-16 8 8 0 0 0 0 16Zm-.75-11.5a.75.75 0 0 1 1.5 0v4a.75.75 0 0 1-1.5 0v-4ZM10 14.75a1 1 0 1 0 0-2 1 1 0 0 0 0 2Z" clip-rule="evenodd"/></svg>`;
+export const ICON_INFO = `<svg viewBox="0 0 20 20" fill="currentColor" aria-hidden="true" focusable="false"><path fill-rule="evenodd" d="M10 18a8 8 0 1 0 0-16 8 8 0 0 0 0 16Zm-1-9.25a.75.75 0 0 1 .75-.75h.5a.75.75 0 0 1 .75.75v4.5a.75.75 0 0 1-1.5 0V9.5a.75.75 0 0 1-.5-.75ZM10 7a1 1 0 1 0 0-2 1 1 0 0 0 0 2Z" clip-rule="evenodd"/></svg>`;
 const ICON_CHECK = `<svg viewBox="0 0 20 20" fill="currentColor" aria-hidden="true" focusable="false"><path fill-rule="evenodd" d="M16.7 5.3a1 1 0 0 1 0 1.4l-7.5 7.5a1 1 0 0 1-1.4 0l-3.5-3.5a1 1 0 1 1 1.4-1.4l2.8 2.79 6.8-6.8a1 1 0 0 1 1.4 0Z" clip-rule="evenodd"/></svg>`;
 
 // The constant markup above (CSS, SVG) is spliced into the template sources here, at module load; it is
 // never a dynamic value, so it needs no escaping and the templates need no triple-stash.
-const LAYOUT = `<!doctype html>
+export const LAYOUT = `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -870,7 +870,7 @@ function humanTitle(error: string, status: number): string {
 }
 
 /** True for an absolute http: or https: URL; anything else (javascript:, data:, relative) is not linked. */
-function isHttpUrl(s: string): boolean {
+export function isHttpUrl(s: string): boolean {
   if (!/^https?:\/\//i.test(s)) return false;
   try {
     const url = new URL(s);
@@ -894,13 +894,13 @@ function isLocalPath(s: string): boolean {
 }
 
 /** A form may only post to this site or to an http(s) URL; anything else is a programming error. */
-function formAction(action: string): string {
+export function formAction(action: string): string {
   if (isLocalPath(action) || isHttpUrl(action)) return action;
   throw new TypeError('form action must be a path on this site or an http(s) URL');
 }
 
 /** The first character (a whole code point) of a name, upper-cased, for the monogram tiles. */
-function initialOf(name: string): string {
+export function initialOf(name: string): string {
   const first = Array.from(name.trim())[0];
   return first ? first.toLocaleUpperCase('en') : '?';
 }

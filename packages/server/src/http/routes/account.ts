@@ -73,6 +73,11 @@ export async function registerAccount(app: FastifyInstance, ctx: AppContext): Pr
     everywhere: `${base}/sign-out-everywhere`,
   };
   const binding = (session: BrowserSession) => `account ${session.hash}`;
+  // The developer portal signs in here and asks to come back (?return=developer); nothing else may.
+  const returnTo = (request: FastifyRequest) =>
+    ctx.config.selfService !== 'off' && queryOf(request).return === 'developer' ? '?return=developer' : '';
+  const after = (request: FastifyRequest) =>
+    returnTo(request) ? `${ctx.config.basePath}/oauth2/developer` : base;
 
   app.get(base, async (request, reply) => {
     const signedIn = await signedInUser(request);
@@ -137,7 +142,8 @@ export async function registerAccount(app: FastifyInstance, ctx: AppContext): Pr
   app.get(`${base}/login/code`, async (request, reply) => {
     const query = queryOf(request);
     const pending = capped(query, 'request_id', MAX_TOKEN) ?? '';
-    if (!(await pendingUser(request, pending))) return reply.redirect(`${base}/login`, 303);
+    if (!(await pendingUser(request, pending)))
+      return reply.redirect(`${base}/login${returnTo(request)}`, 303);
     return showCode(request, reply, pending, query.recovery === '1', 200);
   });
 
@@ -322,7 +328,7 @@ export async function registerAccount(app: FastifyInstance, ctx: AppContext): Pr
   ) {
     return pageHeaders(reply.code(status)).send(
       loginPage({
-        action: `${base}/login`,
+        action: `${base}/login${returnTo(request)}`,
         requestId: nonce,
         csrfToken: csrfToken(ctx, browserId(ctx, request, reply), `account-login ${nonce}`),
         client: ACCOUNT_CLIENT,
@@ -342,7 +348,7 @@ export async function registerAccount(app: FastifyInstance, ctx: AppContext): Pr
   ) {
     return pageHeaders(reply.code(status)).send(
       codePage({
-        action: `${base}/login/code`,
+        action: `${base}/login/code${returnTo(request)}`,
         pageUrl: `${base}/login/code`,
         requestId: pending,
         csrfToken: csrfToken(ctx, browserId(ctx, request, reply), `account-login ${pending}`),
@@ -382,7 +388,7 @@ export async function registerAccount(app: FastifyInstance, ctx: AppContext): Pr
     const session = await signIn(ctx, request, reply, user.user_id, now());
     if (bypass) await ctx.store.twoFactor.setBrowserSessionBypass(session.hash, bypass);
     rememberBrowser(ctx, request, reply, user.username);
-    return reply.redirect(base, 303);
+    return reply.redirect(after(request), 303);
   }
 }
 
