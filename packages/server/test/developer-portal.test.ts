@@ -68,7 +68,7 @@ const decode = (s: string) =>
 
 /** The text of the page's error alert. */
 function alertOf(page: Page): string {
-  const m = /<div class="alert error" role="alert"><svg[^]*?<\/svg><div>([^]*?)<\/div><\/div>/.exec(
+  const m = /<div class="alert error" role="alert"><svg[\s\S]*?<\/svg><div>([\s\S]*?)<\/div><\/div>/.exec(
     page.text,
   );
   assert.ok(m, `an error alert on the page: ${page.status} ${page.text.slice(0, 300)}`);
@@ -404,7 +404,7 @@ describe('developer portal over HTTP (PADDOCK_SELF_SERVICE=on)', () => {
     const owner = (await store.getUserById((await store.getClient(id))!.owner_user_id!))!;
     await cliOk(['clients', 'allow-user', id, owner.username], { env: env() });
     const access = await b.open(`${server.url}${PORTAL}/clients/${id}`);
-    assert.match(access.text, /id="access-list"[^]*?<li><div>[^<]*@example\.com<\/div><\/li>/);
+    assert.match(access.text, /id="access-list"[\s\S]*?<li><div>[^<]*@example\.com<\/div><\/li>/);
     assert.match(access.text, /id="secret"/);
   });
 });

@@ -14,6 +14,8 @@ const PORTAL_STYLE = `
 main.wide { max-width: 46rem; }
 .bar { display: flex; flex-wrap: wrap; align-items: center; justify-content: space-between; gap: .75rem; }
 .bar .btn { width: auto; }
+a.btn { text-decoration: none; }
+.who > a { margin-left: auto; flex: none; }
 .clients { list-style: none; margin: 1rem 0 0; padding: 0; display: grid; gap: .75rem; }
 .clients > li { border: 1px solid var(--line); border-radius: 12px; padding: .875rem 1rem; }
 .clients h3 { margin: 0; font-size: 1.0625rem; overflow-wrap: anywhere; }

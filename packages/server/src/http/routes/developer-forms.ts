@@ -140,11 +140,13 @@ export function auditLine(row: AuditRow, username: string) {
       : a.type === 'cli'
         ? 'the operator'
         : `Paddock (${a.job})`;
-  const changes = JSON.stringify(e.changes);
+  const changes = Object.entries(e.changes)
+    .map(([k, v]) => `${k}: ${Array.isArray(v) ? v.join(', ') || 'none' : String(v)}`)
+    .join('; ');
   return {
     at: e.at.replace('T', ' ').replace(/\.\d+Z$/, ' UTC'),
     action: e.action,
     by,
-    changes: changes === '{}' ? '' : changes.length > 400 ? `${changes.slice(0, 400)}…` : changes,
+    changes: changes.length > 400 ? `${changes.slice(0, 400)}…` : changes,
   };
 }
