@@ -6,10 +6,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { loadConfig } from '../src/config.ts';
+import { DEMO } from '../src/dev/seed.ts';
 import { mask } from '../src/oauth/masking.ts';
 import type { Store } from '../src/store/store.ts';
 import { authorizeUrl, newUser, pkce, type TestUser } from './flow.ts';
-import { cli, cliOk, noteSecret, post, startInProcess, type TestServer } from './helpers.ts';
+import { cli, cliOk, noteSecret, post, startInProcess, startProcess, type TestServer } from './helpers.ts';
 import { Browser, hidden, type Page } from './http-browser.ts';
 import { startSmtp } from './smtp.ts';
 
@@ -308,7 +309,15 @@ describe('developer portal over HTTP (PADDOCK_SELF_SERVICE=on)', () => {
       assert.equal(actor.ip, '127.0.0.1');
       assert.match(actor.request_id, /^[0-9a-f-]{36}$/);
     }
+    // Only this client's entries: a sibling's registration is not in its trail.
+    const sibling = uniqueId('sibling');
+    await register(b, server, {
+      client_id: sibling,
+      client_name: 'Sibling',
+      redirect_uris: 'https://lap.example/cb',
+    });
     const shown = await b.open(`${server.url}${page}`);
+    assert.ok(!shown.text.includes(sibling), 'another client in the audit trail');
     for (const action of ['client.created', 'client.updated', 'client.disabled', 'client.enabled'])
       assert.match(shown.text, new RegExp(`<code>${action}</code>`));
     assert.match(shown.text, /you, request [0-9a-f-]{36} from 127\.0\.0\.1/);
@@ -423,6 +432,19 @@ describe('developer portal: PADDOCK_SELF_SERVICE=off and review', () => {
       loadConfig({ PADDOCK_SELF_SERVICE_AUDIENCES: 'data-server, other' }).selfServiceAudiences,
       ['data-server', 'other'],
     );
+  });
+
+  test('paddock dev opens the portal, and its demo user is a developer', async () => {
+    const server = await startProcess({ command: 'dev', name: 'developer-dev' });
+    try {
+      const r = await fetch(`${server.url}${PORTAL}`, { redirect: 'manual' });
+      assert.equal(r.status, 303);
+      assert.equal(r.headers.get('location'), '/oauth2/account/login?return=developer');
+      const demo = await cliOk(['users', 'show', DEMO.username, '--json'], { env: server.env });
+      assert.equal(demo.json().developer, true);
+    } finally {
+      await server.stop();
+    }
   });
 
   test('off: every portal URL answers 404 and nothing can be registered', async () => {
