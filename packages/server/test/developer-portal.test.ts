@@ -10,7 +10,17 @@ import { DEMO } from '../src/dev/seed.ts';
 import { mask } from '../src/oauth/masking.ts';
 import type { Store } from '../src/store/store.ts';
 import { authorizeUrl, newUser, pkce, type TestUser } from './flow.ts';
-import { cli, cliOk, noteSecret, post, startInProcess, startProcess, type TestServer } from './helpers.ts';
+import {
+  cli,
+  cliOk,
+  createPgDatabase,
+  noteSecret,
+  pgSkip,
+  post,
+  startInProcess,
+  startProcess,
+  type TestServer,
+} from './helpers.ts';
 import { Browser, hidden, type Page } from './http-browser.ts';
 import { startSmtp } from './smtp.ts';
 
@@ -559,6 +569,41 @@ describe('developer portal: PADDOCK_SELF_SERVICE=off and review', () => {
     } finally {
       await server.stop();
       await smtp.close();
+    }
+  });
+});
+
+describe('developer portal on PostgreSQL', { skip: pgSkip }, () => {
+  test('review mode: a developer registers, the operator approves, the client works', async () => {
+    const db = await createPgDatabase();
+    const server = await startInProcess({
+      env: { DATABASE_URL: db.url, PADDOCK_SELF_SERVICE: 'review' },
+      name: 'developer-portal-pg',
+    });
+    try {
+      const store = server.ctx!.store;
+      const user = await newUser(store);
+      await cliOk(['users', 'set-developer', user.username, 'on'], { env: server.env });
+      const b = await portalBrowser(server, user);
+      const id = uniqueId('pg-spa');
+      const created = await register(b, server, {
+        client_id: id,
+        client_name: 'PG SPA',
+        client_type: 'public',
+        redirect_uris: 'http://127.0.0.1:0/callback',
+        'grant:authorization_code': '1',
+      });
+      assert.equal(created.status, 303, created.text);
+      const url = authorizeUrl(server, { client_id: id, redirect_uri: 'http://127.0.0.1:5555/callback' });
+      const before = await fetch(url, { redirect: 'manual', headers: { accept: 'application/json' } });
+      assert.equal(before.status, 401);
+      await cliOk(['clients', 'approve', id], { env: server.env });
+      assert.equal((await fetch(url, { redirect: 'manual' })).status, 302);
+      const list = await b.open(`${server.url}${PORTAL}`);
+      assert.match(list.text, new RegExp(`<code>${id}</code>`));
+    } finally {
+      await server.stop();
+      await db.drop();
     }
   });
 });
