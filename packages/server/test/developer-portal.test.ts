@@ -566,6 +566,19 @@ describe('developer portal: PADDOCK_SELF_SERVICE=off and review', () => {
       noteSecret(ok.body.access_token, ok.body.refresh_token);
       const approved = (await store.auditLog.list({ objectId: spa })).map((e) => e.action);
       assert.ok(approved.includes('client.approved'));
+
+      // The operator's plain `clients enable` approves too: afterwards the developer may disable and enable.
+      const third = uniqueId('review-third');
+      await register(b, server, {
+        client_id: third,
+        client_name: 'Third',
+        redirect_uris: 'https://third.example/cb',
+      });
+      await cliOk(['clients', 'enable', third], { env });
+      const thirdPage = `${PORTAL}/clients/${third}`;
+      assert.equal((await submit(b, server, thirdPage, `${thirdPage}/disable`, {})).status, 200);
+      assert.equal((await submit(b, server, thirdPage, `${thirdPage}/enable`, {})).status, 200);
+      assert.equal((await store.getClient(third))!.disabled_at, null);
     } finally {
       await server.stop();
       await smtp.close();
