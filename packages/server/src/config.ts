@@ -74,7 +74,16 @@ export interface Config {
   sweepInterval: number;
   /** A MaxMind-format (.mmdb) database for the sessions' places; unset: geoip-lite's bundled data. */
   geoipDb: string | undefined;
+  /**
+   * The developer portal (/oauth2/developer): off (it does not exist), review (clients registered there
+   * start disabled until `paddock clients approve`) or on; and the audiences its clients may ask for.
+   */
+  selfService: SelfService;
+  selfServiceAudiences: string[];
 }
+
+export const SELF_SERVICE_MODES = ['off', 'review', 'on'] as const;
+export type SelfService = (typeof SELF_SERVICE_MODES)[number];
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -84,7 +93,16 @@ export type Flags = Partial<Record<'host' | 'port' | 'issuer' | 'dataDir', strin
 
 type Env = Record<string, string | undefined>;
 
-export function loadConfig(env: Env = process.env, flags: Flags = {}): Config {
+/** Defaults that depend on the command: `paddock dev` opens the developer portal, `serve` does not. */
+export interface CommandDefaults {
+  selfService?: SelfService;
+}
+
+export function loadConfig(
+  env: Env = process.env,
+  flags: Flags = {},
+  defaults: CommandDefaults = {},
+): Config {
   const pick = (flag: keyof Flags, name: string) => flags[flag] ?? env[name];
   const host = pick('host', 'PADDOCK_HOST') || '127.0.0.1';
   const port = parseIntIn('PADDOCK_PORT', pick('port', 'PADDOCK_PORT'), 8080, 0, 65535);
@@ -171,7 +189,28 @@ export function loadConfig(env: Env = process.env, flags: Flags = {}): Config {
     // At most what a Node timer can wait (about 24 days).
     sweepInterval: int('PADDOCK_SWEEP_INTERVAL', 86400, 0, 2_147_483),
     geoipDb: env.PADDOCK_GEOIP_DB ? path.resolve(env.PADDOCK_GEOIP_DB) : undefined,
+    selfService: parseSelfService(env.PADDOCK_SELF_SERVICE || defaults.selfService || 'off'),
+    selfServiceAudiences: parseAudiences(env.PADDOCK_SELF_SERVICE_AUDIENCES),
   };
+}
+
+function parseSelfService(raw: string): SelfService {
+  if (!(SELF_SERVICE_MODES as readonly string[]).includes(raw)) {
+    throw new ConfigError(`PADDOCK_SELF_SERVICE: expected off, review or on, got "${raw}"`);
+  }
+  return raw as SelfService;
+}
+
+/** A comma- or space-separated list of audiences, each as an access token's aud may carry it. */
+function parseAudiences(raw: string | undefined): string[] {
+  const list = (raw ?? '').split(/[\s,]+/).filter(Boolean);
+  const bad = list.find((a) => !/^[A-Za-z0-9._~:/-]{1,128}$/.test(a));
+  if (bad !== undefined) {
+    throw new ConfigError(
+      `PADDOCK_SELF_SERVICE_AUDIENCES: "${bad}" is not an audience name (e.g. data-server)`,
+    );
+  }
+  return [...new Set(list)];
 }
 
 /** Checks the SMTP URL without ever echoing it: it carries the credentials. */

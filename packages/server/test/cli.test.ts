@@ -102,6 +102,7 @@ describe('paddock --help and usage errors', () => {
       'audit',
       'clients add',
       'clients allow-user',
+      'clients approve',
       'clients delete',
       'clients disable',
       'clients disallow-user',
@@ -124,6 +125,7 @@ describe('paddock --help and usage errors', () => {
       'users 2fa',
       'users add',
       'users list',
+      'users set-developer',
       'users set-password',
       'users set-subscription',
       'users show',
@@ -327,6 +329,8 @@ describe('paddock clients', () => {
       client_developer_url: 'https://dev.example/',
       owner_email: 'owner@example.com',
       password_limited_users: [],
+      owner_user_id: null,
+      awaiting_review: false,
       disabled: false,
       disabled_at: null,
       last_used_at: null,
@@ -576,6 +580,7 @@ describe('paddock users', () => {
       iracing_group_ids: [1, 2, 3],
       iracing_env: 'members',
       subscription_active: false,
+      developer: false,
       created_at: added.created_at,
     });
     const [show, list, duplicate, bare] = await Promise.all([
@@ -607,6 +612,7 @@ describe('paddock users', () => {
         iracing_group_ids: [],
         iracing_env: 'members',
         subscription_active: true,
+        developer: false,
         created_at: 0,
       },
     );

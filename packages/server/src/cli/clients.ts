@@ -1,27 +1,21 @@
 import readline from 'node:readline/promises';
 import { type Command, Option } from 'commander';
+import { approvalMail } from '../clients/approval-mail.ts';
 import { deleteClient, disableClient, enableClient, LifecycleError } from '../clients/lifecycle.ts';
 import {
-  checkGrants,
-  checkRedirectUris,
-  checkRole,
+  clientPatch,
   createClient,
   DEFAULT_REFRESH_TOKEN_TTL,
   RegistryError,
+  registeredFields,
 } from '../clients/registry.ts';
+import { approveClient } from '../clients/self-service.ts';
 import { systemClock } from '../clock.ts';
 import { cliActor } from '../jobs/audit.ts';
 import { normalizeId } from '../oauth/masking.ts';
 import { redirectUriWarning } from '../oauth/redirect-uri.ts';
-import type { ClientPatch } from '../store/store.ts';
 import { MAX_PASSWORD_LIMITED_USERS } from '../store/store.ts';
-import {
-  CLIENT_ROLES,
-  type ClientRecord,
-  type ClientRole,
-  type ClientType,
-  type GrantType,
-} from '../store/types.ts';
+import { CLIENT_ROLES, type ClientRole, type ClientType, type GrantType } from '../store/types.ts';
 import { DEFAULT_ACCESS_TOKEN_TTL } from '../tokens/keys.ts';
 import { clientAccessCommands } from './client-access.ts';
 import {
@@ -110,24 +104,6 @@ function registryErrors<T>(p: Promise<T>): Promise<T> {
     if (err instanceof RegistryError || err instanceof LifecycleError) throw new CliError(err.message);
     throw err;
   });
-}
-
-/** What the audit log records of a new client: its settings, never its secret. */
-function registeredFields(c: ClientRecord) {
-  return {
-    client_name: c.client_name,
-    client_type: c.client_type,
-    role: c.role,
-    redirect_uris: c.redirect_uris,
-    audiences: c.audiences,
-    grant_types: c.grant_types,
-    access_token_ttl: c.access_token_ttl,
-    refresh_token_ttl: c.refresh_token_ttl,
-    developer_name: c.developer_name,
-    developer_email: c.developer_email,
-    developer_url: c.developer_url,
-    owner_email: c.owner_email,
-  };
 }
 
 /** --as-of YYYY-MM-DD: the end of that day (UTC), so everything due on that date is due. */
@@ -222,37 +198,24 @@ export function clientsCommand(program: Command): void {
     (id: string, o: ClientFlags) =>
       withStore(o, async (store) => {
         const client = await mustGetClient(store, id);
-        const patch: ClientPatch = {};
-        await registryErrors(
+        const patch = await registryErrors(
           Promise.resolve().then(() =>
-            checkRole(client.role, {
-              client_id: id,
-              client_name: client.client_name,
-              grant_types: o.grant as GrantType[] | undefined,
+            clientPatch(client, {
+              client_name: o.name,
               redirect_uris: o.redirectUri,
+              allow_http: o.allowHttp,
+              audiences: o.audience,
+              grant_types: o.grant as GrantType[] | undefined,
+              access_token_ttl: o.accessTokenTtl,
+              refresh_token_ttl: o.refreshTokenTtl,
+              developer_name: o.developerName,
+              developer_email: o.developerEmail,
+              developer_url: o.developerUrl,
+              owner_email: o.ownerEmail,
             }),
           ),
         );
-        if (o.name !== undefined) patch.client_name = o.name;
-        if (o.redirectUri) {
-          await registryErrors(
-            Promise.resolve().then(() => checkRedirectUris(o.redirectUri!, !!o.allowHttp)),
-          );
-          patch.redirect_uris = [...new Set(o.redirectUri)];
-          warnAboutRedirectUris(o.redirectUri);
-        }
-        if (o.audience) patch.audiences = [...new Set(o.audience)];
-        if (o.grant) {
-          patch.grant_types = await registryErrors(
-            Promise.resolve().then(() => checkGrants(o.grant!, client.client_type)),
-          );
-        }
-        if (o.accessTokenTtl !== undefined) patch.access_token_ttl = o.accessTokenTtl;
-        if (o.refreshTokenTtl !== undefined) patch.refresh_token_ttl = o.refreshTokenTtl;
-        if (o.developerName !== undefined) patch.developer_name = o.developerName;
-        if (o.developerEmail !== undefined) patch.developer_email = o.developerEmail;
-        if (o.developerUrl !== undefined) patch.developer_url = o.developerUrl;
-        if (o.ownerEmail !== undefined) patch.owner_email = o.ownerEmail;
+        warnAboutRedirectUris(o.redirectUri);
         await store.transaction(async (tx) => {
           await tx.updateClient(id, patch, now());
           if (Object.keys(patch).length) await auditCli(tx, 'client.updated', clientObject(id), patch);
@@ -283,6 +246,42 @@ export function clientsCommand(program: Command): void {
   }
 
   clientAccessCommands(clients);
+
+  withCommon(
+    clients
+      .command('approve <client_id>')
+      .description(
+        'approve a client registered in the developer portal (PADDOCK_SELF_SERVICE=review): it is enabled, and its developer is mailed',
+      ),
+  ).action((id: string, o: ClientFlags) =>
+    withStore(o, async (store, config) => {
+      const ctx = { store, clock: systemClock };
+      const approved = await registryErrors(approveClient(ctx, id, cliActor()));
+      if (!approved) throw new CliError(`client ${id} is not awaiting approval`);
+      const client = await mustGetClient(store, id);
+      const owner = client.owner_user_id ? await store.users.byId(client.owner_user_id) : undefined;
+      const to = owner?.username ?? client.owner_email ?? client.developer_email;
+      if (to) {
+        // Loaded here so that other admin commands do not pay for the mailer.
+        const [{ default: pino }, { createMailer }] = await Promise.all([
+          import('pino'),
+          import('../jobs/mail.ts'),
+        ]);
+        const log = pino({ level: config.logLevel }, pino.destination({ dest: 2, sync: true }));
+        const mailer = createMailer(config, log);
+        try {
+          await mailer.send(approvalMail(to, client, config.issuer));
+        } catch (err) {
+          process.stderr.write(
+            `paddock: warning: client ${id} is approved, but the mail to its developer failed: ${(err as Error).message}\n`,
+          );
+        } finally {
+          mailer.close();
+        }
+      }
+      await show(store, client, !!o.json);
+    }),
+  );
 
   withCommon(
     clients

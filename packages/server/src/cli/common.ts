@@ -1,6 +1,6 @@
 import { type Command, Option } from 'commander';
 import { seconds, systemClock } from '../clock.ts';
-import { type Config, loadConfig } from '../config.ts';
+import { type CommandDefaults, type Config, loadConfig } from '../config.ts';
 import { type AuditObject, audit, type Changes, cliActor } from '../jobs/audit.ts';
 import { openStore } from '../store/index.ts';
 import type { Store } from '../store/store.ts';
@@ -20,13 +20,20 @@ export function withCommon(cmd: Command, json = true): Command {
   return cmd;
 }
 
-export function configFrom(opts: CommonOptions & { host?: string; port?: string; issuer?: string }): Config {
-  return loadConfig(process.env, {
-    dataDir: opts.dataDir,
-    host: opts.host,
-    port: opts.port,
-    issuer: opts.issuer,
-  });
+export function configFrom(
+  opts: CommonOptions & { host?: string; port?: string; issuer?: string },
+  defaults: CommandDefaults = {},
+): Config {
+  return loadConfig(
+    process.env,
+    {
+      dataDir: opts.dataDir,
+      host: opts.host,
+      port: opts.port,
+      issuer: opts.issuer,
+    },
+    defaults,
+  );
 }
 
 /** Opens the store of the configured data dir or database, runs fn, and closes it. */

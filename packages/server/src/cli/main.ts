@@ -31,7 +31,7 @@ function serveFlags(cmd: Command): Command {
 }
 
 async function serve(flags: ServeFlags, seed: boolean): Promise<void> {
-  const config = configFrom(flags);
+  const config = configFrom(flags, seed ? { selfService: 'on' } : {});
   // Loaded here so that admin commands do not pay for the HTTP stack.
   const cluster = await import('../cluster.ts');
   const workers = cluster.workerCount(flags.workers, process.env.PADDOCK_WORKERS, seed ? 1 : cluster.cores());

@@ -35,6 +35,8 @@ export function clientView(c: ClientRecord, passwordLimitedUsers: string[], secr
     client_developer_url: c.developer_url,
     owner_email: c.owner_email,
     password_limited_users: passwordLimitedUsers,
+    owner_user_id: c.owner_user_id ?? null,
+    awaiting_review: c.review_requested_at != null && c.disabled_at !== null,
     disabled: c.disabled_at !== null,
     disabled_at: iso(c.disabled_at),
     last_used_at: iso(c.last_used_at),
@@ -51,6 +53,7 @@ export function userView(u: UserRecord) {
     iracing_group_ids: u.group_ids,
     iracing_env: u.env,
     subscription_active: u.subscription_active,
+    developer: u.developer_since != null,
     created_at: iso(u.created_at),
   };
 }

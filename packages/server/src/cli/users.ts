@@ -2,6 +2,9 @@ import type { Command } from 'commander';
 import { disableTwoFactor } from '../accounts/two-factor.ts';
 import { createUser, hashUserPassword } from '../accounts/users.ts';
 import { RegistryError } from '../clients/registry.ts';
+import { setDeveloper } from '../clients/self-service.ts';
+import { systemClock } from '../clock.ts';
+import { cliActor } from '../jobs/audit.ts';
 import { normalizeId } from '../oauth/masking.ts';
 import { endSessionsAfterPasswordChange, endSessionsAfterSubscriptionLapsed } from '../sessions/end.ts';
 import type { Store } from '../store/store.ts';
@@ -75,6 +78,19 @@ export function usersCommand(program: Command): void {
       print(userView(user), !!o.json);
     });
   });
+
+  withCommon(
+    users
+      .command('set-developer <username> <on|off>')
+      .description('let a user register clients in the developer portal (on), or no longer (off)'),
+  ).action((username: string, value: string, o: UserFlags) =>
+    withStore(o, async (store) => {
+      if (value !== 'on' && value !== 'off') throw new CliError(`expected on or off, got "${value}"`);
+      const user = await mustGetUser(store, username);
+      await setDeveloper({ store, clock: systemClock }, user, value === 'on', cliActor());
+      print(userView((await store.users.byId(user.user_id))!), !!o.json);
+    }),
+  );
 
   withCommon(users.command('list').description('list users')).action((o: UserFlags) =>
     withStore(o, async (store) => print((await store.users.list()).map(userView), !!o.json)),

@@ -79,3 +79,10 @@ export function nextNotice(days: number, claimed: readonly ClaimedNotice[], disa
   if (disabled && !(step?.action === 'retry' && step.notice === 'final')) return undefined;
   return step;
 }
+
+/** The next notice a client unused since `start` will get, and when, as of `now`; none once disabled. */
+export function upcomingNotice(start: number, now: number): { notice: Notice; at: number } | undefined {
+  const days = daysUnused(start, now);
+  const next = SCHEDULE.find((s) => s.days > days);
+  return next && { notice: next.notice, at: start + next.days * DAY };
+}

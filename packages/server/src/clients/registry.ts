@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mask } from '../oauth/masking.ts';
 import { redirectUriProblem } from '../oauth/redirect-uri.ts';
-import type { Store } from '../store/store.ts';
+import type { ClientPatch, Store } from '../store/store.ts';
 import type { ClientRecord, ClientRole, ClientType, GrantType } from '../store/types.ts';
 import { CLIENT_ROLES, GRANT_TYPES } from '../store/types.ts';
 import { sha256 } from '../tokens/hash.ts';
@@ -129,4 +129,55 @@ export async function createClient(
   };
   await store.insertClient(client);
   return secret ? { client, client_secret: secret } : { client };
+}
+
+/** What may change of a registered client (its id, type and role never do). */
+export type ClientChanges = Omit<ClientInput, 'client_id' | 'client_name' | 'client_type' | 'role'> & {
+  client_name?: string;
+};
+
+/**
+ * The update of a client, checked by the rules its registration was: the CLI's `clients update` and the
+ * developer portal's edit form both call this, so both refuse the same input with the same words.
+ */
+export function clientPatch(client: ClientRecord, changes: ClientChanges): ClientPatch {
+  checkRole(client.role, {
+    client_id: client.client_id,
+    client_name: client.client_name,
+    grant_types: changes.grant_types,
+    redirect_uris: changes.redirect_uris,
+  });
+  const patch: ClientPatch = {};
+  if (changes.client_name !== undefined) patch.client_name = changes.client_name;
+  if (changes.redirect_uris) {
+    checkRedirectUris(changes.redirect_uris, !!changes.allow_http);
+    patch.redirect_uris = [...new Set(changes.redirect_uris)];
+  }
+  if (changes.audiences) patch.audiences = [...new Set(changes.audiences)];
+  if (changes.grant_types) patch.grant_types = checkGrants(changes.grant_types, client.client_type);
+  if (changes.access_token_ttl !== undefined) patch.access_token_ttl = changes.access_token_ttl;
+  if (changes.refresh_token_ttl !== undefined) patch.refresh_token_ttl = changes.refresh_token_ttl;
+  if (changes.developer_name !== undefined) patch.developer_name = changes.developer_name;
+  if (changes.developer_email !== undefined) patch.developer_email = changes.developer_email;
+  if (changes.developer_url !== undefined) patch.developer_url = changes.developer_url;
+  if (changes.owner_email !== undefined) patch.owner_email = changes.owner_email;
+  return patch;
+}
+
+/** What the audit log records of a new client: its settings, never its secret. */
+export function registeredFields(c: ClientRecord) {
+  return {
+    client_name: c.client_name,
+    client_type: c.client_type,
+    role: c.role,
+    redirect_uris: c.redirect_uris,
+    audiences: c.audiences,
+    grant_types: c.grant_types,
+    access_token_ttl: c.access_token_ttl,
+    refresh_token_ttl: c.refresh_token_ttl,
+    developer_name: c.developer_name,
+    developer_email: c.developer_email,
+    developer_url: c.developer_url,
+    owner_email: c.owner_email,
+  };
 }

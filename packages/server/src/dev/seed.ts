@@ -67,6 +67,8 @@ export async function seedDemo(store: Store, now: number): Promise<void> {
     now,
   );
   await store.allowUser(DEMO.headlessClient, user.user_id, now);
+  // The demo user may register clients in the developer portal, which `paddock dev` opens.
+  await store.developer.setDeveloper(user.user_id, true, now);
 
   if (!(await store.getClient(DEMO.publicClient))) {
     await createClient(

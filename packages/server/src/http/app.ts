@@ -19,6 +19,7 @@ import { registerAccount } from './routes/account.ts';
 import { registerAccountLogin } from './routes/account-login.ts';
 import { registerAuthorize } from './routes/authorize.ts';
 import { registerBook } from './routes/book.ts';
+import { registerDeveloper } from './routes/developer.ts';
 import { registerDevice } from './routes/device.ts';
 import { registerDiscovery } from './routes/discovery.ts';
 import { registerHealth } from './routes/health.ts';
@@ -95,6 +96,7 @@ export async function buildApp(ctx: AppContext, options: AppOptions = {}): Promi
   await registerDevice(app, ctx);
   await registerAccount(app, ctx);
   await registerAccountLogin(app, ctx);
+  await registerDeveloper(app, ctx);
   await registerLogout(app, ctx);
   await registerDiscovery(app, ctx);
   await registerBook(app, { basePath: ctx.config.basePath });

@@ -12,7 +12,7 @@ import type { Store } from '../store/store.ts';
 
 export type Actor =
   | { type: 'cli'; user: string; host: string }
-  | { type: 'http'; request_id: string; ip: string }
+  | { type: 'http'; request_id: string; ip: string; user?: string }
   | { type: 'system'; job: string; host: string };
 
 export interface AuditObject {
@@ -40,8 +40,9 @@ export function cliActor(): Actor {
   return { type: 'cli', user, host: os.hostname() };
 }
 
-export function requestActor(request: { id: string; ip: string }): Actor {
-  return { type: 'http', request_id: request.id, ip: request.ip };
+/** An act done through the server; `user` is the signed-in user who did it (their username), if any. */
+export function requestActor(request: { id: string; ip: string }, user?: string): Actor {
+  return { type: 'http', request_id: request.id, ip: request.ip, ...(user ? { user } : {}) };
 }
 
 export function systemActor(job: string): Actor {
@@ -117,7 +118,7 @@ export function actorLabel(a: Actor): string {
     case 'cli':
       return `${a.user}@${a.host}`;
     case 'http':
-      return `request ${a.request_id} from ${a.ip}`;
+      return `${a.user ? `${a.user} by ` : ''}request ${a.request_id} from ${a.ip}`;
     case 'system':
       return `${a.job}@${a.host}`;
   }

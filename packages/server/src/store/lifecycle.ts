@@ -145,11 +145,11 @@ export class LifecycleStore {
     );
   }
 
-  /** Enables a client and starts a new inactivity period now. */
+  /** Enables a client and starts a new inactivity period now; an operator's enable is also an approval. */
   async enable(clientId: string, now: number): Promise<boolean> {
     return (
       (await this.q.run(
-        'UPDATE clients SET disabled_at = NULL, reactivated_at = ?, updated_at = ? WHERE client_id = ?',
+        'UPDATE clients SET disabled_at = NULL, review_requested_at = NULL, reactivated_at = ?, updated_at = ? WHERE client_id = ?',
         [now, now, clientId],
       )) === 1
     );

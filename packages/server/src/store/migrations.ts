@@ -309,6 +309,18 @@ CREATE INDEX client_invitations_client ON client_invitations (client_id);
 CREATE INDEX client_invitations_username ON client_invitations (username, status);
 `,
   },
+  {
+    version: 12,
+    name: 'developer_portal',
+    // Who may register clients in the developer portal, which user owns a client registered there, and a
+    // client waiting for the operator's approval (PADDOCK_SELF_SERVICE=review; clients/self-service.ts).
+    sql: `
+ALTER TABLE users ADD COLUMN developer_since BIGINT;
+ALTER TABLE clients ADD COLUMN owner_user_id TEXT;
+ALTER TABLE clients ADD COLUMN review_requested_at BIGINT;
+CREATE INDEX clients_owner_user ON clients (owner_user_id);
+`,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

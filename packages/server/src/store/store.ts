@@ -2,6 +2,7 @@ import { AuditStore } from './audit.ts';
 import { CounterStore } from './counters.ts';
 import type { Db, Queryable, Row } from './db.ts';
 import { assignments, one } from './db.ts';
+import { DeveloperStore } from './developer.ts';
 import { DeviceStore } from './device.ts';
 import { FlowStore } from './flow.ts';
 import { InvitationStore } from './invitations.ts';
@@ -83,6 +84,11 @@ export class Store {
   /** Invitations to password_limited access lists (store/invitations.ts). */
   get invitations(): InvitationStore {
     return new InvitationStore(this.q, this.dialect);
+  }
+
+  /** Client developers, the clients they own, and clients awaiting review (store/developer.ts). */
+  get developer(): DeveloperStore {
+    return new DeveloperStore(this.q);
   }
 
   /** TOTP secrets, recovery codes, remembered browsers (store/two-factor.ts). */

@@ -51,6 +51,12 @@ export interface ClientRecord {
   last_used_at: number | null;
   created_at: number;
   updated_at: number;
+  /** When an operator last enabled it: its inactivity period starts again (clients/inactivity.ts). */
+  reactivated_at?: number | null;
+  /** The developer (a user) who registered it in the developer portal; null for the operator's clients. */
+  owner_user_id?: string | null;
+  /** Set while a client registered in the portal waits for `paddock clients approve` (review mode). */
+  review_requested_at?: number | null;
 }
 
 export interface UserRecord {
@@ -64,6 +70,8 @@ export interface UserRecord {
   subscription_active: boolean;
   /** argon2id of the masked password. */
   password_hash: string;
+  /** Since when the user may register clients in the developer portal; null: not a developer. */
+  developer_since?: number | null;
   created_at: number;
   updated_at: number;
 }

@@ -219,7 +219,7 @@ const ICON_CHECK = `<svg viewBox="0 0 20 20" fill="currentColor" aria-hidden="tr
 
 // The constant markup above (CSS, SVG) is spliced into the template sources here, at module load; it is
 // never a dynamic value, so it needs no escaping and the templates need no triple-stash.
-const LAYOUT = `<!doctype html>
+export const LAYOUT = `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -741,7 +741,7 @@ function humanTitle(error: string, status: number): string {
 }
 
 /** True for an absolute http: or https: URL; anything else (javascript:, data:, relative) is not linked. */
-function isHttpUrl(s: string): boolean {
+export function isHttpUrl(s: string): boolean {
   if (!/^https?:\/\//i.test(s)) return false;
   try {
     const url = new URL(s);

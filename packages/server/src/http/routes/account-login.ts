@@ -41,6 +41,11 @@ export async function registerAccountLogin(app: FastifyInstance, ctx: AppContext
   const page = `${ctx.config.basePath}/oauth2/account`;
   const base = `${page}/login`;
   const now = () => seconds(ctx.clock);
+  // The developer portal signs in here and asks to come back (?return=developer); nothing else may.
+  const returnTo = (request: FastifyRequest) =>
+    ctx.config.selfService !== 'off' && queryOf(request).return === 'developer' ? '?return=developer' : '';
+  const after = (request: FastifyRequest) =>
+    returnTo(request) ? `${ctx.config.basePath}/oauth2/developer` : page;
 
   app.get(base, async (request, reply) => {
     const nonce = await newSignInRequest(request, reply);
@@ -83,13 +88,13 @@ export async function registerAccountLogin(app: FastifyInstance, ctx: AppContext
         return showCode(request, reply, pending, false, 200);
       }
     }
-    return reply.redirect(page, 303);
+    return reply.redirect(after(request), 303);
   });
 
   app.get(`${base}/code`, async (request, reply) => {
     const query = queryOf(request);
     const pending = capped(query, 'request_id', MAX_TOKEN) ?? '';
-    if (!(await pendingUser(request, pending))) return reply.redirect(base, 303);
+    if (!(await pendingUser(request, pending))) return reply.redirect(`${base}${returnTo(request)}`, 303);
     return showCode(request, reply, pending, query.recovery === '1', 200);
   });
 
@@ -119,7 +124,7 @@ export async function registerAccountLogin(app: FastifyInstance, ctx: AppContext
       case 'refused':
         return showCode(request, reply, pending, recovery, 401, 'That code is not correct.');
     }
-    return reply.redirect(page, 303);
+    return reply.redirect(after(request), 303);
   });
 
   /** A new sign-in request, within the per-IP rate; undefined when over it (the refusal is sent). */
@@ -149,7 +154,7 @@ export async function registerAccountLogin(app: FastifyInstance, ctx: AppContext
   ) {
     return pageHeaders(reply.code(status)).send(
       loginPage({
-        action: base,
+        action: `${base}${returnTo(request)}`,
         requestId: nonce,
         csrfToken: csrfToken(ctx, browserId(ctx, request, reply), `account-login ${nonce}`),
         client: ACCOUNT_CLIENT,
@@ -169,7 +174,7 @@ export async function registerAccountLogin(app: FastifyInstance, ctx: AppContext
   ) {
     return pageHeaders(reply.code(status)).send(
       codePage({
-        action: `${base}/code`,
+        action: `${base}/code${returnTo(request)}`,
         pageUrl: `${base}/code`,
         requestId: pending,
         csrfToken: csrfToken(ctx, browserId(ctx, request, reply), `account-login ${pending}`),
