@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { describe, test } from 'node:test';
+import { errorPage } from '../src/ui/error-page.ts';
 import type { ClientInfo, ScopeInfo } from '../src/ui/pages.ts';
-import { consentPage, errorPage, loginPage, signedOutPage } from '../src/ui/pages.ts';
+import { consentPage, loginPage, signedOutPage } from '../src/ui/pages.ts';
 
 const XSS_TAG = '<script>alert(1)</script>';
 const XSS_ATTR = '"><img src=x onerror=alert(1)>';
@@ -418,7 +419,12 @@ describe('all pages', () => {
   });
 
   test('the templates never use the unescaped triple-stash', async () => {
-    const source = await readFile(new URL('../src/ui/pages.ts', import.meta.url), 'utf8');
-    assert.doesNotMatch(source, /\{\{\{|\{\{&/);
+    const dir = new URL('../src/ui/', import.meta.url);
+    const files = (await readdir(dir)).filter((f) => f.endsWith('.ts'));
+    assert.ok(files.includes('pages.ts') && files.includes('layout.ts'), 'every page module is read');
+    for (const f of files) {
+      const source = await readFile(new URL(f, dir), 'utf8');
+      assert.doesNotMatch(source, /\{\{\{|\{\{&/, f);
+    }
   });
 });

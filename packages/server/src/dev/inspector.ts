@@ -16,7 +16,7 @@ import { OAuthError } from '../oauth/errors.ts';
 import { explain } from '../oauth/explanations.ts';
 import { looksMasked } from '../oauth/masking.ts';
 import { printable } from '../oauth/printable.ts';
-import { type InspectedRequest, inspectorPage } from '../ui/pages.ts';
+import { type InspectedRequest, inspectorPage } from '../ui/inspector-page.ts';
 
 export const INSPECTOR_CAPACITY = 300;
 const REFRESH_SECONDS = 5;

@@ -5,7 +5,7 @@ import { endpoints } from '../config.ts';
 import { errorBody, OAuthError, statusReason } from '../oauth/errors.ts';
 import { withParams } from '../oauth/redirect-match.ts';
 import { StoreUnavailableError } from '../store/db.ts';
-import { errorPage } from '../ui/pages.ts';
+import { errorPage } from '../ui/error-page.ts';
 import { pageHeaders } from './browser.ts';
 
 /** The refusal each request was answered with, for the request inspector of `paddock dev`. */

@@ -3,7 +3,7 @@
 // The same layout, look and rules as the other pages (ui/pages.ts): escaped values only, plain forms
 // that work without JavaScript, each carrying the page's CSRF token.
 import type Handlebars from 'handlebars';
-import { formAction, hb, ICON_ALERT, ICON_INFO, initialOf, OPTIONS } from './pages.ts';
+import { formAction, hb, ICON_ALERT, ICON_INFO, initialOf, OPTIONS } from './layout.ts';
 
 /** One of the user's sessions with an app, as the page lists it. */
 export interface AccountSession {

@@ -4,7 +4,7 @@
 // token, every dynamic value escaped by `{{ }}`, form actions checked by formAction.
 
 import Handlebars from 'handlebars';
-import { formAction, ICON_ALERT, ICON_INFO, initialOf, LAYOUT } from './pages.ts';
+import { formAction, ICON_ALERT, ICON_INFO, initialOf, LAYOUT } from './layout.ts';
 
 const hb = Handlebars.create();
 const OPTIONS = { strict: true, preventIndent: true } as const;

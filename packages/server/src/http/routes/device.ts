@@ -17,7 +17,7 @@ import { formatScope, parseScope } from '../../oauth/scopes.ts';
 import { overLimit } from '../../rate-limit.ts';
 import { type AuthorizationRequestRecord, DEVICE_CODE_GRANT } from '../../store/types.ts';
 import { randomToken, sha256 } from '../../tokens/hash.ts';
-import { deviceDonePage, devicePage } from '../../ui/pages.ts';
+import { deviceDonePage, devicePage } from '../../ui/device-pages.ts';
 import { type BrowserSession, browserId, csrfToken, csrfValid, pageHeaders } from '../browser.ts';
 import { capped, formOf, queryOf } from '../input.ts';
 
