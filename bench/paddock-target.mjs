@@ -149,6 +149,7 @@ process.on('exit', () => {
  * @param {boolean} [opts.pg]       run on a fresh PostgreSQL database (created here, dropped on stop)
  * @param {string} [opts.name]      the target's name in tables (default paddock, paddock-pg with pg)
  * @param {string[]} [opts.nodeArgs] extra node flags for the server (e.g. --cpu-prof)
+ * @param {number} [opts.workers]  `paddock serve --workers N` (default: the server's own, one per core)
  */
 export async function createTarget(opts = {}) {
   const log = opts.log || ((m) => console.error(`[paddock-target] ${m}`));
@@ -243,6 +244,7 @@ export async function createTarget(opts = {}) {
           String(port),
           '--data-dir',
           dataDir,
+          ...(opts.workers ? ['--workers', String(opts.workers)] : []),
         ],
         // stdin stays a pipe: the watchdog stops the server when it closes (i.e. when we are gone).
         { cwd: REPO_ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] },
@@ -280,7 +282,8 @@ export async function createTarget(opts = {}) {
       return out;
     };
     const target = {
-      name: opts.name || (database ? 'paddock-pg' : 'paddock'),
+      name: opts.name || `${database ? 'paddock-pg' : 'paddock'}${opts.workers ? `-w${opts.workers}` : ''}`,
+      workers: opts.workers,
       store: database ? 'postgresql' : 'sqlite',
       baseUrl,
       pid: server.pid,

@@ -24,7 +24,8 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 export function peerDir(repoRoot) {
   // The harness is not part of this repository: its directory is given, absolute or relative to the repo.
@@ -100,6 +101,44 @@ const PATCHES = [
   ],
 ];
 
+// The harness's CPU column reads the server's PID alone; Paddock with workers is a primary (idle) and its
+// worker processes: the copy's procCpuSeconds sums the whole process tree (bench/lib/proc.mjs), which for
+// a single-process server such as the peer is the same figure as before.
+function patchProc(file) {
+  const before = 'export function procCpuSeconds(pid) {';
+  let src = readFileSync(file, 'utf8');
+  const first = src.indexOf(before);
+  if (first < 0 || src.indexOf(before, first + 1) >= 0)
+    throw new Error(
+      `cannot make ${file} count process trees: expected exactly one "${before}" (update patchProc in bench/lib/peer.mjs)`,
+    );
+  const ours = pathToFileURL(join(dirname(fileURLToPath(import.meta.url)), 'proc.mjs')).href;
+  src =
+    src.slice(0, first) +
+    `// [patched by paddock bench/lib/peer.mjs] CPU of the process and all its descendants.\n` +
+    `import { procCpuSeconds as treeCpuSeconds } from '${ours}';\n` +
+    'export function procCpuSeconds(pid) {\n  return treeCpuSeconds(pid);\n}\n' +
+    'export function procCpuSecondsOneProcess(pid) {' +
+    src.slice(first + before.length);
+  writeFileSync(file, src);
+}
+
+// One small target module per Paddock configuration (the harness takes module paths), written into the
+// work dir: each calls bench/paddock-target.mjs's createTarget with its options.
+function writeTargets(work, paddockTargets) {
+  const lib = pathToFileURL(join(dirname(fileURLToPath(import.meta.url)), '..', 'paddock-target.mjs')).href;
+  return paddockTargets.map((opts) => {
+    const name = `${opts.pg ? 'paddock-pg' : 'paddock'}${opts.workers ? `-w${opts.workers}` : ''}`;
+    const file = join(work, 'targets', `${name}.mjs`);
+    writeFileSync(
+      file,
+      `// Written by paddock bench/lib/peer.mjs.\nimport { createTarget as paddock } from '${lib}';\n` +
+        `export const createTarget = () => paddock(${JSON.stringify(opts)});\n`,
+    );
+    return file;
+  });
+}
+
 function patchBench(file) {
   let src = readFileSync(file, 'utf8');
   if (/argv\.scenarios|argv\['scenarios'\]/.test(src))
@@ -122,7 +161,7 @@ function patchBench(file) {
  * { code, stdout, rows, sanity, meta, workDir, resultsFile }.
  * @param {object} o
  * @param {string} o.repoRoot
- * @param {string[]} o.targetPaths absolute paths of bench/paddock-target.mjs (and paddock-pg-target.mjs)
+ * @param {object[]} o.paddockTargets  one createTarget options object per Paddock target ({ workers, pg })
  * @param {string[]} o.scenarios  harness scenarios to run (A, B, B-pub, C)
  * @param {number} o.durationS
  * @param {number[]} o.conc
@@ -143,6 +182,8 @@ export async function runPeer(o) {
   const work = join(tmpdir(), `paddock-peer-bench-${key.digest('hex').slice(0, 12)}`);
   copyTree(src, work);
   o.log(`peer harness copied from ${src} to ${work}; ${patchBench(join(work, 'bench.mjs'))}`);
+  patchProc(join(work, 'lib/proc.mjs'));
+  const targetPaths = writeTargets(work, o.paddockTargets);
   const installed = existsSync(join(work, 'node_modules/oidc-provider/package.json'));
   o.log(
     installed
@@ -153,7 +194,7 @@ export async function runPeer(o) {
   const args = [
     'run.sh',
     '--skip-floors',
-    `--targets=${['oidc-provider', ...o.targetPaths].join(',')}`,
+    `--targets=${['oidc-provider', ...targetPaths].join(',')}`,
     `--duration=${o.durationS}`,
     `--conc=${o.conc.join(',')}`,
     `--scenarios=${o.scenarios.join(',')}`,
