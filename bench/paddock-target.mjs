@@ -65,9 +65,9 @@ function freePort() {
 }
 
 // Runs one `paddock` CLI command to completion (bounded), returns stdout.
-function cli(args, { env, input, timeoutMs = 60_000 }) {
+function cli(args, { env, input, timeoutMs = 60_000, bin = CLI }) {
   return new Promise((resolveRun, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
+    const child = spawn(process.execPath, [bin, ...args], {
       cwd: REPO_ROOT,
       env,
       stdio: ['pipe', 'pipe', 'pipe'],
@@ -150,9 +150,12 @@ process.on('exit', () => {
  * @param {string} [opts.name]      the target's name in tables (default paddock, paddock-pg with pg)
  * @param {string[]} [opts.nodeArgs] extra node flags for the server (e.g. --cpu-prof)
  * @param {number} [opts.workers]  `paddock serve --workers N` (default: the server's own, one per core)
+ * @param {string} [opts.cli]      another build's bin/paddock.mjs to run (e.g. an older commit's, for a
+ *                                 before/after comparison); the minter still uses this checkout's modules
  */
 export async function createTarget(opts = {}) {
   const log = opts.log || ((m) => console.error(`[paddock-target] ${m}`));
+  const bin = opts.cli ? resolve(opts.cli) : CLI;
   const dataDir = mkdtempSync(join(tmpdir(), 'paddock-bench-'));
   let database;
   let child;
@@ -176,7 +179,7 @@ export async function createTarget(opts = {}) {
         '--data-dir',
         dataDir,
       ],
-      { env, input: password },
+      { env, input: password, bin },
     );
     const clientJson = await cli(
       [
@@ -197,7 +200,7 @@ export async function createTarget(opts = {}) {
         '--data-dir',
         dataDir,
       ],
-      { env },
+      { env, bin },
     );
     await cli(
       [
@@ -218,7 +221,7 @@ export async function createTarget(opts = {}) {
         '--data-dir',
         dataDir,
       ],
-      { env },
+      { env, bin },
     );
     const clientSecret = JSON.parse(clientJson).client_secret;
     if (!clientSecret) throw new Error(`clients add printed no client_secret: ${clientJson}`);
@@ -236,7 +239,7 @@ export async function createTarget(opts = {}) {
           ...(opts.nodeArgs || []),
           '--import',
           WATCHDOG,
-          CLI,
+          bin,
           'serve',
           '--host',
           '127.0.0.1',
