@@ -7,7 +7,10 @@
 // With --workers=N (N > 1) every worker writes its own profile; the summary adds them up (the primary,
 // which serves nothing, is left out) and "busy per response" is the workers' main threads together.
 //
-//   node bench/profile.mjs [--conc=50] [--duration=10] [--top=10] [--out=DIR] [--pg] [--workers=1]
+// --cli=PATH profiles another build's bin/paddock.mjs (e.g. an older commit's, unpacked elsewhere with
+// node_modules linked), for a before/after comparison under the same load.
+//
+//   node bench/profile.mjs [--conc=50] [--duration=10] [--top=10] [--out=DIR] [--pg] [--workers=1] [--cli=PATH]
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,6 +33,7 @@ const enc = encodeURIComponent;
 const t = await createTarget({
   pg: process.argv.includes('--pg'),
   workers: WORKERS,
+  cli: arg('cli', undefined),
   nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${OUT}`],
 });
 let result;
