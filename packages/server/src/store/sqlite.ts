@@ -303,7 +303,13 @@ export class SqliteDb implements Db {
 
   private async syncWal(): Promise<void> {
     for (let attempt = 0; ; attempt++) {
-      this.walFd ??= fs.openSync(this.walFile, 'r');
+      try {
+        this.walFd ??= fs.openSync(this.walFile, 'r');
+      } catch (err) {
+        // No WAL file: nothing was ever written to one, so nothing waits for the disk.
+        if ((err as { code?: string }).code === 'ENOENT') return;
+        throw storeError(err);
+      }
       const fd = this.walFd;
       await new Promise<void>((resolve, reject) =>
         fs.fdatasync(fd, (err) => (err ? reject(storeError(err)) : resolve())),
