@@ -65,9 +65,9 @@ function freePort() {
 }
 
 // Runs one `paddock` CLI command to completion (bounded), returns stdout.
-function cli(args, { env, input, timeoutMs = 60_000 }) {
+function cli(args, { env, input, timeoutMs = 60_000, bin = CLI }) {
   return new Promise((resolveRun, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
+    const child = spawn(process.execPath, [bin, ...args], {
       cwd: REPO_ROOT,
       env,
       stdio: ['pipe', 'pipe', 'pipe'],
@@ -149,9 +149,13 @@ process.on('exit', () => {
  * @param {boolean} [opts.pg]       run on a fresh PostgreSQL database (created here, dropped on stop)
  * @param {string} [opts.name]      the target's name in tables (default paddock, paddock-pg with pg)
  * @param {string[]} [opts.nodeArgs] extra node flags for the server (e.g. --cpu-prof)
+ * @param {number} [opts.workers]  `paddock serve --workers N` (default: the server's own, one per core)
+ * @param {string} [opts.cli]      another build's bin/paddock.mjs to run (e.g. an older commit's, for a
+ *                                 before/after comparison); the minter still uses this checkout's modules
  */
 export async function createTarget(opts = {}) {
   const log = opts.log || ((m) => console.error(`[paddock-target] ${m}`));
+  const bin = opts.cli ? resolve(opts.cli) : CLI;
   const dataDir = mkdtempSync(join(tmpdir(), 'paddock-bench-'));
   let database;
   let child;
@@ -175,7 +179,7 @@ export async function createTarget(opts = {}) {
         '--data-dir',
         dataDir,
       ],
-      { env, input: password },
+      { env, input: password, bin },
     );
     const clientJson = await cli(
       [
@@ -196,7 +200,7 @@ export async function createTarget(opts = {}) {
         '--data-dir',
         dataDir,
       ],
-      { env },
+      { env, bin },
     );
     await cli(
       [
@@ -217,7 +221,7 @@ export async function createTarget(opts = {}) {
         '--data-dir',
         dataDir,
       ],
-      { env },
+      { env, bin },
     );
     const clientSecret = JSON.parse(clientJson).client_secret;
     if (!clientSecret) throw new Error(`clients add printed no client_secret: ${clientJson}`);
@@ -235,7 +239,7 @@ export async function createTarget(opts = {}) {
           ...(opts.nodeArgs || []),
           '--import',
           WATCHDOG,
-          CLI,
+          bin,
           'serve',
           '--host',
           '127.0.0.1',
@@ -243,6 +247,7 @@ export async function createTarget(opts = {}) {
           String(port),
           '--data-dir',
           dataDir,
+          ...(opts.workers ? ['--workers', String(opts.workers)] : []),
         ],
         // stdin stays a pipe: the watchdog stops the server when it closes (i.e. when we are gone).
         { cwd: REPO_ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] },
@@ -280,7 +285,8 @@ export async function createTarget(opts = {}) {
       return out;
     };
     const target = {
-      name: opts.name || (database ? 'paddock-pg' : 'paddock'),
+      name: opts.name || `${database ? 'paddock-pg' : 'paddock'}${opts.workers ? `-w${opts.workers}` : ''}`,
+      workers: opts.workers,
       store: database ? 'postgresql' : 'sqlite',
       baseUrl,
       pid: server.pid,

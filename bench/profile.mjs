@@ -4,7 +4,13 @@
 // the server (SIGTERM: it exits cleanly and V8 writes the profile) and prints the top functions by
 // self time (bench/cpuprofile-top.mjs).
 //
-//   node bench/profile.mjs [--conc=50] [--duration=10] [--top=10] [--out=DIR] [--pg]
+// With --workers=N (N > 1) every worker writes its own profile; the summary adds them up (the primary,
+// which serves nothing, is left out) and "busy per response" is the workers' main threads together.
+//
+// --cli=PATH profiles another build's bin/paddock.mjs (e.g. an older commit's, unpacked elsewhere with
+// node_modules linked), for a before/after comparison under the same load.
+//
+//   node bench/profile.mjs [--conc=50] [--duration=10] [--top=10] [--out=DIR] [--pg] [--workers=1] [--cli=PATH]
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +24,7 @@ const arg = (name, fallback) =>
 const CONC = Number(arg('conc', 50));
 const DURATION = Math.min(Number(arg('duration', 10)), 60);
 const TOP = Number(arg('top', 10));
+const WORKERS = Number(arg('workers', 1));
 const OUT = arg('out', join(tmpdir(), `paddock-cpuprof-${Date.now()}`));
 mkdirSync(OUT, { recursive: true });
 
@@ -25,6 +32,8 @@ const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
 const enc = encodeURIComponent;
 const t = await createTarget({
   pg: process.argv.includes('--pg'),
+  workers: WORKERS,
+  cli: arg('cli', undefined),
   nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${OUT}`],
 });
 let result;
@@ -53,12 +62,31 @@ if (!files.length) {
   console.error(`no .cpuprofile in ${OUT} (did the server exit cleanly?)`);
   process.exit(1);
 }
-// The server's profile is the largest (the CLI's own short-lived processes write none here).
-const file = files
+// The server's profiles are the largest: one, or one per worker (the primary's is the smallest; the
+// CLI's own short-lived processes write none here).
+const chosen = files
   .map((f) => join(OUT, f))
-  .sort((a, b) => readFileSync(b).length - readFileSync(a).length)[0];
-console.log(`profile: ${file} (summary: the measured run only)`);
-const summary = summarise(JSON.parse(readFileSync(file, 'utf8')), TOP, window);
+  .sort((a, b) => readFileSync(b).length - readFileSync(a).length)
+  .slice(0, WORKERS);
+console.log(`profile: ${chosen.join(', ')} (summary: the measured run only)`);
+const parts = chosen.map((f) =>
+  summarise(JSON.parse(readFileSync(f, 'utf8')), Number.POSITIVE_INFINITY, window),
+);
+const byKey = new Map();
+for (const p of parts)
+  for (const r of p.rows) byKey.set(`${r.fn}\t${r.where}`, (byKey.get(`${r.fn}\t${r.where}`) ?? 0) + r.ms);
+const totalMs = parts.reduce((a, p) => a + p.totalMs, 0);
+const summary = {
+  totalMs,
+  idleMs: parts.reduce((a, p) => a + p.idleMs, 0),
+  rows: [...byKey.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, TOP)
+    .map(([key, ms]) => {
+      const [fn, where] = key.split('\t');
+      return { fn, where, ms, pct: (ms / totalMs) * 100 };
+    }),
+};
 console.log(
   `main thread busy per response: ${((summary.totalMs / result.responses) * 1000).toFixed(0)} µs (${summary.totalMs.toFixed(0)} ms busy / ${result.responses} responses)`,
 );

@@ -4,20 +4,17 @@
 // oidc-provider harness against Paddock in the same command for a side-by-side ratio.
 // See bench/README.md.
 //
-//   npm run bench -- [--duration=10] [--conc=10,50] [--warmup=3] [--peer] [--peer-only]
+//   npm run bench -- [--duration=10] [--conc=10,50] [--warmup=3] [--workers=1,2] [--peer] [--pg]
 //                    [--max-pool=150000] [--sqlite-synchronous=FULL|NORMAL] [--timeout=S]
 import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { cpus, loadavg } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 
 import { runLoad } from './lib/load.mjs';
 import { peerDir, runPeer } from './lib/peer.mjs';
 import { machineBusySeconds } from './lib/proc.mjs';
 import { createTarget, REPO_ROOT } from './paddock-target.mjs';
 
-const HERE = dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);
 
 // ---------------------------------------------------------------- options
@@ -25,8 +22,10 @@ const USAGE = `usage: npm run bench -- [options]
   --duration=S              seconds per measured load run (default 10)
   --conc=10,50              concurrencies (connections) to measure (default 10,50)
   --warmup=S                warm-up at c=10 before measuring, not reported (default 3)
-  --peer                    also run the oidc-provider peer harness with Paddock as a target
-  --peer-only               only the peer comparison (implies --peer)
+  --workers=1,2             paddock serve --workers counts to measure, each a row (default 1,2)
+  --peer                    instead of the standalone run: the oidc-provider peer harness with each
+                            Paddock configuration as a target, side by side
+  --peer-only               the same as --peer (kept for older command lines)
   --pg                      with --peer: also Paddock on PostgreSQL (a fresh database on 127.0.0.1:5432)
   --scenarios=A,B,B-pub,C   peer-harness scenarios (default all: refresh, code+PKCE, public code, bearer call)
   --max-pool=N              cap on pre-minted refresh tokens per run (default 150000)
@@ -47,6 +46,7 @@ const KNOWN = [
   'warmup',
   'peer',
   'peer-only',
+  'workers',
   'pg',
   'scenarios',
   'max-pool',
@@ -80,8 +80,14 @@ if (!CONC.length || CONC.some((c) => !Number.isInteger(c) || c < 1 || c > 1000))
   console.error(`--conc: expected comma-separated whole numbers from 1 to 1000, got "${argv.conc}"`);
   process.exit(2);
 }
-const PEER_ONLY = argv['peer-only'] === 'true';
-const PEER = PEER_ONLY || argv.peer === 'true';
+// The peer run measures scenario A too (with every Paddock configuration): --peer replaces the standalone run.
+const PEER = argv['peer-only'] === 'true' || argv.peer === 'true';
+const PEER_ONLY = PEER;
+const WORKERS = (argv.workers || '1,2').split(',').map(Number);
+if (!WORKERS.length || WORKERS.some((w) => !Number.isInteger(w) || w < 1 || w > 64)) {
+  console.error(`--workers: expected comma-separated whole numbers from 1 to 64, got "${argv.workers}"`);
+  process.exit(2);
+}
 const PG = argv.pg === 'true';
 const SCENARIOS = (argv.scenarios || 'A,B,B-pub,C').split(',');
 if (SCENARIOS.some((x) => !['A', 'B', 'B-pub', 'C'].includes(x))) {
@@ -235,10 +241,14 @@ function describe(r) {
 }
 
 // ---------------------------------------------------------------- standalone Paddock run
-async function benchPaddock() {
+async function benchPaddock(workers) {
   const rows = [];
   const problems = [];
-  target = await createTarget({ log: (m) => log(m), env: SYNC ? { PADDOCK_SQLITE_SYNCHRONOUS: SYNC } : {} });
+  target = await createTarget({
+    log: (m) => log(m),
+    workers,
+    env: SYNC ? { PADDOCK_SQLITE_SYNCHRONOUS: SYNC } : {},
+  });
   const t = target;
   try {
     log('sanity checks');
@@ -282,8 +292,8 @@ async function benchPaddock() {
         serverPid: t.pid,
       });
       log(`  ${describe(r)}`);
-      rows.push(r);
-      if (r.non2xx || r.errors) problems.push({ label: `c=${c}`, r });
+      rows.push({ ...r, workers });
+      if (r.non2xx || r.errors) problems.push({ label: `workers=${workers} c=${c}`, r });
       if (t.exited) throw new Error(`Paddock exited during the c=${c} run\n${serverReport(t)}`);
       rate = Math.max(rate, r.rps);
     }
@@ -310,6 +320,7 @@ function selfTable(rows) {
   return table(
     [
       'scenario',
+      'workers',
       'conc',
       'secs',
       'req/s',
@@ -323,9 +334,10 @@ function selfTable(rows) {
       'othCPU%',
       'tokens sent/pool',
     ],
-    [30, 4, 5, 8, 7, 7, 8, 7, 8, 7, 7, 7, 19],
+    [30, 7, 4, 5, 8, 7, 7, 8, 7, 8, 7, 7, 7, 19],
     rows.map((r) => [
       'A: refresh_token (rotation)',
+      r.workers,
       r.connections,
       r.windowS.toFixed(1),
       fmtInt(r.rps),
@@ -366,13 +378,22 @@ try {
       .map((x) => x.toFixed(2))
       .join(' ')}, machine busy before start ${busyBefore.toFixed(0)}% (of ${cpus().length * 100}%)`,
     `autocannon ${require('autocannon/package.json').version} in this process (HTTP/1.1 keep-alive, 1 request in flight per connection); ${DURATION} s per run, warm-up ${WARMUP_S} s at c=10`,
-    `Paddock: one process, embedded SQLite (WAL, synchronous=${SYNC || 'FULL (default)'}) in a fresh temp data dir, log level warn`,
+    `Paddock: paddock serve --workers ${WORKERS.join(' / ')}, embedded SQLite (WAL, synchronous=${SYNC || 'FULL (default)'}) in a fresh temp data dir, log level warn`,
   ].join('\n');
   log(header.replace(/\n/g, '\n  '));
 
   let self;
   if (!PEER_ONLY) {
-    self = await benchPaddock();
+    self = { rows: [], problems: [], checks: [], stderr: '', stdout: '' };
+    for (const workers of WORKERS) {
+      log(`Paddock with --workers ${workers}`);
+      const one = await benchPaddock(workers);
+      self.rows.push(...one.rows);
+      self.problems.push(...one.problems);
+      self.checks.push(...one.checks);
+      self.stderr += one.stderr;
+      self.stdout += one.stdout;
+    }
     await unlessStopping();
     console.log(`\n${header}\n`);
     console.log(selfTable(self.rows));
@@ -380,10 +401,10 @@ try {
       '\nreq/s = responses / traffic window (secs: start to last response); p50/p99 exact, over every response;',
     );
     console.log(
-      'non-2xx = HTTP responses other than 2xx; sock err = socket errors + timeouts (10 s); srvCPU% = Paddock process',
+      'non-2xx = HTTP responses other than 2xx; sock err = socket errors + timeouts (10 s); srvCPU% = Paddock process tree',
     );
     console.log(
-      '(all threads; 100 = one core); genCPU% = this process (autocannon); othCPU% = the rest of the machine (200 in all).',
+      '(primary + workers, all threads; 100 = one core); genCPU% = this process (autocannon); othCPU% = the rest of the machine (200 in all).',
     );
     console.log(
       `* = other work used more than ${QUIET_PCT}% of a core during that run: contended, read it as a lower bound.`,
@@ -412,7 +433,10 @@ try {
     log(`peer comparison (budget ${budgetS.toFixed(0)} s)`);
     const peer = await runPeer({
       repoRoot: REPO_ROOT,
-      targetPaths: [join(HERE, 'paddock-target.mjs'), ...(PG ? [join(HERE, 'paddock-pg-target.mjs')] : [])],
+      paddockTargets: [
+        ...WORKERS.map((workers) => ({ workers })),
+        ...(PG ? WORKERS.map((workers) => ({ workers, pg: true })) : []),
+      ],
       scenarios: SCENARIOS,
       durationS: DURATION,
       conc: CONC,
@@ -499,7 +523,7 @@ try {
               'peer cpu ms/req',
               'othCPU%',
             ],
-            [8, 10, 4, 9, 7, 7, 10, 7, Math.max(12, peerName.length + 6), 7, 7, 10, 7, 7, 10, 15, 7],
+            [8, 13, 4, 9, 7, 7, 10, 7, Math.max(12, peerName.length + 6), 7, 7, 10, 7, 7, 10, 15, 7],
             out,
           ),
         );

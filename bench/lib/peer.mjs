@@ -24,7 +24,8 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 export function peerDir(repoRoot) {
   // The harness is not part of this repository: its directory is given, absolute or relative to the repo.
@@ -91,14 +92,60 @@ const PATCHES = [
   ],
   [
     '    target.verifyInput = await collectVerifyInput(target);',
-    "    if (SCENARIO_ON('C')) target.verifyInput = await collectVerifyInput(target);",
+    "    if (SCENARIO_ON('C') && !target.bearer) target.verifyInput = await collectVerifyInput(target);",
   ],
   ['  for (const sc of SCENARIOS) {', '  for (const sc of SCENARIOS.filter((s) => SCENARIO_ON(s.id))) {'],
   [
+    // Targets with their own bearer row (Paddock's) skip the harness's resource server on their tokens:
+    // only the peer's row is compared, and each skipped target saves ~30 s.
     "// Scenario C: verification cost of each target's access tokens, with the targets stopped.\nfor (const target of targets) {",
-    "// Scenario C: verification cost of each target's access tokens, with the targets stopped.\nfor (const target of (SCENARIO_ON('C') ? targets : [])) {",
+    "// Scenario C: verification cost of each target's access tokens, with the targets stopped.\nfor (const target of (SCENARIO_ON('C') ? targets.filter((t) => !t.bearer) : [])) {",
+  ],
+  [
+    // Pools of 1.5 x the best rate so far x duration (+ 3000) instead of 2 x: minting is most of a run's
+    // overhead (Paddock's minter does ~5,000 tokens/s), and the best rate is updated after every run.
+    '    const n = Math.min(400_000, Math.ceil(rate * DURATION * 2) + 3000);',
+    '    const n = Math.min(400_000, Math.ceil(rate * DURATION * 1.5) + 3000);',
   ],
 ];
+
+// The harness's CPU column reads the server's PID alone; Paddock with workers is a primary (idle) and its
+// worker processes: the copy's procCpuSeconds sums the whole process tree (bench/lib/proc.mjs), which for
+// a single-process server such as the peer is the same figure as before.
+function patchProc(file) {
+  const before = 'export function procCpuSeconds(pid) {';
+  let src = readFileSync(file, 'utf8');
+  const first = src.indexOf(before);
+  if (first < 0 || src.indexOf(before, first + 1) >= 0)
+    throw new Error(
+      `cannot make ${file} count process trees: expected exactly one "${before}" (update patchProc in bench/lib/peer.mjs)`,
+    );
+  const ours = pathToFileURL(join(dirname(fileURLToPath(import.meta.url)), 'proc.mjs')).href;
+  src =
+    src.slice(0, first) +
+    `// [patched by paddock bench/lib/peer.mjs] CPU of the process and all its descendants.\n` +
+    `import { procCpuSeconds as treeCpuSeconds } from '${ours}';\n` +
+    'export function procCpuSeconds(pid) {\n  return treeCpuSeconds(pid);\n}\n' +
+    'export function procCpuSecondsOneProcess(pid) {' +
+    src.slice(first + before.length);
+  writeFileSync(file, src);
+}
+
+// One small target module per Paddock configuration (the harness takes module paths), written into the
+// work dir: each calls bench/paddock-target.mjs's createTarget with its options.
+function writeTargets(work, paddockTargets) {
+  const lib = pathToFileURL(join(dirname(fileURLToPath(import.meta.url)), '..', 'paddock-target.mjs')).href;
+  return paddockTargets.map((opts) => {
+    const name = `${opts.pg ? 'paddock-pg' : 'paddock'}${opts.workers ? `-w${opts.workers}` : ''}`;
+    const file = join(work, 'targets', `${name}.mjs`);
+    writeFileSync(
+      file,
+      `// Written by paddock bench/lib/peer.mjs.\nimport { createTarget as paddock } from '${lib}';\n` +
+        `export const createTarget = () => paddock(${JSON.stringify(opts)});\n`,
+    );
+    return file;
+  });
+}
 
 function patchBench(file) {
   let src = readFileSync(file, 'utf8');
@@ -122,7 +169,7 @@ function patchBench(file) {
  * { code, stdout, rows, sanity, meta, workDir, resultsFile }.
  * @param {object} o
  * @param {string} o.repoRoot
- * @param {string[]} o.targetPaths absolute paths of bench/paddock-target.mjs (and paddock-pg-target.mjs)
+ * @param {object[]} o.paddockTargets  one createTarget options object per Paddock target ({ workers, pg })
  * @param {string[]} o.scenarios  harness scenarios to run (A, B, B-pub, C)
  * @param {number} o.durationS
  * @param {number[]} o.conc
@@ -143,6 +190,8 @@ export async function runPeer(o) {
   const work = join(tmpdir(), `paddock-peer-bench-${key.digest('hex').slice(0, 12)}`);
   copyTree(src, work);
   o.log(`peer harness copied from ${src} to ${work}; ${patchBench(join(work, 'bench.mjs'))}`);
+  patchProc(join(work, 'lib/proc.mjs'));
+  const targetPaths = writeTargets(work, o.paddockTargets);
   const installed = existsSync(join(work, 'node_modules/oidc-provider/package.json'));
   o.log(
     installed
@@ -153,7 +202,7 @@ export async function runPeer(o) {
   const args = [
     'run.sh',
     '--skip-floors',
-    `--targets=${['oidc-provider', ...o.targetPaths].join(',')}`,
+    `--targets=${['oidc-provider', ...targetPaths].join(',')}`,
     `--duration=${o.durationS}`,
     `--conc=${o.conc.join(',')}`,
     `--scenarios=${o.scenarios.join(',')}`,

@@ -63,6 +63,7 @@ export async function startServer(
   const ctx = await createContext(config, clock);
   const { store, keys } = ctx;
   const app = await buildApp(ctx, options);
+  store.db.checkpointInBackground?.();
   keys.startRefreshing(config.keys.refreshInterval, app.log);
   const sweep = setInterval(() => void sweepExpired(ctx, app.log), 3600_000);
   sweep.unref();

@@ -97,7 +97,7 @@ describe('paddock --help and usage errors', () => {
       if (c.commands.length === 0) leaves.push([path, c]);
       for (const sub of c.commands) walk(sub, `${path} ${sub.name()}`.trim());
     };
-    walk(buildProgram(), '');
+    walk(await buildProgram(), '');
     assert.deepEqual(leaves.map(([p]) => p).sort(), [
       'audit',
       'clients add',

@@ -1,6 +1,7 @@
 // The Store on both databases: migrations (also when several processes start at once), atomic counters,
 // and secrets stored only as hashes.
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import { after, describe, test } from 'node:test';
 import { loadConfig } from '../src/config.ts';
 import { mask } from '../src/oauth/masking.ts';
@@ -128,17 +129,62 @@ for (const backend of backends) {
 }
 
 describe('SQLite durability', () => {
-  test('WAL with synchronous=FULL by default, in one file in the data dir', async () => {
+  test('WAL in one file in the data dir; by default a commit is answered only once the WAL is on disk', async () => {
     const env = { PADDOCK_DATA_DIR: tmpDir() };
     const config = loadConfig(env);
     const store = await openStore(config, 0);
+    const synced: { file: string; done: number }[] = [];
+    const original = fs.fdatasync;
+    // Every fdatasync of the process, made slow and recorded with the file it synced.
+    fs.fdatasync = ((fd: number, cb: (err: NodeJS.ErrnoException | null) => void) =>
+      setTimeout(
+        () =>
+          original(fd, (err) => {
+            synced.push({ file: fs.readlinkSync(`/proc/self/fd/${fd}`), done: performance.now() });
+            cb(err);
+          }),
+        150,
+      )) as unknown as typeof fs.fdatasync;
     try {
       const [mode] = await store.db.all<{ journal_mode: string }>('PRAGMA journal_mode');
-      const [sync] = await store.db.all<{ synchronous: number }>('PRAGMA synchronous');
       assert.equal(mode!.journal_mode, 'wal');
-      assert.equal(sync!.synchronous, 2);
       assert.ok(sqliteFile(config).startsWith(env.PADDOCK_DATA_DIR));
+      await store.db.exec('CREATE TABLE durable_probe (x INTEGER)');
+      const written = synced.length;
+      await store.db.run('INSERT INTO durable_probe (x) VALUES (1)');
+      const answered = performance.now();
+      assert.ok(synced.length > written, 'a write outside a transaction is synced before it is answered');
+      const last = synced[synced.length - 1]!;
+      assert.equal(last.file, `${sqliteFile(config)}-wal`);
+      assert.ok(last.done <= answered);
+      synced.length = 0;
+      await store.db.transaction((q) => q.run('INSERT INTO durable_probe (x) VALUES (2)'));
+      assert.equal(synced.length, 1, 'the transaction was answered after one fdatasync of the WAL');
+      assert.equal(synced[0]!.file, `${sqliteFile(config)}-wal`);
     } finally {
+      fs.fdatasync = original;
+      await store.close();
+    }
+  });
+
+  test('PADDOCK_SQLITE_SYNCHRONOUS=NORMAL: commits are not synced one by one', async () => {
+    const store = await openStore(
+      loadConfig({ PADDOCK_DATA_DIR: tmpDir(), PADDOCK_SQLITE_SYNCHRONOUS: 'NORMAL' }),
+      0,
+    );
+    let syncs = 0;
+    const original = fs.fdatasync;
+    fs.fdatasync = ((fd: number, cb: (err: NodeJS.ErrnoException | null) => void) => {
+      syncs++;
+      original(fd, cb);
+    }) as unknown as typeof fs.fdatasync;
+    try {
+      await store.db.exec('CREATE TABLE probe (x INTEGER)');
+      await store.db.transaction((q) => q.run('INSERT INTO probe (x) VALUES (1)'));
+      await store.db.run('INSERT INTO probe (x) VALUES (2)');
+      assert.equal(syncs, 0);
+    } finally {
+      fs.fdatasync = original;
       await store.close();
     }
   });

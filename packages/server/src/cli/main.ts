@@ -1,15 +1,22 @@
 import { Command, CommanderError } from 'commander';
 import { type Config, ConfigError, endpoints } from '../config.ts';
-import { DEMO, seedDemo } from '../dev/seed.ts';
+import type { DEMO as Demo } from '../dev/seed.ts';
 import { mask } from '../oauth/masking.ts';
 import { migrate } from '../store/migrations.ts';
-import { auditCommand } from './audit.ts';
-import { clientsCommand } from './clients.ts';
 import { configFrom, now, withCommon, withStore } from './common.ts';
-import { keysCommand } from './keys.ts';
 import { CliError, print } from './output.ts';
-import { sessionsCommand } from './sessions.ts';
-import { usersCommand } from './users.ts';
+
+/**
+ * The command groups, each in its module, imported only when its group runs (or for the full command
+ * list: --help, an unknown or missing command): a command pays for its own code alone.
+ */
+const GROUPS: Record<string, () => Promise<(program: Command) => void>> = {
+  clients: async () => (await import('./clients.ts')).clientsCommand,
+  users: async () => (await import('./users.ts')).usersCommand,
+  sessions: async () => (await import('./sessions.ts')).sessionsCommand,
+  keys: async () => (await import('./keys.ts')).keysCommand,
+  audit: async () => (await import('./audit.ts')).auditCommand,
+};
 
 interface ServeFlags {
   host?: string;
@@ -37,7 +44,8 @@ async function serve(flags: ServeFlags, seed: boolean): Promise<void> {
   const workers = cluster.workerCount(flags.workers, process.env.PADDOCK_WORKERS, seed ? 1 : cluster.cores());
   if (cluster.isWorker()) return serveOne(config, true, false);
   // Demo data is in place before the first request can arrive.
-  if (seed) await withStore(flags, (store) => seedDemo(store, now()));
+  const demo = seed ? await import('../dev/seed.ts') : undefined;
+  if (demo) await withStore(flags, (store) => demo.seedDemo(store, now()));
   if (workers === 1) {
     await serveOne(config, false, seed);
   } else {
@@ -58,7 +66,7 @@ async function serve(flags: ServeFlags, seed: boolean): Promise<void> {
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   }
-  if (seed) process.stdout.write(devBanner(config.issuer, endpoints(config)));
+  if (demo) process.stdout.write(devBanner(demo.DEMO, config.issuer, endpoints(config)));
 }
 
 /** One process serving: the whole server, or one worker of several (without the admin listener). */
@@ -103,7 +111,7 @@ async function serveOne(config: Config, worker: boolean, dev: boolean): Promise<
   process.on('SIGTERM', stop);
 }
 
-function devBanner(issuer: string, urls: ReturnType<typeof endpoints>): string {
+function devBanner(DEMO: typeof Demo, issuer: string, urls: ReturnType<typeof endpoints>): string {
   const tokenUrl = urls.token;
   const secret = mask(DEMO.headlessSecret, DEMO.headlessClient);
   const password = mask(DEMO.password, DEMO.username);
@@ -129,7 +137,14 @@ curl -s ${tokenUrl} --data-urlencode grant_type=password_limited --data-urlencod
 `;
 }
 
-export function buildProgram(): Command {
+/** The commands defined here, which need no group. */
+const OWN = new Set(['serve', 'dev', 'migrate']);
+
+/**
+ * The program: every command, or with `only` the one group a command line names (the others are left
+ * out, not loaded).
+ */
+export async function buildProgram(only?: string): Promise<Command> {
   const program = new Command('paddock')
     .description('Paddock: an OAuth 2.1 authorization server')
     .showHelpAfterError(false)
@@ -152,16 +167,22 @@ export function buildProgram(): Command {
         print({ schema_version: Number(row[0]?.v ?? 0), applied }, !!o.json);
       }),
   );
-  clientsCommand(program);
-  usersCommand(program);
-  sessionsCommand(program);
-  keysCommand(program);
-  auditCommand(program);
+  const groups =
+    only === undefined
+      ? Object.keys(GROUPS)
+      : only in GROUPS
+        ? [only]
+        : OWN.has(only)
+          ? []
+          : Object.keys(GROUPS);
+  const define = await Promise.all(groups.map((name) => GROUPS[name]!()));
+  for (const d of define) d(program);
   return program;
 }
 
 export async function main(argv: string[]): Promise<void> {
-  const program = buildProgram();
+  // The first word after the program is the command (no option comes before it).
+  const program = await buildProgram(argv[2]);
   program.configureOutput({ writeErr: (s) => process.stderr.write(s) });
   // Commander's own messages are suppressed (fail() prints one line instead); remember which command
   // tried to print its help for a missing subcommand, which commander reports only as "(outputHelp)".

@@ -46,6 +46,8 @@ export interface Db extends Queryable {
   observer?: DbObserver;
   /** PostgreSQL only: how many pooled connections are open, idle and awaited. */
   poolStats?(): PoolStats;
+  /** SQLite: a serving process moves WAL checkpoints off its event loop (see SqliteDb). */
+  checkpointInBackground?(): void;
   /** Runs fn in one transaction: committed when it resolves, rolled back when it throws. */
   transaction<T>(fn: (tx: Queryable) => Promise<T>, options?: TransactionOptions): Promise<T>;
   close(): Promise<void>;

@@ -2,7 +2,6 @@ import path from 'node:path';
 import type { Config } from '../config.ts';
 import { privateDataDir } from './data-dir.ts';
 import { migrate } from './migrations.ts';
-import { PostgresDb } from './postgres.ts';
 import { SqliteDb } from './sqlite.ts';
 import { Store } from './store.ts';
 
@@ -20,8 +19,9 @@ export async function openStore(
   options: { migrate?: boolean } = {},
 ): Promise<Store> {
   if (!config.databaseUrl) privateDataDir(config.dataDir);
+  // The PostgreSQL driver is loaded only for PostgreSQL (a SQLite command line does not pay for it).
   const db = config.databaseUrl
-    ? new PostgresDb(config.databaseUrl, {
+    ? new (await import('./postgres.ts')).PostgresDb(config.databaseUrl, {
         poolSize: config.pgPoolSize,
         timeoutMs: config.storeTimeout * 1000,
       })

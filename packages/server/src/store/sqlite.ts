@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import { Checkpointer } from './checkpointer.ts';
 import { makePrivate, privateFile } from './data-dir.ts';
 import {
   type Db,
@@ -21,9 +22,21 @@ interface PendingTransaction {
   reject: (err: unknown) => void;
 }
 
+/** How often a write transaction asks again for the write lock another process holds. */
+const LOCK_POLL_MS = 1;
+
 /**
  * better-sqlite3 is synchronous; the Db interface is async so both stores share one code path.
  * A transaction holds a queue so that no other request's statements run inside it while it awaits.
+ *
+ * Durability (synchronous FULL, the default): SQLite runs with synchronous=NORMAL, so a COMMIT writes the
+ * WAL without waiting for the disk, and this class then fdatasyncs the WAL file on libuv's thread pool
+ * before any caller of that transaction hears of success. Once that returns, every frame written before
+ * it (the commit's, and any earlier one) is on stable storage: what a 200 carries is as durable as with
+ * SQLite's own FULL. What changes is where the wait happens: not on the event loop, and not while
+ * holding the write lock, so the next group commit (of this process or another worker) proceeds while
+ * the disk writes, and concurrent syncs share one fdatasync. Another connection may see a commit a few
+ * milliseconds before it is on disk; nobody is told it succeeded before it is.
  */
 export class SqliteDb implements Db {
   readonly dialect = 'sqlite' as const;
@@ -32,15 +45,25 @@ export class SqliteDb implements Db {
   private readonly statements = new Map<string, Statement>();
   private queue: Promise<void> = Promise.resolve();
   private inTransaction = false;
+  private idle: Promise<void> = Promise.resolve();
+  private becameIdle: () => void = () => {};
   private pending: PendingTransaction[] = [];
   private batchScheduled = false;
+  /** fdatasync the WAL after each COMMIT before answering (synchronous FULL). */
+  private readonly syncCommits: boolean;
+  private readonly walFile: string;
+  private walFd: number | undefined;
+  /** The last fdatasync started or queued, and the one queued (not yet started) that newcomers join. */
+  private flushChain: Promise<void> = Promise.resolve();
+  private flushQueued: Promise<void> | undefined;
+  private checkpointer: Checkpointer | undefined;
 
   /**
    * @param busyTimeoutMs how long a statement waits for another process's write lock before the request
    *   is answered 503 (a long admin command or backup holds it)
    */
   constructor(
-    file: string,
+    private readonly file: string,
     synchronous: 'FULL' | 'NORMAL',
     private readonly busyTimeoutMs: number,
   ) {
@@ -53,7 +76,10 @@ export class SqliteDb implements Db {
     makePrivate(`${file}-shm`);
     this.db = new Database(file);
     this.useWal();
-    this.db.pragma(`synchronous = ${synchronous}`);
+    this.walFile = `${file}-wal`;
+    this.syncCommits = synchronous === 'FULL';
+    // FULL is kept by flush() after each COMMIT, off the event loop and outside the write lock.
+    this.db.pragma('synchronous = NORMAL');
     // No synchronous busy wait: it would block the event loop, and with it whoever holds the lock in
     // this process. A busy database is retried asynchronously instead (see retryBusy).
     this.db.pragma('busy_timeout = 0');
@@ -88,16 +114,19 @@ export class SqliteDb implements Db {
     return st;
   }
 
-  /** Runs fn, retrying while another connection holds the write lock, without blocking the event loop. */
-  private async retryBusy<T>(fn: () => T, unbounded = false): Promise<T> {
-    const deadline = unbounded ? Number.POSITIVE_INFINITY : Date.now() + this.busyTimeoutMs;
-    for (let delay = 1; ; delay = Math.min(delay * 2, 50)) {
+  /**
+   * Runs fn, retrying every millisecond while another connection holds the write lock (see begin()),
+   * without blocking the event loop.
+   */
+  private async retryBusy<T>(fn: () => T): Promise<T> {
+    const deadline = Date.now() + this.busyTimeoutMs;
+    for (;;) {
       try {
         return fn();
       } catch (err) {
         if ((err as { code?: string }).code !== 'SQLITE_BUSY' || Date.now() > deadline) throw storeError(err);
       }
-      await new Promise((r) => setTimeout(r, delay * (0.5 + Math.random())));
+      await new Promise((r) => setTimeout(r, LOCK_POLL_MS));
     }
   }
 
@@ -110,8 +139,21 @@ export class SqliteDb implements Db {
     exec: async (sql: string) => unbusy(() => void this.db.exec(sql)),
   };
 
+  /** Statements outside a transaction wait only while this connection is inside one. */
   private async waitIdle(): Promise<void> {
-    while (this.inTransaction || this.batchScheduled) await this.queue;
+    while (this.inTransaction) await this.idle;
+  }
+
+  private setInTransaction(on: boolean): void {
+    this.inTransaction = on;
+    if (on) this.idle = new Promise<void>((r) => (this.becameIdle = r));
+    else this.becameIdle();
+  }
+
+  /** A write outside a transaction commits by itself: durable before its caller hears of it, as a batch. */
+  private async durable<T>(st: Statement, result: T): Promise<T> {
+    if (this.syncCommits && !st.readonly) await this.flush();
+    return result;
   }
 
   async all<T>(sql: string, params: readonly Param[] = []): Promise<T[]> {
@@ -119,7 +161,7 @@ export class SqliteDb implements Db {
     if (this.inTransaction) await this.waitIdle();
     const st = this.prepare(sql);
     try {
-      return await this.retryBusy(() => st.all(...params) as T[]);
+      return await this.durable(st, await this.retryBusy(() => st.all(...params) as T[]));
     } finally {
       this.observer?.query(performance.now() - start);
     }
@@ -130,7 +172,7 @@ export class SqliteDb implements Db {
     if (this.inTransaction) await this.waitIdle();
     const st = this.prepare(sql);
     try {
-      return await this.retryBusy(() => st.run(...params).changes);
+      return await this.durable(st, await this.retryBusy(() => st.run(...params).changes));
     } finally {
       this.observer?.query(performance.now() - start);
     }
@@ -158,19 +200,42 @@ export class SqliteDb implements Db {
     });
   }
 
+  /**
+   * BEGIN IMMEDIATE, asking again every millisecond while another process holds the write lock: that
+   * process lets go between two of its group commits, a window of a few milliseconds, which a growing
+   * back-off would mostly miss (and then wait tens of milliseconds more). The event loop stays free
+   * meanwhile, for reads and for transactions joining the batch.
+   */
+  private async begin(): Promise<void> {
+    const begin = this.prepare('BEGIN IMMEDIATE');
+    const deadline = Date.now() + this.busyTimeoutMs;
+    for (;;) {
+      try {
+        begin.run();
+        return;
+      } catch (err) {
+        const busy = (err as { code?: string }).code === 'SQLITE_BUSY';
+        if (!busy || (Date.now() > deadline && !this.pending.some((item) => item.unbounded)))
+          throw storeError(err);
+      }
+      await new Promise((r) => setTimeout(r, LOCK_POLL_MS));
+    }
+  }
+
   private async runBatch(): Promise<void> {
-    this.batchScheduled = false;
-    const batch = this.pending;
-    this.pending = [];
-    this.observer?.batch(batch.length);
-    this.inTransaction = true;
+    let batch: PendingTransaction[] = [];
     const outcomes: { ok: boolean; value: unknown }[] = [];
     try {
-      const begin = this.prepare('BEGIN IMMEDIATE');
-      await this.retryBusy(
-        () => begin.run(),
-        batch.some((item) => item.unbounded),
-      );
+      try {
+        await this.begin();
+      } finally {
+        // Whatever arrived while waiting for the lock runs in this batch.
+        this.batchScheduled = false;
+        batch = this.pending;
+        this.pending = [];
+      }
+      this.setInTransaction(true);
+      this.observer?.batch(batch.length);
       for (const item of batch) {
         this.prepare('SAVEPOINT paddock_tx').run();
         try {
@@ -185,34 +250,100 @@ export class SqliteDb implements Db {
       }
       const commit = this.prepare('COMMIT');
       await this.retryBusy(() => commit.run());
+      this.checkpointer?.committed();
     } catch (err) {
       try {
         if (this.db.inTransaction) this.prepare('ROLLBACK').run();
       } catch {
         // Nothing better to do if even ROLLBACK fails; every caller must still hear of the failure.
       }
-      this.inTransaction = false;
+      if (this.inTransaction) this.setInTransaction(false);
       for (const item of batch) {
         this.observer?.transaction(performance.now() - item.start);
         item.reject(storeError(err));
       }
       return;
     }
-    this.inTransaction = false;
-    batch.forEach((item, i) => {
-      this.observer?.transaction(performance.now() - item.start);
-      const o = outcomes[i]!;
-      if (o.ok) item.resolve(o.value);
-      else item.reject(o.value);
+    this.setInTransaction(false);
+    // The next batch may begin now; this one's callers hear of it once the commit is on disk.
+    const settle = () =>
+      batch.forEach((item, i) => {
+        this.observer?.transaction(performance.now() - item.start);
+        const o = outcomes[i]!;
+        if (o.ok) item.resolve(o.value);
+        else item.reject(o.value);
+      });
+    if (!this.syncCommits) return settle();
+    this.flush().then(settle, (err: unknown) => {
+      // Committed, but not known to be on disk (the disk failed): nobody may count on it.
+      for (const item of batch) {
+        this.observer?.transaction(performance.now() - item.start);
+        item.reject(storeError(err));
+      }
     });
+  }
+
+  /**
+   * Resolves once everything written to the WAL before the call is on stable storage. A sync already
+   * running may have started before the caller's writes, so a caller joins the next one not yet started
+   * (one fdatasync for every commit that came meanwhile).
+   */
+  private flush(): Promise<void> {
+    if (this.flushQueued) return this.flushQueued;
+    const next = this.flushChain
+      .catch(() => {})
+      .then(() => {
+        this.flushQueued = undefined;
+        return this.syncWal();
+      });
+    this.flushQueued = next;
+    this.flushChain = next;
+    return next;
+  }
+
+  private async syncWal(): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        this.walFd ??= fs.openSync(this.walFile, 'r');
+      } catch (err) {
+        // No WAL file: nothing was ever written to one, so nothing waits for the disk.
+        if ((err as { code?: string }).code === 'ENOENT') return;
+        throw storeError(err);
+      }
+      const fd = this.walFd;
+      await new Promise<void>((resolve, reject) =>
+        fs.fdatasync(fd, (err) => (err ? reject(storeError(err)) : resolve())),
+      );
+      // The WAL file is removed only when the last connection closes; should it have been replaced
+      // anyway, the sync went to the old file: sync the current one.
+      if (fs.fstatSync(fd).nlink > 0 || attempt > 0) return;
+      fs.closeSync(fd);
+      this.walFd = undefined;
+    }
   }
 
   async exec(sql: string): Promise<void> {
     if (this.inTransaction) await this.waitIdle();
     await this.retryBusy(() => this.db.exec(sql));
+    if (this.syncCommits) await this.flush();
+  }
+
+  /**
+   * For a serving process: checkpoints (copying the WAL into the database file, and syncing both) run
+   * on a thread of their own, on their own connection, instead of inside whichever COMMIT crosses
+   * wal_autocheckpoint, where they would stop the event loop for as long as the disk takes. They do not
+   * hold the write lock, so commits go on meanwhile. Should the thread fail, COMMITs checkpoint again.
+   */
+  checkpointInBackground(): void {
+    this.checkpointer ??= new Checkpointer(this.file, this.db);
   }
 
   async close(): Promise<void> {
+    await this.checkpointer?.close();
+    this.checkpointer = undefined;
+    await this.flushChain.catch(() => {});
+    if (this.walFd !== undefined) fs.closeSync(this.walFd);
+    this.walFd = undefined;
     this.db.close();
   }
 }
