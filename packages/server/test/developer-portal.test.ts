@@ -358,7 +358,7 @@ describe('developer portal over HTTP (PADDOCK_SELF_SERVICE=on)', () => {
     assert.ok(!again.text.includes(secret));
     assert.match(again.text, /shown once/);
 
-    // The secret works: the operator puts the developer on the access list (invitations come later).
+    // The operator's allow-user puts the developer on the access list directly, as before invitations.
     const owner = (await store.users.byId((await store.getClient(id))!.owner_user_id!))!;
     await cliOk(['clients', 'allow-user', id, owner.username], { env: env() });
     const access = await b.open(`${server.url}${PORTAL}/clients/${id}`);
