@@ -79,3 +79,14 @@ export function accessView(p: {
     inviteEmail: p.inviteEmail ?? '',
   };
 }
+
+/** Both branches of each section, for ui/developer-pages.ts's rendering check at load. */
+export const SAMPLE_ACCESS = [
+  accessView({
+    overlapEnds: 'o',
+    overlap: '24h',
+    accessList: ['u'],
+    invitations: [{ username: 'u', status: 's', expires: 'e' }],
+  }),
+  accessView({ overlapEnds: '', overlap: '0', accessList: [], invitations: [] }),
+] as const;

@@ -8,7 +8,7 @@ import {
   ACCESS_SECTION,
   ACCESS_STYLE,
   type AccessView,
-  accessView,
+  SAMPLE_ACCESS,
   SECRET_SECTION,
 } from './developer-access.ts';
 import { formAction, ICON_ALERT, ICON_INFO, initialOf, LAYOUT } from './pages.ts';
@@ -361,12 +361,7 @@ export function deletePage(p: {
   });
   secretPage({ client_id: 'c', client_name: 'c', clientUrl: '/' });
   const actions = { update: '/', rotate: '/', invite: '/', disable: '/', enable: '/' };
-  const access = accessView({
-    overlapEnds: 'o',
-    overlap: '24h',
-    accessList: ['u'],
-    invitations: [{ username: 'u', status: 's', expires: 'e' }],
-  });
+  const [access, noAccess] = SAMPLE_ACCESS;
   const page = {
     links: { ...links, delete: '/' },
     actions,
@@ -383,7 +378,7 @@ export function deletePage(p: {
   clientPage({
     ...page,
     client: { ...summary, status: 'disabled' },
-    access: accessView({ overlapEnds: '', overlap: '0', accessList: [], invitations: [] }),
+    access: noAccess,
     awaitingReview: true,
   });
   clientPage({
