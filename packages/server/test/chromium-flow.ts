@@ -34,6 +34,13 @@ export async function fillPassword(page: Page, user: { username: string; passwor
   await page.getByRole('button', { name: 'Sign in' }).click();
 }
 
+/** Signs in on the account page's own sign-in, in this page; waits for the account page. */
+export async function signInOnAccountPage(page: Page, server: TestServer, user: TestUser) {
+  await page.goto(`${server.url}/oauth2/account`);
+  await fillPassword(page, user);
+  await page.getByRole('heading', { name: 'Your account' }).waitFor();
+}
+
 export interface Outcome {
   askedPassword: boolean;
   askedCode: boolean;

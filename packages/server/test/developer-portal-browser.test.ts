@@ -11,7 +11,9 @@ import { after, before, describe, test } from 'node:test';
 import type { Browser, BrowserContextOptions, Page } from 'playwright-core';
 import { mask } from '../src/oauth/masking.ts';
 import { launchChromium, chromiumSkip as skip } from './chromium.ts';
+import { fillPassword, signInOnAccountPage } from './chromium-flow.ts';
 import { pkcePair } from './code-flow.ts';
+import { headlessOf, login } from './fixtures.ts';
 import { newUser, type TestUser } from './flow.ts';
 import { noteSecret, OUTPUT, post, startInProcess, type TestServer } from './helpers.ts';
 
@@ -42,9 +44,7 @@ async function developer(): Promise<TestUser> {
 async function openPortal(page: Page, user: TestUser) {
   await page.goto(`${server.url}/oauth2/developer`);
   assert.equal(new URL(page.url()).pathname, '/oauth2/account/login');
-  await page.getByLabel('Email').fill(user.username);
-  await page.getByLabel('Password').fill(user.password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await fillPassword(page, user);
   await page.getByRole('heading', { name: 'Your clients' }).waitFor();
   assert.equal(new URL(page.url()).pathname, '/oauth2/developer');
 }
@@ -93,6 +93,15 @@ async function codeFlow(page: Page, clientId: string, clientSecret?: string) {
     code_verifier: verifier,
     ...(clientSecret ? { client_secret: clientSecret } : {}),
   });
+}
+
+/** Invites a user by email on the client's page; returns the invitation's row. */
+async function invite(page: Page, email: string) {
+  const access = page.getByRole('region', { name: 'Access list' });
+  await access.getByLabel('Email address').fill(email);
+  await access.getByRole('button', { name: 'Invite' }).click();
+  await page.getByText(`Invited ${email}`).waitFor();
+  return access.getByRole('list', { name: 'Invitations' }).getByRole('listitem').filter({ hasText: email });
 }
 
 describe('developer portal in Chromium', { skip }, () => {
@@ -171,6 +180,49 @@ describe('developer portal in Chromium', { skip }, () => {
     noteSecret(tokens.body.access_token, tokens.body.refresh_token);
   });
 
+  test('password_limited: an invited user approves on their account page, then the grant works for them', async (t) => {
+    const page = await newPage(t);
+    await openPortal(page, await developer());
+    const id = uniqueId('pit-board');
+    await registerInPage(
+      page,
+      { id, name: 'Pit Board', type: 'Confidential', redirect: 'https://pit.example/cb' },
+      () => page.getByLabel('password_limited').check(),
+    );
+    await page.getByRole('heading', { name: 'Client secret of Pit Board' }).waitFor();
+    const secret = (await page.locator('#client-secret').textContent())!.trim();
+    noteSecret(secret);
+    await page.getByRole('link', { name: 'Go to the client' }).click();
+
+    const driver = await newUser(server.ctx!.store, 'Sam Driver');
+    const grant = headlessOf({ clientId: id, secret }, driver);
+    const row = await invite(page, driver.username);
+    assert.match((await row.textContent()) ?? '', /pending · expires \d{4}-\d\d-\d\d/);
+    const before = await login(server, grant);
+    assert.equal(before.status, 401, before.text);
+    assert.equal(before.body.error, 'access_denied', 'refused before the user approves');
+
+    // The invited user, in a browser of their own, approves on their account page.
+    const theirs = await newPage(t);
+    await signInOnAccountPage(theirs, server, driver);
+    const invitation = theirs
+      .getByRole('region', { name: 'Invitations' })
+      .getByRole('listitem')
+      .filter({ hasText: 'Pit Board' });
+    await invitation.getByRole('button', { name: 'Approve' }).click();
+    await theirs.getByText('Pit Board may now sign you in').waitFor();
+
+    const after = await login(server, grant);
+    assert.equal(after.status, 200, after.text);
+    assert.ok(after.body.access_token);
+    await page.reload();
+    assert.match((await row.textContent()) ?? '', /approved/);
+    const onList = page
+      .getByRole('region', { name: 'Access list' })
+      .getByRole('list', { name: 'On the list' });
+    assert.match((await onList.textContent()) ?? '', new RegExp(driver.username));
+  });
+
   test('screenshots of the list, the registration form and the secret page (desktop, mobile)', async (t) => {
     const devices: [string, BrowserContextOptions, number][] = [
       ['desktop', { viewport: { width: 1280, height: 800 } }, 1280],
@@ -211,7 +263,12 @@ describe('developer portal in Chromium', { skip }, () => {
       await page.getByRole('heading', { name: /Client secret/ }).waitFor();
       await shot('secret');
       await page.getByRole('link', { name: 'Go to the client' }).click();
-      await page.getByRole('heading', { name: 'Audit trail' }).waitFor();
+      // The client's page with an invitation on its access list and a rotation's overlap running.
+      await invite(page, (await newUser(server.ctx!.store, 'Sam Driver')).username);
+      await page.getByRole('button', { name: 'Rotate the secret' }).click();
+      await page.getByText('The previous secret keeps working until').waitFor();
+      await page.getByRole('link', { name: 'Go to the client' }).click();
+      await page.getByText('The previous secret works until').waitFor();
       await shot('client');
       await page.goto(`${server.url}/oauth2/developer`);
       await page.getByRole('heading', { name: 'Your clients' }).waitFor();

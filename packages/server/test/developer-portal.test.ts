@@ -9,7 +9,7 @@ import { loadConfig } from '../src/config.ts';
 import { DEMO } from '../src/dev/seed.ts';
 import { mask } from '../src/oauth/masking.ts';
 import type { Store } from '../src/store/store.ts';
-import { authorizeUrl, newUser, pkce, type TestUser } from './flow.ts';
+import { authorizeUrl, newUser, pkce } from './flow.ts';
 import {
   cli,
   cliOk,
@@ -21,70 +21,9 @@ import {
   startProcess,
   type TestServer,
 } from './helpers.ts';
-import { Browser, hidden, type Page } from './http-browser.ts';
+import { Browser, hidden } from './http-browser.ts';
+import { alertOf, decode, developer, PORTAL, portalBrowser, register, submit, uniqueId } from './portal.ts';
 import { startSmtp } from './smtp.ts';
-
-const PORTAL = '/oauth2/developer';
-let seq = 0;
-const uniqueId = (p: string) => `${p}-${process.pid}-${++seq}`;
-
-/** Signs a browser in through the account page's sign-in, which the portal sends it to and returns from. */
-async function portalBrowser(server: TestServer, user: TestUser): Promise<Browser> {
-  const b = new Browser();
-  const first = await b.open(`${server.url}${PORTAL}`);
-  assert.equal(first.status, 303, first.text);
-  assert.equal(first.location, `${server.url}/oauth2/account/login?return=developer`);
-  const login = await b.open(first.location!);
-  assert.equal(login.status, 200, login.text);
-  const form = {
-    request_id: hidden(login.text, 'request_id'),
-    csrf_token: hidden(login.text, 'csrf_token'),
-    email: user.username,
-    password: user.password,
-  };
-  const done = await b.open(first.location!, { form });
-  assert.equal(done.status, 303, done.text);
-  assert.equal(done.location, `${server.url}${PORTAL}`);
-  return b;
-}
-
-async function developer(server: TestServer, store: Store, name = 'Dev Eloper') {
-  const user = await newUser(store, name);
-  await store.developer.setDeveloper(user.userId, true, 0);
-  return { user, b: await portalBrowser(server, user) };
-}
-
-/** Posts a portal form with the CSRF token of the page it is on. */
-async function submit(b: Browser, server: TestServer, pagePath: string, action: string, fields: object) {
-  const page = await b.open(`${server.url}${pagePath}`);
-  assert.equal(page.status, 200, page.text);
-  const csrf_token = hidden(page.text, 'csrf_token');
-  noteSecret(csrf_token);
-  return b.open(`${server.url}${action}`, { form: { csrf_token, ...(fields as Record<string, string>) } });
-}
-
-function register(b: Browser, server: TestServer, fields: Record<string, string>) {
-  return submit(b, server, `${PORTAL}/new`, `${PORTAL}/new`, fields);
-}
-
-const decode = (s: string) =>
-  s
-    .replace(/&quot;/g, '"')
-    .replace(/&#x27;/g, "'")
-    .replace(/&#x3D;/g, '=')
-    .replace(/&#x60;/g, '`')
-    .replace(/&lt;/g, '<')
-    .replace(/&gt;/g, '>')
-    .replace(/&amp;/g, '&');
-
-/** The text of the page's error alert. */
-function alertOf(page: Page): string {
-  const m = /<div class="alert error" role="alert"><svg[\s\S]*?<\/svg><div>([\s\S]*?)<\/div><\/div>/.exec(
-    page.text,
-  );
-  assert.ok(m, `an error alert on the page: ${page.status} ${page.text.slice(0, 300)}`);
-  return decode(m[1]!);
-}
 
 describe('developer portal over HTTP (PADDOCK_SELF_SERVICE=on)', () => {
   let server: TestServer;
@@ -419,7 +358,7 @@ describe('developer portal over HTTP (PADDOCK_SELF_SERVICE=on)', () => {
     assert.ok(!again.text.includes(secret));
     assert.match(again.text, /shown once/);
 
-    // The secret works: the operator puts the developer on the access list (invitations come later).
+    // The operator's allow-user puts the developer on the access list directly, as before invitations.
     const owner = (await store.users.byId((await store.getClient(id))!.owner_user_id!))!;
     await cliOk(['clients', 'allow-user', id, owner.username], { env: env() });
     const access = await b.open(`${server.url}${PORTAL}/clients/${id}`);

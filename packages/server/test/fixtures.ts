@@ -2,6 +2,7 @@ import { createUser } from '../src/accounts/users.ts';
 import { type ClientInput, createClient } from '../src/clients/registry.ts';
 import { mask } from '../src/oauth/masking.ts';
 import type { Store } from '../src/store/store.ts';
+import type { TestUser } from './flow.ts';
 import { type HttpResult, noteSecret, post, type TestServer } from './helpers.ts';
 
 let n = 0;
@@ -94,4 +95,17 @@ export async function refresh(server: TestServer, h: Headless, refreshToken: str
   });
   if (r.status === 200) noteSecret(r.body.access_token, r.body.refresh_token);
   return r;
+}
+
+/** What login needs to run the password_limited grant for this user through this client. */
+export function headlessOf(client: { clientId: string; secret: string }, user: TestUser): Headless {
+  return {
+    clientId: client.clientId,
+    secret: client.secret,
+    maskedSecret: mask(client.secret, client.clientId),
+    username: user.username,
+    password: user.password,
+    maskedPassword: mask(user.password, user.username),
+    userId: user.userId,
+  };
 }

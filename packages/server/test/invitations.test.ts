@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { Browser as Chromium, Page } from 'playwright-core';
+import type { Browser as Chromium } from 'playwright-core';
 import {
   approveInvitation,
   InvitationError,
@@ -16,9 +16,9 @@ import {
 } from '../src/clients/invitations.ts';
 import { createClient } from '../src/clients/registry.ts';
 import { cliActor } from '../src/jobs/audit.ts';
-import { mask } from '../src/oauth/masking.ts';
 import { chromiumSkip, launchChromium } from './chromium.ts';
-import { type Headless, login, refresh } from './fixtures.ts';
+import { signInOnAccountPage } from './chromium-flow.ts';
+import { headlessOf, login, refresh } from './fixtures.ts';
 import { newUser, type TestUser } from './flow.ts';
 import {
   cli,
@@ -72,19 +72,6 @@ async function gridBot(): Promise<{ clientId: string; secret: string; name: stri
   return { clientId, secret: client_secret!, name };
 }
 
-/** What fixtures.login needs to run the password_limited grant for this user through this client. */
-function headlessOf(client: { clientId: string; secret: string }, user: TestUser): Headless {
-  return {
-    clientId: client.clientId,
-    secret: client.secret,
-    maskedSecret: mask(client.secret, client.clientId),
-    username: user.username,
-    password: user.password,
-    maskedPassword: mask(user.password, user.username),
-    userId: user.userId,
-  };
-}
-
 /** Signs in on the account page's own sign-in with the HTTP browser; returns the account page's HTML. */
 async function accountSignIn(b: Browser, user: TestUser): Promise<string> {
   const login = await b.open(`${server.url}/oauth2/account/login`);
@@ -115,14 +102,6 @@ describe('invitations in Chromium', { skip: chromiumSkip }, () => {
   });
   after(() => chromium?.close());
 
-  async function signInOnAccountPage(page: Page, user: TestUser) {
-    await page.goto(`${server.url}/oauth2/account`);
-    await page.getByLabel('Email').fill(user.username);
-    await page.getByLabel('Password').fill(user.password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('heading', { name: 'Your account' }).waitFor();
-  }
-
   test('refused before approval, works after, stops when the user withdraws', async (t) => {
     const client = await gridBot();
     const user = await newUser(store(), 'Sam Marshal');
@@ -151,7 +130,7 @@ describe('invitations in Chromium', { skip: chromiumSkip }, () => {
     const context = await chromium.newContext();
     t.after(() => context.close());
     const page = await context.newPage();
-    await signInOnAccountPage(page, user);
+    await signInOnAccountPage(page, server, user);
     const section = page.getByRole('region', { name: 'Invitations' });
     const row = section.getByRole('listitem').filter({ hasText: client.name });
     await row.waitFor();

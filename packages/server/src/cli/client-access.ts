@@ -4,7 +4,7 @@
 import type { Command } from 'commander';
 import { type Invitation, InvitationError, inviteUser, listInvitations } from '../clients/invitations.ts';
 import { RegistryError } from '../clients/registry.ts';
-import { parseOverlap, rotateClientSecret } from '../clients/rotation.ts';
+import { badOverlap, parseOverlap, rotateClientSecret } from '../clients/rotation.ts';
 import { systemClock } from '../clock.ts';
 import { cliActor } from '../jobs/audit.ts';
 import { type CommonOptions, mustGetClient, showClient, withCommon, withStore } from './common.ts';
@@ -34,9 +34,7 @@ function cliErrors<T>(p: Promise<T>): Promise<T> {
 function overlapArg(value: string): number {
   const s = parseOverlap(value);
   if (s === undefined) {
-    throw new CliError(
-      `--overlap must be 0 or a duration such as 90m, 24h or 7d (at most 30d), got "${value}"`,
-    );
+    throw new CliError(badOverlap('--overlap', value));
   }
   return s;
 }

@@ -28,6 +28,11 @@ export function parseOverlap(text: string): number | undefined {
   return s <= MAX_OVERLAP_SECONDS ? s : undefined;
 }
 
+/** The refusal of an overlap parseOverlap does not take, naming the field as its caller does. */
+export function badOverlap(field: string, text: string): string {
+  return `${field} must be 0 or a duration such as 90m, 24h or 7d (at most 30d), got "${text}"`;
+}
+
 /** Whether the replaced secret still authenticates at `now` (seconds). */
 export function previousSecretLive(client: ClientRecord, now: number): boolean {
   return (

@@ -18,7 +18,7 @@ import {
   RegistryError,
   registeredFields,
 } from './registry.ts';
-import { rotateClientSecret } from './rotation.ts';
+import { badOverlap, parseOverlap, type Rotation, rotateClientSecret } from './rotation.ts';
 
 const object = (id: string) => ({ type: 'client', id });
 
@@ -118,9 +118,23 @@ export async function updateOwnClient(
   });
 }
 
-/** Rotates the secret of the developer's own client through the one rotation path (clients/rotation.ts). */
-export async function rotateOwnSecret(ctx: AuditContext, clientId: string, actor: Actor): Promise<string> {
-  return (await rotateClientSecret(ctx, clientId, { overlapSeconds: 0, actor })).client_secret;
+/** The portal's overlap when a form names none: a deployed client gets a day to switch. */
+export const PORTAL_OVERLAP = '24h';
+
+/**
+ * Rotates the secret of the developer's own client through the one rotation path (clients/rotation.ts),
+ * the old secret working on for `overlap` (as parseOverlap reads it; PORTAL_OVERLAP when absent).
+ */
+export async function rotateOwnSecret(
+  ctx: AuditContext,
+  clientId: string,
+  overlap: string | undefined,
+  actor: Actor,
+): Promise<Rotation> {
+  const text = overlap ?? PORTAL_OVERLAP;
+  const overlapSeconds = parseOverlap(text);
+  if (overlapSeconds === undefined) throw new RegistryError(badOverlap('the overlap', text));
+  return rotateClientSecret(ctx, clientId, { overlapSeconds, actor });
 }
 
 /** Approves a client waiting for review; false when it was not waiting (already approved, or never). */

@@ -4,6 +4,13 @@
 // token, every dynamic value escaped by `{{ }}`, form actions checked by formAction.
 
 import Handlebars from 'handlebars';
+import {
+  ACCESS_SECTION,
+  ACCESS_STYLE,
+  type AccessView,
+  SAMPLE_ACCESS,
+  SECRET_SECTION,
+} from './developer-access.ts';
 import { formAction, ICON_ALERT, ICON_INFO, initialOf, LAYOUT } from './layout.ts';
 
 const hb = Handlebars.create();
@@ -37,7 +44,10 @@ pre { margin: .5rem 0 0; padding: .75rem; border-radius: 8px; background: var(--
 hb.registerPartial(
   'layout',
   hb.compile(
-    LAYOUT.replace('<main>', '<main class="wide">').replace('</style>', `${PORTAL_STYLE}</style>`),
+    LAYOUT.replace('<main>', '<main class="wide">').replace(
+      '</style>',
+      `${PORTAL_STYLE}${ACCESS_STYLE}</style>`,
+    ),
     OPTIONS,
   ),
 );
@@ -145,7 +155,8 @@ const SECRET = `{{#> layout title="Client secret"}}
   {{#if secret}}
   <div class="alert info" role="status">${ICON_INFO}<div>This secret is shown only now. Store it safely: a reload will not show it again.</div></div>
   <section class="section" aria-labelledby="secret-h"><h2 id="secret-h">client_secret</h2>
-    <code class="secret" id="client-secret">{{secret}}</code></section>
+    <code class="secret" id="client-secret">{{secret}}</code>
+    {{#if overlapEnds}}<p>The previous secret keeps working until <strong>{{overlapEnds}}</strong>; then only this one does.</p>{{/if}}</section>
   <section class="section" aria-labelledby="mask-h"><h2 id="mask-h">Masking</h2>
     <p>Clients send the secret masked, never as it is: base64(SHA-256(client_secret + lower-case(trim(client_id)))).
     For <code>{{client_id}}</code> that is:</p>
@@ -173,22 +184,9 @@ const CLIENT = `{{#> layout title=client.client_name}}
     <button class="btn primary" type="submit">Save</button>
   </form></section>
 
-  {{#if confidential}}
-  <section class="section" id="secret" aria-labelledby="secret-h"><h2 id="secret-h">Secret</h2>
-    <p>Rotating issues a new secret, shown once; the current one stops working at once.</p>
-    <form method="post" action="{{actions.rotate}}">
-      <input type="hidden" name="csrf_token" value="{{csrfToken}}">
-      <button class="btn secondary" type="submit">Rotate the secret now</button>
-    </form></section>
-  {{/if}}
+  ${SECRET_SECTION}
 
-  {{#if passwordLimited}}
-  <section class="section" id="access-list" aria-labelledby="access-h"><h2 id="access-h">Access list</h2>
-    <p>The users who may use the password_limited grant with this client (at most three).</p>
-    {{#if accessList.length}}<ul class="rows">{{#each accessList}}<li><div>{{this}}</div></li>{{/each}}</ul>
-    {{else}}<p class="none">No user yet.</p>{{/if}}
-  </section>
-  {{/if}}
+  ${ACCESS_SECTION}
 
   <section class="section" id="status" aria-labelledby="status-h"><h2 id="status-h">Status</h2>
     {{#if awaitingReview}}<p>This client waits for the operator's approval: it gets no code and no token until then.</p>
@@ -275,8 +273,11 @@ export function secretPage(p: {
   client_name: string;
   clientUrl: string;
   secret?: { secret: string; masked: string; curl: string };
+  /** When the secret this one replaced stops working, or '' when it already has. */
+  overlapEnds?: string;
 }): string {
   return secretTemplate({
+    overlapEnds: p.overlapEnds ?? '',
     client_id: p.client_id,
     client_name: p.client_name,
     clientUrl: p.clientUrl,
@@ -288,13 +289,13 @@ export function secretPage(p: {
 
 export function clientPage(p: {
   links: PortalLinks & { delete: string };
-  actions: { update: string; rotate: string; disable: string; enable: string };
+  actions: { update: string; rotate: string; invite: string; disable: string; enable: string };
   csrfToken: string;
   client: ClientSummary;
   form: ClientForm;
   confidential: boolean;
   passwordLimited: boolean;
-  accessList: string[];
+  access: AccessView;
   awaitingReview: boolean;
   audit: { at: string; action: string; by: string; changes: string }[];
   notice?: string;
@@ -356,9 +357,11 @@ export function deletePage(p: {
     client_name: 'c',
     clientUrl: '/',
     secret: { secret: 's', masked: 'm', curl: 'c' },
+    overlapEnds: 'o',
   });
   secretPage({ client_id: 'c', client_name: 'c', clientUrl: '/' });
-  const actions = { update: '/', rotate: '/', disable: '/', enable: '/' };
+  const actions = { update: '/', rotate: '/', invite: '/', disable: '/', enable: '/' };
+  const [access, noAccess] = SAMPLE_ACCESS;
   const page = {
     links: { ...links, delete: '/' },
     actions,
@@ -367,12 +370,17 @@ export function deletePage(p: {
     form,
     confidential: true,
     passwordLimited: true,
-    accessList: ['u'],
+    access,
     awaitingReview: false,
     audit: [{ at: 'a', action: 'a', by: 'b', changes: 'c' }],
   };
   clientPage({ ...page, notice: 'n', error: 'e' });
-  clientPage({ ...page, client: { ...summary, status: 'disabled' }, accessList: [], awaitingReview: true });
+  clientPage({
+    ...page,
+    client: { ...summary, status: 'disabled' },
+    access: noAccess,
+    awaitingReview: true,
+  });
   clientPage({
     ...page,
     client: { ...summary, status: 'disabled' },

@@ -1,7 +1,7 @@
 // The account page's sections for the password_limited access list (clients/invitations.ts): the
 // invitations the user can answer (Approve, Decline) and the apps that may sign in with their password
 // (Withdraw). Plain forms with the page's CSRF token, no script, in the account page's own styles.
-// Rendered here and handed to ui/pages.ts's accountPage as a SafeString, which Handlebars inserts without
+// Rendered here and handed to ui/account-pages.ts's accountPage as a SafeString, which Handlebars inserts without
 // escaping it again; every dynamic value in it went through `{{ }}` here.
 import Handlebars from 'handlebars';
 

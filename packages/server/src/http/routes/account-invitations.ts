@@ -34,7 +34,8 @@ export interface AccountPageHooks<S> {
   ): Promise<unknown>;
 }
 
-const STATUS: Record<InvitationProblem, number> = {
+/** The HTTP status of each refusal, here and in the developer portal's "Invite by email". */
+export const INVITATION_STATUS: Record<InvitationProblem, number> = {
   invalid: 400,
   not_found: 404,
   full: 409,
@@ -87,7 +88,9 @@ export function registerAccountInvitations<S>(
         return hooks.showAccount(request, reply, session, user, 200, { notice });
       } catch (err) {
         if (!(err instanceof InvitationError)) throw err;
-        return hooks.showAccount(request, reply, session, user, STATUS[err.problem], { error: err.message });
+        return hooks.showAccount(request, reply, session, user, INVITATION_STATUS[err.problem], {
+          error: err.message,
+        });
       }
     };
 

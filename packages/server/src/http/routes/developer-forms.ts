@@ -5,6 +5,7 @@
 
 import { DAY, daysUnused, periodStart, upcomingNotice } from '../../clients/inactivity.ts';
 import { RegistryError } from '../../clients/registry.ts';
+import { previousSecretLive } from '../../clients/rotation.ts';
 import type { PortalChanges, PortalRegistration } from '../../clients/self-service.ts';
 import { awaitingReview } from '../../clients/self-service.ts';
 import { type AuditEntry, auditEntry } from '../../jobs/audit.ts';
@@ -102,6 +103,12 @@ export function blankForm(allowedAudiences: readonly string[]): ClientForm {
 }
 
 export const day = (t: number) => new Date(t * 1000).toISOString().slice(0, 10);
+/** A moment to the minute, in UTC. */
+export const minute = (t: number) => `${new Date(t * 1000).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+
+/** When the secret a rotation replaced stops working, or '' when no overlap runs. */
+export const overlapEnds = (c: ClientRecord, now: number) =>
+  previousSecretLive(c, now) ? minute(Number(c.previous_secret_expires_at)) : '';
 
 /** The inactivity status as the book counts it (clients/inactivity.ts): days unused and the next notice. */
 export function inactivityText(c: ClientRecord, now: number): string {

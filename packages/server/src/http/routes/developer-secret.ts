@@ -3,6 +3,7 @@
 // cookie scoped to the secret page's path, and redirects there; the page opens the cookie and clears it in
 // the same answer, so a reload finds nothing and says so.
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { seconds } from '../../clock.ts';
 import { endpoints } from '../../config.ts';
 import type { AppContext } from '../../context.ts';
 import { mask } from '../../oauth/masking.ts';
@@ -10,6 +11,7 @@ import type { ClientRecord } from '../../store/types.ts';
 import { decrypt, deriveKey, encrypt } from '../../tokens/master-key.ts';
 import { secretPage } from '../../ui/developer-pages.ts';
 import { browserId, pageHeaders } from '../browser.ts';
+import { overlapEnds } from './developer-forms.ts';
 
 /** Seconds the sealed secret waits for its page: a redirect's worth, with room for a slow network. */
 const STASH_TTL = 120;
@@ -65,7 +67,11 @@ export function showSecret(
   if (!secret) return pageHeaders(reply.code(410)).send(secretPage(view));
   const masked = mask(secret, client.client_id);
   return pageHeaders(reply).send(
-    secretPage({ ...view, secret: { secret, masked, curl: curlFor(ctx, client, masked) } }),
+    secretPage({
+      ...view,
+      secret: { secret, masked, curl: curlFor(ctx, client, masked) },
+      overlapEnds: overlapEnds(client, seconds(ctx.clock)),
+    }),
   );
 }
 

@@ -10,16 +10,19 @@
 //   GET  /new, POST /new            register a client
 //   GET  /clients/:id               one client: sections #settings, #secret, #access-list, #status, #audit, #delete
 //   POST /clients/:id/update        save #settings
-//   POST /clients/:id/rotate-secret the CLI's immediate rotation (#secret)
+//   POST /clients/:id/rotate-secret a new secret, the old one working on for the chosen overlap (#secret)
+//   POST /clients/:id/invite        invite a user by email to the password_limited access list (#access-list)
 //   GET  /clients/:id/secret        a new secret, shown once
 //   POST /clients/:id/disable, /enable
 //   GET  /clients/:id/delete, POST  confirmation, then delete
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { InvitationError, inviteUser, listInvitations } from '../../clients/invitations.ts';
 import { deleteClient, disableClient, enableClient, LifecycleError } from '../../clients/lifecycle.ts';
 import { RegistryError } from '../../clients/registry.ts';
 import {
   awaitingReview,
   ownsClient,
+  PORTAL_OVERLAP,
   registerOwnClient,
   rotateOwnSecret,
   updateOwnClient,
@@ -30,10 +33,21 @@ import { requestActor } from '../../jobs/audit.ts';
 import { OAuthError } from '../../oauth/errors.ts';
 import type { Form } from '../../oauth/form.ts';
 import type { ClientRecord, UserRecord } from '../../store/types.ts';
+import { accessView } from '../../ui/developer-access.ts';
 import { clientListPage, clientPage, deletePage, registerPage } from '../../ui/developer-pages.ts';
 import { browserId, csrfToken, csrfValid, currentBrowserSession, pageHeaders } from '../browser.ts';
 import { capped, formOf } from '../input.ts';
-import { auditLine, blankForm, changesOf, formView, registrationOf, summaryOf } from './developer-forms.ts';
+import { INVITATION_STATUS } from './account-invitations.ts';
+import {
+  auditLine,
+  blankForm,
+  changesOf,
+  day,
+  formView,
+  overlapEnds,
+  registrationOf,
+  summaryOf,
+} from './developer-forms.ts';
 import { showSecret, stashSecret } from './developer-secret.ts';
 
 const MAX_TOKEN = 256;
@@ -171,15 +185,32 @@ export async function registerDeveloper(app: FastifyInstance, ctx: AppContext): 
   app.post(`${base}/clients/:id/rotate-secret`, async (request, reply) => {
     const dev = await posted(request, reply);
     const client = await ownClient(request, dev.user);
+    const overlap = capped(dev.form, 'overlap', 32);
     let secret: string;
     try {
-      secret = await rotateOwnSecret(auditCtx, client.client_id, actor(request, dev.user));
+      const rotation = await rotateOwnSecret(auditCtx, client.client_id, overlap, actor(request, dev.user));
+      secret = rotation.client_secret;
     } catch (err) {
       if (!(err instanceof RegistryError)) throw err;
-      return showClient(reply, dev, client, 400, { error: err.message });
+      return showClient(reply, dev, client, 400, { error: err.message, overlap });
     }
     stashSecret(ctx, request, reply, client.client_id, secret);
     return reply.redirect(`${clientUrl(client.client_id)}/secret`, 303);
+  });
+
+  app.post(`${base}/clients/:id/invite`, async (request, reply) => {
+    const dev = await posted(request, reply);
+    const client = await ownClient(request, dev.user);
+    const email = capped(dev.form, 'email', 400) ?? '';
+    try {
+      const inv = await inviteUser(auditCtx, client.client_id, email, { actor: actor(request, dev.user) });
+      return showClient(reply, dev, client, 200, {
+        notice: `Invited ${inv.username}: they can approve on their account page until ${day(inv.expires_at)}.`,
+      });
+    } catch (err) {
+      if (!(err instanceof InvitationError)) throw err;
+      return showClient(reply, dev, client, INVITATION_STATUS[err.problem], { error: err.message, email });
+    }
   });
 
   app.get(`${base}/clients/:id/secret`, async (request, reply) => {
@@ -248,31 +279,46 @@ export async function registerDeveloper(app: FastifyInstance, ctx: AppContext): 
     dev: Developer,
     client: ClientRecord,
     status: number,
-    extra: { notice?: string; error?: string } = {},
+    extra: { notice?: string; error?: string; overlap?: string; email?: string } = {},
   ) {
+    const { overlap, email, ...alerts } = extra;
     const url = clientUrl(client.client_id);
     const rows = await ctx.store.auditLog.list({ objectId: client.client_id });
+    const t = now();
+    const passwordLimited = client.grant_types.includes('password_limited');
+    const invitations = passwordLimited ? await listInvitations(auditCtx, client.client_id) : [];
     return pageHeaders(reply.code(status)).send(
       clientPage({
         links: { ...links, delete: `${url}/delete` },
         actions: {
           update: `${url}/update`,
           rotate: `${url}/rotate-secret`,
+          invite: `${url}/invite`,
           disable: `${url}/disable`,
           enable: `${url}/enable`,
         },
         csrfToken: dev.csrf,
-        client: summaryOf(client, now(), url),
+        client: summaryOf(client, t, url),
         form: formView(client, policy.audiences),
         confidential: client.client_type === 'confidential',
-        passwordLimited: client.grant_types.includes('password_limited'),
-        accessList: await ctx.store.allowedUsernames(client.client_id),
+        passwordLimited,
+        access: accessView({
+          overlapEnds: overlapEnds(client, t),
+          overlap: overlap ?? PORTAL_OVERLAP,
+          accessList: await ctx.store.allowedUsernames(client.client_id),
+          invitations: invitations.map((i) => ({
+            username: i.username,
+            status: i.status,
+            expires: i.status === 'pending' ? day(i.expires_at) : '',
+          })),
+          inviteEmail: email,
+        }),
         awaitingReview: awaitingReview(client),
         audit: rows
           .filter((r) => r.object_type === 'client')
           .map((r) => auditLine(r, dev.user.username))
           .reverse(),
-        ...extra,
+        ...alerts,
       }),
     );
   }
