@@ -80,6 +80,9 @@ export interface Config {
    */
   selfService: SelfService;
   selfServiceAudiences: string[];
+  /** The longest access- and refresh-token lifetimes, in seconds, a developer may give a portal client. */
+  selfServiceMaxAccessTokenTtl: number;
+  selfServiceMaxRefreshTokenTtl: number;
 }
 
 export const SELF_SERVICE_MODES = ['off', 'review', 'on'] as const;
@@ -191,6 +194,8 @@ export function loadConfig(
     geoipDb: env.PADDOCK_GEOIP_DB ? path.resolve(env.PADDOCK_GEOIP_DB) : undefined,
     selfService: parseSelfService(env.PADDOCK_SELF_SERVICE || defaults.selfService || 'off'),
     selfServiceAudiences: parseAudiences(env.PADDOCK_SELF_SERVICE_AUDIENCES),
+    selfServiceMaxAccessTokenTtl: int('PADDOCK_SELF_SERVICE_MAX_ACCESS_TOKEN_TTL', 3600, 1),
+    selfServiceMaxRefreshTokenTtl: int('PADDOCK_SELF_SERVICE_MAX_REFRESH_TOKEN_TTL', 30 * 86400, 1),
   };
 }
 

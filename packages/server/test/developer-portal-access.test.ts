@@ -31,6 +31,7 @@ before(async () => {
       PADDOCK_SELF_SERVICE: 'on',
       PADDOCK_PASSWORD_LIMITED_LIMIT: '1000',
       PADDOCK_PASSWORD_LIMITED_IP_LIMIT: '1000',
+      PADDOCK_SELF_SERVICE_MAX_ACCESS_TOKEN_TTL: '1800',
     },
   });
   store = server.ctx!.store;
@@ -38,7 +39,7 @@ before(async () => {
 after(() => server?.stop());
 
 /** Registers a confidential password_limited client in the portal; returns its id and its secret. */
-async function headlessClient(b: Browser) {
+async function headlessClient(b: Browser, fields: Record<string, string> = {}) {
   const id = uniqueId('portal-headless');
   const created = await register(b, server, {
     client_id: id,
@@ -46,6 +47,7 @@ async function headlessClient(b: Browser) {
     client_type: 'confidential',
     'grant:password_limited': '1',
     'grant:refresh_token': '1',
+    ...fields,
   });
   assert.equal(created.status, 303, created.text);
   return { clientId: id, secret: secretOn((await b.open(created.location!)).text) };
@@ -197,5 +199,103 @@ describe('invitations in the developer portal', () => {
     assert.deepEqual(await listInvitations(server.ctx!, client.clientId), []);
     const audit = await store.auditLog.list({ objectId: client.clientId });
     assert.ok(!audit.some((e) => e.action === 'client.user_invited'));
+  });
+});
+
+describe("token lifetimes in the developer portal, within the operator's bounds", () => {
+  test('a lifetime chosen at registration is what the token endpoint grants; an edit changes it', async () => {
+    const { user, b } = await developer(server, store);
+    const form = await b.open(`${server.url}${PORTAL}/new`);
+    assert.match(form.text, /<label for="access_token_ttl">Access-token lifetime \(seconds\)/);
+    assert.match(form.text, /<label for="refresh_token_ttl">Refresh-token lifetime \(seconds\)/);
+    assert.match(form.text, /at most 1800/);
+    assert.match(form.text, /at most 2592000/);
+    const client = await headlessClient(b, { access_token_ttl: '1200', refresh_token_ttl: '86400' });
+    await store.allowUser(client.clientId, user.userId, nowS());
+    const first = await login(server, headlessOf(client, user));
+    assert.equal(first.status, 200, JSON.stringify(first.body));
+    assert.equal(first.body.expires_in, 1200);
+    assert.equal((await store.getClient(client.clientId))!.refresh_token_ttl, 86400);
+
+    const page = `${PORTAL}/clients/${client.clientId}`;
+    const shown = await b.open(`${server.url}${page}`);
+    assert.match(shown.text, /id="access_token_ttl"[^>]*value="1200"/);
+    const saved = await submit(b, server, page, `${page}/update`, {
+      client_name: 'Pit Board',
+      'grant:password_limited': '1',
+      'grant:refresh_token': '1',
+      access_token_ttl: '300',
+      refresh_token_ttl: '',
+    });
+    assert.equal(saved.status, 200, saved.text);
+    const second = await login(server, headlessOf(client, user));
+    assert.equal(second.body.expires_in, 300);
+    assert.equal((await store.getClient(client.clientId))!.refresh_token_ttl, 86400, 'blank: unchanged');
+  });
+
+  test('a blank lifetime is the default at registration', async () => {
+    const { b } = await developer(server, store);
+    const client = await headlessClient(b, { access_token_ttl: '', refresh_token_ttl: '' });
+    const c = (await store.getClient(client.clientId))!;
+    assert.deepEqual([c.access_token_ttl, c.refresh_token_ttl], [600, 604800]);
+  });
+
+  test('above the bound: refused, naming it, and nothing is written', async () => {
+    const { b } = await developer(server, store);
+    const id = uniqueId('portal-long');
+    const page = await register(b, server, { client_id: id, client_name: 'Long', access_token_ttl: '1801' });
+    assert.equal(page.status, 400, page.text);
+    assert.match(
+      alertOf(page),
+      /access-token lifetime of 1801 seconds.*at most 1800 seconds.*PADDOCK_SELF_SERVICE_MAX_ACCESS_TOKEN_TTL/,
+    );
+    assert.equal(await store.getClient(id), undefined);
+    const long = await register(b, server, {
+      client_id: id,
+      client_name: 'Long',
+      refresh_token_ttl: '2592001',
+    });
+    assert.equal(long.status, 400, long.text);
+    assert.match(alertOf(long), /at most 2592000 seconds.*PADDOCK_SELF_SERVICE_MAX_REFRESH_TOKEN_TTL/);
+    assert.equal(await store.getClient(id), undefined);
+
+    const client = await headlessClient(b);
+    const url = `${PORTAL}/clients/${client.clientId}`;
+    const audits = (await store.auditLog.list({ objectId: client.clientId })).length;
+    const edit = await submit(b, server, url, `${url}/update`, {
+      client_name: 'Renamed',
+      'grant:password_limited': '1',
+      access_token_ttl: '3600',
+    });
+    assert.equal(edit.status, 400, edit.text);
+    assert.match(alertOf(edit), /at most 1800 seconds/);
+    const c = (await store.getClient(client.clientId))!;
+    assert.deepEqual([c.client_name, c.access_token_ttl], ['Pit Board', 600]);
+    assert.equal((await store.auditLog.list({ objectId: client.clientId })).length, audits);
+  });
+
+  test("not a whole number of seconds: refused in the CLI's words", async () => {
+    const { b } = await developer(server, store);
+    for (const [field, flag] of [
+      ['access_token_ttl', '--access-token-ttl'],
+      ['refresh_token_ttl', '--refresh-token-ttl'],
+    ] as const) {
+      for (const value of ['abc', '0', '1.5', '-3']) {
+        const r = await cli(['clients', 'add', uniqueId('cli-ttl'), '--name', 'N', flag, value], {
+          env: { PADDOCK_DATA_DIR: server.dataDir },
+        });
+        assert.equal(r.code, 1, r.stdout);
+        const id = uniqueId('portal-ttl');
+        const page = await register(b, server, { client_id: id, client_name: 'N', [field]: value });
+        assert.equal(page.status, 400, page.text);
+        assert.equal(alertOf(page), r.stderr.trim().replace(/^paddock: /, ''));
+        assert.equal(await store.getClient(id), undefined);
+      }
+    }
+    const client = await headlessClient(b);
+    const url = `${PORTAL}/clients/${client.clientId}`;
+    const edit = await submit(b, server, url, `${url}/update`, { client_name: 'P', access_token_ttl: 'abc' });
+    assert.equal(edit.status, 400, edit.text);
+    assert.equal(alertOf(edit), '--access-token-ttl must be a whole number of seconds');
   });
 });

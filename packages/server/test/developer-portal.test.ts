@@ -381,6 +381,16 @@ describe('developer portal: PADDOCK_SELF_SERVICE=off and review', () => {
       loadConfig({ PADDOCK_SELF_SERVICE_AUDIENCES: 'data-server, other' }).selfServiceAudiences,
       ['data-server', 'other'],
     );
+    const c = loadConfig({});
+    assert.deepEqual([c.selfServiceMaxAccessTokenTtl, c.selfServiceMaxRefreshTokenTtl], [3600, 2592000]);
+    assert.equal(
+      loadConfig({ PADDOCK_SELF_SERVICE_MAX_ACCESS_TOKEN_TTL: '900' }).selfServiceMaxAccessTokenTtl,
+      900,
+    );
+    assert.throws(
+      () => loadConfig({ PADDOCK_SELF_SERVICE_MAX_REFRESH_TOKEN_TTL: '0' }),
+      /PADDOCK_SELF_SERVICE_MAX_REFRESH_TOKEN_TTL/,
+    );
   });
 
   test('paddock dev opens the portal, and its demo user is a developer', async () => {

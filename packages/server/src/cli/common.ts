@@ -1,4 +1,5 @@
 import { type Command, Option } from 'commander';
+import { notWholeSeconds, wholeSeconds } from '../clients/registry.ts';
 import { seconds, systemClock } from '../clock.ts';
 import { type CommandDefaults, type Config, loadConfig } from '../config.ts';
 import { type AuditObject, audit, type Changes, cliActor } from '../jobs/audit.ts';
@@ -69,9 +70,9 @@ export function collect(value: string, previous: string[] = []): string[] {
 
 export function parseSeconds(name: string) {
   return (value: string): number => {
-    if (!/^\d+$/.test(value) || Number(value) < 1)
-      throw new CliError(`${name} must be a whole number of seconds`);
-    return Number(value);
+    const s = wholeSeconds(value);
+    if (s === undefined) throw new CliError(notWholeSeconds(name));
+    return s;
   };
 }
 

@@ -14,6 +14,14 @@ export class RegistryError extends Error {
   override name = 'RegistryError';
 }
 
+/** How the CLI and the developer portal refuse a token lifetime that is not a whole number of seconds. */
+export const notWholeSeconds = (name: string) => `${name} must be a whole number of seconds`;
+
+/** A token lifetime as typed: a whole number of seconds, at least 1; otherwise undefined. */
+export function wholeSeconds(value: string): number | undefined {
+  return /^\d+$/.test(value) && Number(value) >= 1 ? Number(value) : undefined;
+}
+
 export interface ClientInput {
   client_id: string;
   client_name: string;

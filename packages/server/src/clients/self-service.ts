@@ -3,7 +3,8 @@
 //   disabled until `paddock clients approve`), or on; and names the users who may register clients;
 // - a client registered in the portal obeys the book's registration rules through the very functions the
 //   CLI calls (clients/registry.ts), with the same words; the portal only adds which audiences it may ask
-//   for (PADDOCK_SELF_SERVICE_AUDIENCES) and never admits --allow-http or a resource server;
+//   for (PADDOCK_SELF_SERVICE_AUDIENCES), the longest token lifetimes it may choose
+//   (PADDOCK_SELF_SERVICE_MAX_*_TOKEN_TTL), and never admits --allow-http or a resource server;
 // - the developer owns the clients they register, and sees or changes no other;
 // - every act and its audit entry commit together.
 
@@ -11,10 +12,12 @@ import { seconds } from '../clock.ts';
 import type { SelfService } from '../config.ts';
 import { type Actor, type AuditContext, audit } from '../jobs/audit.ts';
 import type { ClientRecord, GrantType, UserRecord } from '../store/types.ts';
+import { DEFAULT_ACCESS_TOKEN_TTL } from '../tokens/keys.ts';
 import {
   type ClientChanges,
   clientPatch,
   createClient,
+  DEFAULT_REFRESH_TOKEN_TTL,
   RegistryError,
   registeredFields,
 } from './registry.ts';
@@ -32,12 +35,62 @@ export interface PortalRegistration {
   audiences: string[];
   developer_name: string | null;
   developer_url: string | null;
+  /** Seconds; absent: the default, within the bound. */
+  access_token_ttl?: number;
+  refresh_token_ttl?: number;
 }
 
 export type PortalChanges = Pick<
   ClientChanges,
-  'client_name' | 'redirect_uris' | 'grant_types' | 'audiences' | 'developer_name' | 'developer_url'
+  | 'client_name'
+  | 'redirect_uris'
+  | 'grant_types'
+  | 'audiences'
+  | 'developer_name'
+  | 'developer_url'
+  | 'access_token_ttl'
+  | 'refresh_token_ttl'
 >;
+
+/** The operator's bounds on the token lifetimes of self-registered clients, in seconds. */
+export interface LifetimeBounds {
+  maxAccessTokenTtl: number;
+  maxRefreshTokenTtl: number;
+}
+
+/** A blank lifetime at registration: the server's default, or the operator's bound when that is lower. */
+export function defaultLifetimes(bounds: LifetimeBounds) {
+  return {
+    access_token_ttl: Math.min(DEFAULT_ACCESS_TOKEN_TTL, bounds.maxAccessTokenTtl),
+    refresh_token_ttl: Math.min(DEFAULT_REFRESH_TOKEN_TTL, bounds.maxRefreshTokenTtl),
+  };
+}
+
+/** Refuses a token lifetime above the operator's bound, naming the bound. */
+export function checkLifetimes(
+  l: { access_token_ttl?: number; refresh_token_ttl?: number },
+  bounds: LifetimeBounds,
+): void {
+  const over = (what: string, value: number | undefined, max: number, setting: string) => {
+    if (value !== undefined && value > max) {
+      throw new RegistryError(
+        `the ${what} lifetime of ${value} seconds is above the operator's bound: at most ${max} seconds (${setting})`,
+      );
+    }
+  };
+  over(
+    'access-token',
+    l.access_token_ttl,
+    bounds.maxAccessTokenTtl,
+    'PADDOCK_SELF_SERVICE_MAX_ACCESS_TOKEN_TTL',
+  );
+  over(
+    'refresh-token',
+    l.refresh_token_ttl,
+    bounds.maxRefreshTokenTtl,
+    'PADDOCK_SELF_SERVICE_MAX_REFRESH_TOKEN_TTL',
+  );
+}
 
 /** Refuses an audience the operator did not open to self-registered clients. */
 export function checkSelfServiceAudiences(audiences: readonly string[], allowed: readonly string[]): void {
@@ -52,6 +105,12 @@ export function checkSelfServiceAudiences(audiences: readonly string[], allowed:
   }
 }
 
+/** The lifetimes the developer chose; a blank one is left out. */
+const definedOf = (l: { access_token_ttl?: number; refresh_token_ttl?: number }) => ({
+  ...(l.access_token_ttl !== undefined ? { access_token_ttl: l.access_token_ttl } : {}),
+  ...(l.refresh_token_ttl !== undefined ? { refresh_token_ttl: l.refresh_token_ttl } : {}),
+});
+
 /** A client the developer may see and change: one they registered in the portal. */
 export function ownsClient(client: ClientRecord | undefined, user: UserRecord): client is ClientRecord {
   return !!client && !!client.owner_user_id && client.owner_user_id === user.user_id;
@@ -64,19 +123,22 @@ export function awaitingReview(client: ClientRecord): boolean {
 /** Registers a client for a developer; in review mode it starts disabled, waiting for the operator. */
 export async function registerOwnClient(
   ctx: AuditContext,
-  policy: { mode: SelfService; audiences: readonly string[] },
+  policy: { mode: SelfService; audiences: readonly string[] } & LifetimeBounds,
   developer: UserRecord,
   input: PortalRegistration,
   actor: Actor,
 ): Promise<{ client: ClientRecord; client_secret?: string }> {
   if (policy.mode === 'off') throw new RegistryError('self-service registration is off');
   const now = seconds(ctx.clock);
+  const lifetimes = { ...defaultLifetimes(policy), ...definedOf(input) };
   return ctx.store.transaction(async (tx) => {
     checkSelfServiceAudiences(input.audiences, policy.audiences);
+    checkLifetimes(lifetimes, policy);
     const created = await createClient(
       tx,
       {
         ...input,
+        ...lifetimes,
         grant_types: input.grant_types as GrantType[],
         role: 'client',
         developer_email: developer.username,
@@ -100,11 +162,12 @@ export async function registerOwnClient(
 /** Changes a developer's own client by the CLI's rules. */
 export async function updateOwnClient(
   ctx: AuditContext,
-  policy: { audiences: readonly string[] },
+  policy: { audiences: readonly string[] } & LifetimeBounds,
   client: ClientRecord,
   changes: PortalChanges,
   actor: Actor,
 ): Promise<void> {
+  checkLifetimes(changes, policy);
   // Audiences the operator gave the client stay; only new ones must be open to self-service.
   checkSelfServiceAudiences(
     (changes.audiences ?? []).filter((a) => !client.audiences.includes(a)),

@@ -11,6 +11,7 @@ import {
   SAMPLE_ACCESS,
   SECRET_SECTION,
 } from './developer-access.ts';
+import { type ClientForm, SAMPLE_LIFETIMES, SETTINGS_FIELDS } from './developer-form.ts';
 import { formAction, ICON_ALERT, ICON_INFO, initialOf, LAYOUT } from './layout.ts';
 
 const hb = Handlebars.create();
@@ -102,33 +103,6 @@ const LIST = `{{#> layout title="Your clients"}}
   {{/if}}
 </div>
 {{/layout}}`;
-
-/** The fields of the registration and settings forms, with the values to show again. */
-export interface ClientForm {
-  client_id: string;
-  client_name: string;
-  confidential: boolean;
-  redirect_uris: string;
-  grants: { name: string; label: string; checked: boolean; id: string }[];
-  audiences: { name: string; checked: boolean; id: string }[];
-  developer_name: string;
-  developer_url: string;
-}
-
-const SETTINGS_FIELDS = `<div class="field"><label for="client_name">Name users see</label>
-      <input id="client_name" name="client_name" type="text" maxlength="200" required value="{{form.client_name}}"></div>
-    <div class="field"><label for="redirect_uris">Redirect URIs<span class="hint" id="redirect-hint">Separate several with spaces. https://, a custom scheme, or the native form http://127.0.0.1:0/callback (any port).</span></label>
-      <input id="redirect_uris" name="redirect_uris" type="text" aria-describedby="redirect-hint" autocapitalize="none" spellcheck="false" value="{{form.redirect_uris}}"></div>
-    <fieldset><legend>Grants</legend>
-      {{#each form.grants}}<label class="check" for="{{id}}"><input id="{{id}}" type="checkbox" name="grant:{{name}}" value="1"{{#if checked}} checked{{/if}}> {{label}}</label>{{/each}}
-    </fieldset>
-    <fieldset><legend>Audiences</legend>
-      {{#each form.audiences}}<label class="check" for="{{id}}"><input id="{{id}}" type="checkbox" name="audience:{{name}}" value="1"{{#if checked}} checked{{/if}}> <code>{{name}}</code></label>{{else}}<p class="fine" style="margin:0">The operator has opened no extra audience to self-registered clients.</p>{{/each}}
-    </fieldset>
-    <div class="field"><label for="developer_name">Developer name (shown to users, optional)</label>
-      <input id="developer_name" name="developer_name" type="text" maxlength="200" value="{{form.developer_name}}"></div>
-    <div class="field"><label for="developer_url">Developer web site (optional)</label>
-      <input id="developer_url" name="developer_url" type="text" maxlength="500" inputmode="url" autocapitalize="none" spellcheck="false" value="{{form.developer_url}}"></div>`;
 
 const REGISTER = `{{#> layout title="Register a client"}}
 <div class="card">
@@ -347,6 +321,7 @@ export function deletePage(p: {
     audiences: [{ name: 'a', checked: false, id: 'a' }],
     developer_name: '',
     developer_url: '',
+    ...SAMPLE_LIFETIMES,
   };
   clientListPage({ who: { name: 'n', email: 'e' }, links, clients: [summary], review: true, notice: 'n' });
   clientListPage({ who: { name: 'n', email: 'e' }, links, clients: [], review: false });

@@ -4,15 +4,21 @@
 // (a redirect URI cannot contain one).
 
 import { DAY, daysUnused, periodStart, upcomingNotice } from '../../clients/inactivity.ts';
-import { RegistryError } from '../../clients/registry.ts';
+import { notWholeSeconds, RegistryError, wholeSeconds } from '../../clients/registry.ts';
 import { previousSecretLive } from '../../clients/rotation.ts';
-import type { PortalChanges, PortalRegistration } from '../../clients/self-service.ts';
-import { awaitingReview } from '../../clients/self-service.ts';
+import {
+  awaitingReview,
+  defaultLifetimes,
+  type LifetimeBounds,
+  type PortalChanges,
+  type PortalRegistration,
+} from '../../clients/self-service.ts';
 import { type AuditEntry, auditEntry } from '../../jobs/audit.ts';
 import type { Form } from '../../oauth/form.ts';
 import type { AuditRow } from '../../store/audit.ts';
 import { type ClientRecord, DEVICE_CODE_GRANT, GRANT_TYPES, type GrantType } from '../../store/types.ts';
-import type { ClientForm, ClientSummary } from '../../ui/developer-pages.ts';
+import type { ClientForm } from '../../ui/developer-form.ts';
+import type { ClientSummary } from '../../ui/developer-pages.ts';
 import { capped } from '../input.ts';
 
 const GRANT_LABELS: Record<string, string> = {
@@ -27,6 +33,21 @@ const listed = (form: Form, prefix: string) =>
     .filter((k) => k.startsWith(prefix) && form[k] !== '')
     .map((k) => k.slice(prefix.length));
 
+/** A lifetime field: blank is undefined; anything but a whole number of seconds is refused as the CLI does. */
+function lifetime(form: Form, field: string, flag: string): number | undefined {
+  const raw = capped(form, field, 20)?.trim();
+  if (!raw) return undefined;
+  const s = wholeSeconds(raw);
+  if (s === undefined) throw new RegistryError(notWholeSeconds(flag));
+  return s;
+}
+
+/** The lifetime fields as typed, to show again after a refusal. */
+export const typedLifetimes = (form: Form) => ({
+  access_token_ttl: capped(form, 'access_token_ttl', 20) ?? '',
+  refresh_token_ttl: capped(form, 'refresh_token_ttl', 20) ?? '',
+});
+
 function common(form: Form) {
   return {
     client_name: (capped(form, 'client_name', 200) ?? '').trim(),
@@ -35,6 +56,8 @@ function common(form: Form) {
     audiences: listed(form, 'audience:'),
     developer_name: capped(form, 'developer_name', 200)?.trim() || null,
     developer_url: capped(form, 'developer_url', 500)?.trim() || null,
+    access_token_ttl: lifetime(form, 'access_token_ttl', '--access-token-ttl'),
+    refresh_token_ttl: lifetime(form, 'refresh_token_ttl', '--refresh-token-ttl'),
   };
 }
 
@@ -64,10 +87,13 @@ export function formView(
     audiences: string[];
     developer_name: string | null;
     developer_url: string | null;
+    access_token_ttl?: number;
+    refresh_token_ttl?: number;
   },
-  allowedAudiences: readonly string[],
+  policy: { audiences: readonly string[] } & LifetimeBounds,
 ): ClientForm {
-  const audiences = [...new Set([...allowedAudiences, ...v.audiences])];
+  const audiences = [...new Set([...policy.audiences, ...v.audiences])];
+  const defaults = defaultLifetimes(policy);
   return {
     client_id: v.client_id,
     client_name: v.client_name,
@@ -82,11 +108,19 @@ export function formView(
     audiences: audiences.map((a, i) => ({ name: a, checked: v.audiences.includes(a), id: `audience-${i}` })),
     developer_name: v.developer_name ?? '',
     developer_url: v.developer_url ?? '',
+    access_token_ttl: v.access_token_ttl?.toString() ?? '',
+    refresh_token_ttl: v.refresh_token_ttl?.toString() ?? '',
+    bounds: {
+      maxAccess: policy.maxAccessTokenTtl,
+      maxRefresh: policy.maxRefreshTokenTtl,
+      defaultAccess: defaults.access_token_ttl,
+      defaultRefresh: defaults.refresh_token_ttl,
+    },
   };
 }
 
 /** A blank registration: confidential, the CLI's default grants. */
-export function blankForm(allowedAudiences: readonly string[]): ClientForm {
+export function blankForm(policy: { audiences: readonly string[] } & LifetimeBounds): ClientForm {
   return formView(
     {
       client_id: '',
@@ -98,7 +132,7 @@ export function blankForm(allowedAudiences: readonly string[]): ClientForm {
       developer_name: null,
       developer_url: null,
     },
-    allowedAudiences,
+    policy,
   );
 }
 

@@ -47,6 +47,7 @@ import {
   overlapEnds,
   registrationOf,
   summaryOf,
+  typedLifetimes,
 } from './developer-forms.ts';
 import { showSecret, stashSecret } from './developer-secret.ts';
 
@@ -72,7 +73,12 @@ export async function registerDeveloper(app: FastifyInstance, ctx: AppContext): 
   const links = { list: base, register: `${base}/new`, account };
   const clientUrl = (id: string) => `${base}/clients/${encodeURIComponent(id)}`;
   const now = () => seconds(ctx.clock);
-  const policy = { mode: ctx.config.selfService, audiences: ctx.config.selfServiceAudiences };
+  const policy = {
+    mode: ctx.config.selfService,
+    audiences: ctx.config.selfServiceAudiences,
+    maxAccessTokenTtl: ctx.config.selfServiceMaxAccessTokenTtl,
+    maxRefreshTokenTtl: ctx.config.selfServiceMaxRefreshTokenTtl,
+  };
   const auditCtx = { store: ctx.store, clock: ctx.clock };
 
   type Developer = { user: UserRecord; csrf: string; binding: string };
@@ -129,7 +135,7 @@ export async function registerDeveloper(app: FastifyInstance, ctx: AppContext): 
     const dev = await developer(request, reply);
     if (!dev) return signInFirst(reply);
     return pageHeaders(reply).send(
-      registerPage({ links, action: links.register, csrfToken: dev.csrf, form: blankForm(policy.audiences) }),
+      registerPage({ links, action: links.register, csrfToken: dev.csrf, form: blankForm(policy) }),
     );
   });
 
@@ -152,11 +158,12 @@ export async function registerDeveloper(app: FastifyInstance, ctx: AppContext): 
       return reply.redirect(clientUrl(client.client_id), 303);
     } catch (err) {
       if (!(err instanceof RegistryError)) throw err;
-      // A refused client type shows the form as confidential, the default.
-      const shown = formView(
-        input ?? registrationOf({ ...dev.form, client_type: 'confidential' }),
-        policy.audiences,
-      );
+      // A refused client type shows the form as confidential, the default; the lifetimes as typed.
+      const blank = { client_type: 'confidential', access_token_ttl: '', refresh_token_ttl: '' };
+      const shown = {
+        ...formView(input ?? registrationOf({ ...dev.form, ...blank }), policy),
+        ...typedLifetimes(dev.form),
+      };
       return pageHeaders(reply.code(400)).send(
         registerPage({ links, action: links.register, csrfToken: dev.csrf, form: shown, error: err.message }),
       );
@@ -299,7 +306,7 @@ export async function registerDeveloper(app: FastifyInstance, ctx: AppContext): 
         },
         csrfToken: dev.csrf,
         client: summaryOf(client, t, url),
-        form: formView(client, policy.audiences),
+        form: formView(client, policy),
         confidential: client.client_type === 'confidential',
         passwordLimited,
         access: accessView({
