@@ -99,7 +99,7 @@ export class SqliteDb implements Db {
         this.db.pragma('journal_mode = WAL');
         return;
       } catch (err) {
-        if ((err as { code?: string }).code !== 'SQLITE_BUSY' || Date.now() > deadline) throw err;
+        if (!isBusy(err) || Date.now() > deadline) throw err;
       }
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, delay * (0.5 + Math.random()));
     }
@@ -124,7 +124,7 @@ export class SqliteDb implements Db {
       try {
         return fn();
       } catch (err) {
-        if ((err as { code?: string }).code !== 'SQLITE_BUSY' || Date.now() > deadline) throw storeError(err);
+        if (!isBusy(err) || Date.now() > deadline) throw storeError(err);
       }
       await new Promise((r) => setTimeout(r, LOCK_POLL_MS));
     }
@@ -214,7 +214,7 @@ export class SqliteDb implements Db {
         begin.run();
         return;
       } catch (err) {
-        const busy = (err as { code?: string }).code === 'SQLITE_BUSY';
+        const busy = isBusy(err);
         if (!busy || (Date.now() > deadline && !this.pending.some((item) => item.unbounded)))
           throw storeError(err);
       }
@@ -349,6 +349,14 @@ export class SqliteDb implements Db {
 }
 
 /** Runs a statement of a transaction, naming an I/O or lock failure as unavailability. */
+/**
+ * Another connection holds a lock: SQLITE_BUSY, or an extended code of it such as SQLITE_BUSY_RECOVERY,
+ * which a process meets while another one, opening the same fresh file, recovers its WAL.
+ */
+function isBusy(err: unknown): boolean {
+  return /^SQLITE_BUSY/.test(String((err as { code?: unknown } | null)?.code ?? ''));
+}
+
 function unbusy<T>(fn: () => T): T {
   try {
     return fn();
