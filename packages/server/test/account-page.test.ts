@@ -10,7 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import { TOTP } from 'otpauth';
 import type { Browser, BrowserContext, BrowserContextOptions, Page } from 'playwright-core';
 import { beginEnrolment, finishEnrolment } from '../src/accounts/two-factor.ts';
-import { launchChromium, chromiumSkip as skip } from './chromium.ts';
+import { launchChromium, SCREENSHOT_DEVICES, chromiumSkip as skip } from './chromium.ts';
 import {
   authorizeInChromium,
   exchangeCode,
@@ -316,15 +316,7 @@ describe('two-factor sign-in and the account page in Chromium', { skip }, () => 
   });
 
   test('screenshots of the code page and the account page (desktop, mobile); no console errors', async (t) => {
-    const devices: [string, BrowserContextOptions, number][] = [
-      ['desktop', { viewport: { width: 1280, height: 800 } }, 1280],
-      [
-        'mobile',
-        { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true },
-        780,
-      ],
-    ];
-    for (const [name, options, pngWidth] of devices) {
+    for (const [name, options, pngWidth] of SCREENSHOT_DEVICES) {
       const user = await enrolledUser(t);
       const context = await newContext(t, options);
       const page = await context.newPage();

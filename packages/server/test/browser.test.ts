@@ -15,7 +15,7 @@ import type { Browser, BrowserContextOptions, Page } from 'playwright-core';
 import { createUser } from '../src/accounts/users.ts';
 import { type ClientInput, createClient } from '../src/clients/registry.ts';
 import { mask } from '../src/oauth/masking.ts';
-import { launchChromium, chromiumSkip as skip } from './chromium.ts';
+import { launchChromium, SCREENSHOT_DEVICES, chromiumSkip as skip } from './chromium.ts';
 import {
   decodeJwt,
   get,
@@ -716,15 +716,7 @@ describe('browser: the Authorization Code flow in Chromium', { skip }, () => {
   test('screenshots of the sign-in and consent pages (desktop, mobile); no console errors', async (t) => {
     const app = await startClientApp();
     const client = await newClient({ redirect_uris: [app.redirectUri], client_name: 'Lap Timer Pro' });
-    const devices: [string, BrowserContextOptions, number][] = [
-      ['desktop', { viewport: { width: 1280, height: 800 } }, 1280],
-      [
-        'mobile',
-        { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true },
-        780,
-      ],
-    ];
-    for (const [name, options, pngWidth] of devices) {
+    for (const [name, options, pngWidth] of SCREENSHOT_DEVICES) {
       const user = await newUser();
       const page = await (await newContext(t, options)).newPage();
       const problems: string[] = [];

@@ -1,6 +1,6 @@
 // Debian's Chromium, driven by playwright-core: never a downloaded browser.
 import fs from 'node:fs';
-import { type Browser, chromium } from 'playwright-core';
+import { type Browser, type BrowserContextOptions, chromium } from 'playwright-core';
 
 export const CHROMIUM = '/usr/bin/chromium';
 
@@ -25,3 +25,13 @@ export function launchChromium(): Promise<Browser> {
     ],
   });
 }
+
+/** The screenshot tests' two devices: name, context options, and the PNG's width in pixels. */
+export const SCREENSHOT_DEVICES: [string, BrowserContextOptions, number][] = [
+  ['desktop', { viewport: { width: 1280, height: 800 } }, 1280],
+  [
+    'mobile',
+    { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true },
+    780,
+  ],
+];

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, BrowserContextOptions, Page } from 'playwright-core';
 import { mask } from '../src/oauth/masking.ts';
-import { launchChromium, chromiumSkip as skip } from './chromium.ts';
+import { launchChromium, SCREENSHOT_DEVICES, chromiumSkip as skip } from './chromium.ts';
 import { fillPassword, signInOnAccountPage } from './chromium-flow.ts';
 import { pkcePair } from './code-flow.ts';
 import { headlessOf, login } from './fixtures.ts';
@@ -224,15 +224,7 @@ describe('developer portal in Chromium', { skip }, () => {
   });
 
   test('screenshots of the list, the registration form and the secret page (desktop, mobile)', async (t) => {
-    const devices: [string, BrowserContextOptions, number][] = [
-      ['desktop', { viewport: { width: 1280, height: 800 } }, 1280],
-      [
-        'mobile',
-        { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true },
-        780,
-      ],
-    ];
-    for (const [name, options, pngWidth] of devices) {
+    for (const [name, options, pngWidth] of SCREENSHOT_DEVICES) {
       const page = await newPage(t, options);
       const problems: string[] = [];
       page.on('console', (m) => {

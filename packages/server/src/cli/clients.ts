@@ -49,6 +49,22 @@ interface ClientFlags {
   json?: boolean;
 }
 
+/** The settings flags `clients add` and `clients update` share, as the registry names them. */
+function settingsOf(o: ClientFlags) {
+  return {
+    redirect_uris: o.redirectUri,
+    audiences: o.audience,
+    grant_types: o.grant as GrantType[] | undefined,
+    access_token_ttl: o.accessTokenTtl,
+    refresh_token_ttl: o.refreshTokenTtl,
+    developer_name: o.developerName,
+    developer_email: o.developerEmail,
+    developer_url: o.developerUrl,
+    owner_email: o.ownerEmail,
+    allow_http: o.allowHttp,
+  };
+}
+
 function clientFlags(cmd: Command, forUpdate: boolean): Command {
   if (forUpdate) cmd.option('--name <name>', 'the name users see');
   else cmd.requiredOption('--name <name>', 'the name users see');
@@ -154,16 +170,7 @@ export function clientsCommand(program: Command): void {
                 client_name: o.name!,
                 client_type: o.type,
                 role: o.role,
-                redirect_uris: o.redirectUri,
-                audiences: o.audience,
-                grant_types: o.grant as GrantType[] | undefined,
-                access_token_ttl: o.accessTokenTtl,
-                refresh_token_ttl: o.refreshTokenTtl,
-                developer_name: o.developerName,
-                developer_email: o.developerEmail,
-                developer_url: o.developerUrl,
-                owner_email: o.ownerEmail,
-                allow_http: o.allowHttp,
+                ...settingsOf(o),
               },
               now(),
             );
@@ -202,16 +209,7 @@ export function clientsCommand(program: Command): void {
           Promise.resolve().then(() =>
             clientPatch(client, {
               client_name: o.name,
-              redirect_uris: o.redirectUri,
-              allow_http: o.allowHttp,
-              audiences: o.audience,
-              grant_types: o.grant as GrantType[] | undefined,
-              access_token_ttl: o.accessTokenTtl,
-              refresh_token_ttl: o.refreshTokenTtl,
-              developer_name: o.developerName,
-              developer_email: o.developerEmail,
-              developer_url: o.developerUrl,
-              owner_email: o.ownerEmail,
+              ...settingsOf(o),
             }),
           ),
         );

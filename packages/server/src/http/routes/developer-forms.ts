@@ -78,18 +78,8 @@ export function changesOf(form: Form): PortalChanges {
 
 /** The form as the developer filled it in (after a refusal), or as the client stands. */
 export function formView(
-  v: {
-    client_id: string;
-    client_name: string;
-    client_type: string;
-    redirect_uris: string[];
-    grant_types: string[];
-    audiences: string[];
-    developer_name: string | null;
-    developer_url: string | null;
-    access_token_ttl?: number;
-    refresh_token_ttl?: number;
-  },
+  // A registration as typed, or a client as stored (whose type is a plain string).
+  v: Omit<PortalRegistration, 'client_type'> & { client_type: string },
   policy: { audiences: readonly string[] } & LifetimeBounds,
 ): ClientForm {
   const audiences = [...new Set([...policy.audiences, ...v.audiences])];
