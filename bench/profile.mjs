@@ -7,10 +7,13 @@
 // With --workers=N (N > 1) every worker writes its own profile; the summary adds them up (the primary,
 // which serves nothing, is left out) and "busy per response" is the workers' main threads together.
 //
+// --bearer profiles the bearer call (GET /oauth2/iracing/profile with access tokens of fresh sessions)
+// instead of the refresh grant.
+//
 // --cli=PATH profiles another build's bin/paddock.mjs (e.g. an older commit's, unpacked elsewhere with
 // node_modules linked), for a before/after comparison under the same load.
 //
-//   node bench/profile.mjs [--conc=50] [--duration=10] [--top=10] [--out=DIR] [--pg] [--workers=1] [--cli=PATH]
+//   node bench/profile.mjs [--conc=50] [--duration=10] [--top=10] [--out=DIR] [--pg] [--workers=1] [--bearer] [--cli=PATH]
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -43,10 +46,17 @@ try {
     (await t.mintRefreshTokens('confidential', n)).map(
       (rt) => `grant_type=refresh_token&${t.clientAuth('confidential')}&refresh_token=${enc(rt)}`,
     );
-  const base = { baseUrl: t.baseUrl, path: t.tokenPath, headers: FORM, serverPid: t.pid };
-  const warm = await runLoad({ ...base, bodies: await bodies(6000), connections: 10, durationS: 2 });
+  const bearer = process.argv.includes('--bearer');
+  // Access tokens may be used again and again: a few thousand, each sent many times.
+  const tokens = bearer ? await t.mintAccessTokens('confidential', 4000) : [];
+  const cycled = (n) => Array.from({ length: n }, (_, i) => tokens[i % tokens.length]);
+  const base = bearer
+    ? { baseUrl: t.baseUrl, path: t.bearer.path, headers: {}, serverPid: t.pid, bearer: true }
+    : { baseUrl: t.baseUrl, path: t.tokenPath, headers: FORM, serverPid: t.pid };
+  const poolOf = async (n) => (bearer ? cycled(n) : await bodies(n));
+  const warm = await runLoad({ ...base, bodies: await poolOf(6000), connections: 10, durationS: 2 });
   const n = Math.min(200_000, Math.ceil(Math.max(warm.rps, 1000) * DURATION * 2) + 2000);
-  const pool = await bodies(n);
+  const pool = await poolOf(n);
   await new Promise((r) => setTimeout(r, 1000));
   const fromUs = Number(process.hrtime.bigint() / 1000n);
   result = await runLoad({ ...base, bodies: pool, connections: CONC, durationS: DURATION });

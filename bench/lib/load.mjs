@@ -28,6 +28,7 @@ function percentile(sorted, p) {
  * @param {number} o.connections
  * @param {number} o.durationS     wall-clock cap
  * @param {number} [o.serverPid]   for server CPU %
+ * @param {boolean} [o.bearer]     GET requests, each entry of `bodies` sent as the Bearer token of one
  */
 export async function runLoad(o) {
   const url = new URL(o.baseUrl);
@@ -45,11 +46,13 @@ export async function runLoad(o) {
   let lastAt = 0;
 
   const request = {
-    method: 'POST',
+    method: o.bearer ? 'GET' : 'POST',
     path: o.path,
     headers: o.headers,
     setupRequest: (req) => {
-      req.body = next < pool.length ? pool[next] : 'grant_type=__pool_overrun__';
+      const entry = next < pool.length ? pool[next] : 'grant_type=__pool_overrun__';
+      if (o.bearer) req.headers = { ...o.headers, authorization: `Bearer ${entry}` };
+      else req.body = entry;
       next += 1;
       return req;
     },

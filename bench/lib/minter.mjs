@@ -90,7 +90,7 @@ async function mint(n, kind, { access = false } = {}) {
       for (const p of batch) await saveSession(tx, p, now);
     });
     for (const p of batch)
-      items.push(access ? mintAccessToken(ctx, p.session, user, client, now).token : p.refresh.token);
+      items.push(access ? (await mintAccessToken(ctx, p.session, user, client, now)).token : p.refresh.token);
   }
   return items;
 }

@@ -3,9 +3,8 @@
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { signJwt } from '../src/tokens/jwt.ts';
 import { type Headless, headless, login } from './fixtures.ts';
-import { decodeJwt, get, startInProcess, type TestServer } from './helpers.ts';
+import { decodeJwt, get, signEdDsaJwt, startInProcess, type TestServer } from './helpers.ts';
 
 let server: TestServer;
 let h: Headless;
@@ -24,7 +23,7 @@ after(() => server.stop());
 const profile = (token: string) =>
   get(`${server.url}/oauth2/iracing/profile`, { authorization: `Bearer ${token}` });
 const signed = (hd: Record<string, unknown>, pl: Record<string, unknown>) =>
-  signJwt(hd, pl, server.ctx!.keys.activeKey()!.key);
+  signEdDsaJwt(hd, pl, server.ctx!.keys.activeKey()!.key);
 const now = () => Math.floor(Date.now() / 1000);
 
 describe('bearer tokens at /oauth2/iracing/profile', () => {
@@ -48,7 +47,7 @@ describe('bearer tokens at /oauth2/iracing/profile', () => {
     ['iat as a string', () => signed(header, { ...payload, iat: 'yesterday' }), /not valid/],
     [
       "another key's signature under a known kid",
-      () => signJwt(header, payload, generateKeyPairSync('ed25519').privateKey),
+      () => signEdDsaJwt(header, payload, generateKeyPairSync('ed25519').privateKey),
       /not valid/,
     ],
     [

@@ -1,7 +1,7 @@
 // Test harness: real servers (in-process or as `paddock serve` child processes), the real CLI, real
 // databases. Every server's log goes to test-output/logs so the run can be audited for secrets.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { type KeyObject, randomBytes, sign } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -268,6 +268,16 @@ export function decodeJwt(token: string): { header: any; payload: any } {
     header: JSON.parse(Buffer.from(h!, 'base64url').toString()),
     payload: JSON.parse(Buffer.from(p!, 'base64url').toString()),
   };
+}
+
+/** A compact EdDSA JWS of any header and payload, for tests that forge or hand-craft access tokens. */
+export function signEdDsaJwt(
+  header: Record<string, unknown>,
+  payload: Record<string, unknown>,
+  key: KeyObject,
+): string {
+  const input = [header, payload].map((v) => Buffer.from(JSON.stringify(v)).toString('base64url')).join('.');
+  return `${input}.${sign(null, Buffer.from(input), key).toString('base64url')}`;
 }
 
 /** A clock tests can move forward. */

@@ -6,7 +6,6 @@ import { after, before, describe, test } from 'node:test';
 import { isActive, mayIntrospect, type TokenFacts } from '../src/oauth/introspection.ts';
 import { mask } from '../src/oauth/masking.ts';
 import { sessionToRevoke } from '../src/oauth/revocation.ts';
-import { signJwt } from '../src/tokens/jwt.ts';
 import { type Headless, headless, login, refresh } from './fixtures.ts';
 import { newClient } from './flow.ts';
 import {
@@ -16,6 +15,7 @@ import {
   get,
   noteSecret,
   post,
+  signEdDsaJwt,
   startInProcess,
   TestClock,
   type TestServer,
@@ -203,7 +203,7 @@ describe('POST /oauth2/introspect', () => {
     const t = await tokensOf(h);
     const { header, payload } = decodeJwt(t.access_token);
     const { privateKey } = generateKeyPairSync('ed25519');
-    for (const token of ['nope', 'a.b.c', `${t.access_token}x`, signJwt(header, payload, privateKey)]) {
+    for (const token of ['nope', 'a.b.c', `${t.access_token}x`, signEdDsaJwt(header, payload, privateKey)]) {
       assertInactive(await introspect(h, token));
       assertInactive(await introspect(rs, token));
     }

@@ -3,11 +3,19 @@
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { signJwt } from '../src/tokens/jwt.ts';
 import { authorizeToCode, pkcePair } from './code-flow.ts';
 import { type Headless, headless, login, refresh } from './fixtures.ts';
 import { newClient, newUser, type TestUser } from './flow.ts';
-import { decodeJwt, get, noteSecret, post, startInProcess, TestClock, type TestServer } from './helpers.ts';
+import {
+  decodeJwt,
+  get,
+  noteSecret,
+  post,
+  signEdDsaJwt,
+  startInProcess,
+  TestClock,
+  type TestServer,
+} from './helpers.ts';
 import { Browser } from './http-browser.ts';
 
 const SPA = 'https://spa.example';
@@ -64,7 +72,7 @@ async function assertRevoked(h: Headless, t: { access_token: string; refresh_tok
 function forged(like: string, changes: Record<string, unknown> = {}): string {
   const { header, payload } = decodeJwt(like);
   const { privateKey } = generateKeyPairSync('ed25519');
-  return signJwt(header, { ...payload, ...changes }, privateKey);
+  return signEdDsaJwt(header, { ...payload, ...changes }, privateKey);
 }
 
 describe('POST /oauth2/revoke', () => {

@@ -63,6 +63,69 @@ for (const backend of backends) {
       }
     });
 
+    test('migration 13 moves the rotation link to the spent token: a retried rotation still finds it', async () => {
+      const env = await fresh();
+      const store = await openStore(loadConfig(env), 100, { migrate: false });
+      try {
+        // The schema as version 12 left it, with a token rotated once under the old link (parent_hash).
+        await store.db.exec(
+          'CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)',
+        );
+        for (const m of MIGRATIONS.filter((m) => m.version <= 12)) {
+          await store.db.exec(m.sql);
+          await store.db.run('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)', [
+            m.version,
+            m.name,
+            100,
+          ]);
+        }
+        const h = await headless(store);
+        const now = Math.floor(Date.now() / 1000);
+        const session = {
+          session_id: 'session-before-13',
+          user_id: h.userId,
+          client_id: h.clientId,
+          scope: null,
+          grant_type: 'password_limited' as const,
+          auth_time: now,
+          expires_at: now + 3600,
+          last_activity: now,
+          revoked_at: null,
+          revoked_reason: null,
+          first_ip: null,
+          first_user_agent: null,
+          last_ip: null,
+          last_user_agent: null,
+          impersonated: 0,
+          impersonation_note: null,
+        };
+        await store.insertSession(session);
+        const row = (hash: string, usedAt: number | null, parent: string | null) =>
+          store.db.run(
+            `INSERT INTO refresh_tokens (token_hash, session_id, client_id, expires_at, created_at, used_at, parent_hash)
+             VALUES (?, ?, ?, ?, ?, ?, ?)`,
+            [hash, session.session_id, h.clientId, now + 3600, now, usedAt, parent],
+          );
+        await row('first', now, null);
+        await row('second', null, 'first');
+        await row('other', null, null);
+
+        assert.deepEqual(await migrate(store.db, 200), [13]);
+        assert.equal((await store.refreshTokens.get('first'))?.successor_hash, 'second');
+        assert.equal((await store.refreshTokens.get('other'))?.successor_hash, null);
+        assert.ok(!('parent_hash' in (await store.refreshTokens.get('second'))!));
+        // The retried rotation of "first" consumes "second", once.
+        assert.equal(
+          await store.refreshTokens.consumeSuccessor('first', h.clientId, now),
+          session.session_id,
+        );
+        assert.equal(await store.refreshTokens.consumeSuccessor('first', h.clientId, now), undefined);
+        assert.equal(await store.refreshTokens.consumeSuccessor('other', h.clientId, now), undefined);
+      } finally {
+        await store.close();
+      }
+    });
+
     test('several processes migrating at once: each migration applied exactly once', async () => {
       const env = await fresh();
       const stores = await Promise.all(Array.from({ length: 5 }, () => openStore(loadConfig(env), 100)));

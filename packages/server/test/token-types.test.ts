@@ -1,6 +1,7 @@
-// A refresh token is a JWT signed by the same keys as access tokens, so it says what it is: its header
-// carries typ "rt+jwt", and no verifier (the server's, the SDK's, or jose checking typ) takes it for an
-// access token. Access tokens keep exactly the book's header: kid, alg, jku.
+// A refresh token is a JWT that only the server checks (by its hash): its header carries typ "rt+jwt"
+// and alg HS256 under a key of the server's own, so no verifier (the server's, the SDK's, or jose with
+// the published keys) takes it for an access token. Access tokens keep exactly the book's header: kid,
+// alg, jku.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { verifyAccessToken } from '@paddock/client';
@@ -24,18 +25,25 @@ describe('refresh tokens are typed rt+jwt', () => {
   test("the headers: rt+jwt on the refresh token, the book's three fields on the access token", () => {
     assert.deepEqual(Object.keys(decodeJwt(access).header).sort(), ['alg', 'jku', 'kid']);
     const header = decodeJwt(refresh).header;
-    assert.equal(header.typ, 'rt+jwt');
-    assert.equal(header.alg, 'EdDSA');
+    assert.deepEqual(header, { alg: 'HS256', typ: 'rt+jwt' });
+    // Readable by the clients that decode it for its expiry, and never past its session.
+    const { payload } = decodeJwt(refresh);
+    assert.equal(payload.iss, server.issuer);
+    assert.equal(payload.exp - payload.iat, 7 * 24 * 3600);
   });
 
-  test('jose verifying a JWT with a typ check refuses the refresh token for its typ alone', async () => {
+  test('jose verifying with the published keys refuses the refresh token, whatever it allows', async () => {
     const jwks = createRemoteJWKSet(new URL(`${server.url}/.well-known/jwks.json`));
-    await assert.rejects(jwtVerify(refresh, jwks, { issuer: server.issuer, typ: 'JWT' }), (e: unknown) => {
-      const err = e as { code?: string; claim?: string };
-      return err.code === 'ERR_JWT_CLAIM_VALIDATION_FAILED' && err.claim === 'typ';
+    // A JWKS of Ed25519 keys has no key for HS256: jose refuses before any signature check.
+    await assert.rejects(jwtVerify(refresh, jwks, { issuer: server.issuer }), {
+      code: 'ERR_JOSE_NOT_SUPPORTED',
     });
-    // Its signature and issuer are sound: only its type sets it apart.
-    await jwtVerify(refresh, jwks, { issuer: server.issuer, typ: 'rt+jwt' });
+    await assert.rejects(
+      jwtVerify(refresh, jwks, { issuer: server.issuer, typ: 'rt+jwt', algorithms: ['HS256', 'EdDSA'] }),
+    );
+    // The access token of the same response verifies with the same keys and options.
+    const access_ = await jwtVerify(access, jwks, { issuer: server.issuer });
+    assert.equal(access_.protectedHeader.alg, 'EdDSA');
   });
 
   test("the SDK's verifyAccessToken refuses the refresh token and accepts the access token", async () => {

@@ -127,7 +127,7 @@ export function sessionsCommand(program: Command): void {
           { session_id: sessionId, client_id: client.client_id, scope, impersonation_note: note },
         );
       });
-      const tokens = sessionTokens(ctx, p, t);
+      const tokens = await sessionTokens(ctx, p, t);
       staffLog(config).info(
         { user_id: user.user_id, client_id: client.client_id, session_id: sessionId, scope, note },
         'staff impersonation: session started',

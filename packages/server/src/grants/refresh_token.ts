@@ -25,7 +25,7 @@ export const refreshToken: GrantHandler = async (ctx, req, client) => {
     return sessionId ? rotate(ctx, tx, req, client, sessionId, tokenHash, now) : undefined;
   });
   const { sc, refresh } = rotated ?? (await unusable(ctx, req, client, tokenHash, now));
-  const access = mintAccessToken(ctx, sc.session, sc.user, client, now);
+  const access = await mintAccessToken(ctx, sc.session, sc.user, client, now);
   return tokenResponse(access, refresh, sc.session.scope, now);
 };
 
@@ -50,8 +50,8 @@ async function rotate(
     client_id: client.client_id,
     expires_at: refresh.expires_at,
     created_at: now,
-    parent_hash: parentHash,
   });
+  if (parentHash) await tx.refreshTokens.linkSuccessor(parentHash, refresh.token_hash);
   await tx.touchSession(sessionId, now, req.ip, req.userAgent);
   return { sc, refresh };
 }
@@ -87,8 +87,8 @@ async function unusable(
   if (row.used_at !== null) {
     if (mayRetryRotation(row.used_at, now, ctx.config.refreshReuseGrace)) {
       const again = await ctx.store.transaction(async (tx) => {
-        // Only one concurrent retry can consume the successor. The new token gets no parent, so this
-        // token cannot be retried a second time: its successor stays the consumed one.
+        // Only one concurrent retry can consume the successor. This token is not linked to the new one,
+        // so it cannot be retried a second time: its successor stays the consumed one.
         const sessionId = await tx.refreshTokens.consumeSuccessor(tokenHash, clientId, now);
         return sessionId ? rotate(ctx, tx, req, client, sessionId, null, now) : undefined;
       });

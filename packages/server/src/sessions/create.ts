@@ -58,8 +58,12 @@ export async function saveSession(tx: Store, p: PreparedSession, now: number): P
 }
 
 /** The token response of a stored session; the access token is signed after the commit. */
-export function sessionTokens(ctx: AppContext, p: PreparedSession, now: number): TokenResponse {
-  const access = mintAccessToken(ctx, p.session, p.user, p.client, now);
+export async function sessionTokens(
+  ctx: AppContext,
+  p: PreparedSession,
+  now: number,
+): Promise<TokenResponse> {
+  const access = await mintAccessToken(ctx, p.session, p.user, p.client, now);
   return tokenResponse(access, p.refresh, p.session.scope, now);
 }
 

@@ -321,6 +321,21 @@ ALTER TABLE clients ADD COLUMN review_requested_at BIGINT;
 CREATE INDEX clients_owner_user ON clients (owner_user_id);
 `,
   },
+  {
+    version: 13,
+    name: 'refresh_token_successor',
+    // A rotated refresh token names its successor in its own row, which the rotation has just written
+    // (used_at), instead of the successor naming it through an index of its own: one random index page
+    // less to write on every refresh. Tokens rotated before keep their link.
+    sql: `
+ALTER TABLE refresh_tokens ADD COLUMN successor_hash TEXT;
+UPDATE refresh_tokens SET successor_hash =
+  (SELECT MIN(c.token_hash) FROM refresh_tokens c WHERE c.parent_hash = refresh_tokens.token_hash)
+  WHERE token_hash IN (SELECT parent_hash FROM refresh_tokens WHERE parent_hash IS NOT NULL);
+DROP INDEX refresh_tokens_parent;
+ALTER TABLE refresh_tokens DROP COLUMN parent_hash;
+`,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

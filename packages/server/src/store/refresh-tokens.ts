@@ -7,8 +7,6 @@ export interface NewRefreshToken {
   client_id: string;
   expires_at: number;
   created_at: number;
-  /** The token whose rotation issued this one (none for a session's first token). */
-  parent_hash?: string | null;
 }
 
 /** Refresh tokens, stored hashed; each is spent by one conditional UPDATE. */
@@ -17,10 +15,18 @@ export class RefreshTokenStore {
 
   async insert(t: NewRefreshToken): Promise<void> {
     await this.q.run(
-      `INSERT INTO refresh_tokens (token_hash, session_id, client_id, expires_at, created_at, parent_hash)
-       VALUES (?, ?, ?, ?, ?, ?)`,
-      [t.token_hash, t.session_id, t.client_id, t.expires_at, t.created_at, t.parent_hash ?? null],
+      `INSERT INTO refresh_tokens (token_hash, session_id, client_id, expires_at, created_at)
+       VALUES (?, ?, ?, ?, ?)`,
+      [t.token_hash, t.session_id, t.client_id, t.expires_at, t.created_at],
     );
+  }
+
+  /** Records the token a rotation issued in place of `tokenHash`, in the row that rotation just spent. */
+  async linkSuccessor(tokenHash: string, successorHash: string): Promise<void> {
+    await this.q.run('UPDATE refresh_tokens SET successor_hash = ? WHERE token_hash = ?', [
+      successorHash,
+      tokenHash,
+    ]);
   }
 
   /**
@@ -43,13 +49,14 @@ export class RefreshTokenStore {
    * Consumes the unused successor of a rotated refresh token, with the same single-use guarantee as
    * consume (one conditional UPDATE), and returns its session.
    */
-  async consumeSuccessor(parentHash: string, clientId: string, now: number): Promise<string | undefined> {
+  async consumeSuccessor(tokenHash: string, clientId: string, now: number): Promise<string | undefined> {
     const r = await one<{ session_id: string }>(
       this.q,
       `UPDATE refresh_tokens SET used_at = ?
-       WHERE parent_hash = ? AND client_id = ? AND used_at IS NULL AND expires_at > ?
+       WHERE token_hash = (SELECT successor_hash FROM refresh_tokens WHERE token_hash = ?)
+         AND client_id = ? AND used_at IS NULL AND expires_at > ?
        RETURNING session_id`,
-      [now, parentHash, clientId, now],
+      [now, tokenHash, clientId, now],
     );
     return r?.session_id;
   }

@@ -22,6 +22,12 @@ interface PendingTransaction {
   reject: (err: unknown) => void;
 }
 
+/**
+ * The page cache of a connection, in KiB. SQLite's default (2 MiB) holds a few thousand sessions' pages:
+ * past that, every token lookup reads its index pages back from the operating system.
+ */
+const CACHE_KIB = 64 * 1024;
+
 /** How often a write transaction asks again for the write lock another process holds. */
 const LOCK_POLL_MS = 1;
 
@@ -84,6 +90,7 @@ export class SqliteDb implements Db {
     // this process. A busy database is retried asynchronously instead (see retryBusy).
     this.db.pragma('busy_timeout = 0');
     this.db.pragma('foreign_keys = ON');
+    this.db.pragma(`cache_size = ${-CACHE_KIB}`);
   }
 
   /**

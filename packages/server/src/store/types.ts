@@ -115,8 +115,8 @@ export interface RefreshTokenRow {
   expires_at: number;
   created_at: number;
   used_at: number | null;
-  /** The hash of the token whose rotation issued this one; null for a session's first token. */
-  parent_hash: string | null;
+  /** The hash of the token this one was rotated into; null while unused (and after a retried rotation). */
+  successor_hash: string | null;
 }
 
 export interface AuthorizationRequestRecord {

@@ -5,16 +5,29 @@ import type { AppContext } from '../context.ts';
 import { OAuthError } from '../oauth/errors.ts';
 import type { ClientRecord, SessionRecord, UserRecord } from '../store/types.ts';
 import { sha256 } from './hash.ts';
-import { signJwt } from './jwt.ts';
+import { macJwt, signJwt } from './jwt.ts';
+import { deriveKey } from './master-key.ts';
 
 /** The audience every access token carries besides its client_id and the client's registered audiences. */
 export const OAUTH_API_AUDIENCE = 'oauth-api';
 
 /**
- * The typ of refresh tokens. They are signed with the access tokens' keys, so the type is what keeps any
- * verifier from taking one for an access token (which carries no typ: the book's header is kid, alg, jku).
+ * The typ of refresh tokens. With their own type and algorithm (HS256, never EdDSA), no verifier takes one
+ * for an access token (which carries no typ: the book's header is kid, alg, jku).
  */
 export const REFRESH_TOKEN_TYP = 'rt+jwt';
+
+// The refresh tokens' MAC key of each server secret (every process derives the same one).
+const refreshKeys = new WeakMap<Buffer, Buffer>();
+
+function refreshTokenKey(ctx: AppContext): Buffer {
+  let key = refreshKeys.get(ctx.csrfKey);
+  if (!key) {
+    key = deriveKey(ctx.csrfKey, 'refresh tokens');
+    refreshKeys.set(ctx.csrfKey, key);
+  }
+  return key;
+}
 
 export interface TokenResponse {
   access_token: string;
@@ -35,18 +48,18 @@ function activeKey(ctx: AppContext) {
  * An access token: an EdDSA JWT with exactly the book's header fields and claims. Every grant ends here,
  * so this is where a client's use is recorded (for the book's inactivity rule).
  */
-export function mintAccessToken(
+export async function mintAccessToken(
   ctx: AppContext,
   session: SessionRecord,
   user: UserRecord,
   client: ClientRecord,
   now: number,
-): { token: string; expires_in: number } {
+): Promise<{ token: string; expires_in: number }> {
   const { kid, key } = activeKey(ctx);
   const expiresIn = client.access_token_ttl;
   const aud = [client.client_id, OAUTH_API_AUDIENCE];
   for (const a of client.audiences) if (!aud.includes(a)) aud.push(a);
-  const token = signJwt(
+  const token = await signJwt(
     { kid, alg: 'EdDSA', jku: endpoints(ctx.config).jwks },
     {
       session_id: session.session_id,
@@ -70,8 +83,9 @@ export function mintAccessToken(
 }
 
 /**
- * A refresh token: a signed JWT (clients in the wild decode it for `exp`) that the server tracks only
- * by its hash. It never outlives its session.
+ * A refresh token: a JWT (clients in the wild decode it for `exp`) that the server tracks only by its
+ * hash, so nobody but the server ever checks its signature: an HMAC under a key derived from the server's
+ * secret, a microsecond where an Ed25519 signature costs tens. It never outlives its session.
  */
 export function mintRefreshToken(
   ctx: AppContext,
@@ -79,10 +93,9 @@ export function mintRefreshToken(
   client: ClientRecord,
   now: number,
 ): { token: string; token_hash: string; expires_at: number } {
-  const { kid, key } = activeKey(ctx);
   const expiresAt = Math.min(now + client.refresh_token_ttl, session.expires_at);
-  const token = signJwt(
-    { kid, alg: 'EdDSA', typ: REFRESH_TOKEN_TYP },
+  const token = macJwt(
+    { alg: 'HS256', typ: REFRESH_TOKEN_TYP },
     {
       iss: ctx.config.issuer,
       aud: endpoints(ctx.config).token,
@@ -92,7 +105,7 @@ export function mintRefreshToken(
       exp: expiresAt,
       jti: randomUUID(),
     },
-    key,
+    refreshTokenKey(ctx),
   );
   return { token, token_hash: sha256(token), expires_at: expiresAt };
 }

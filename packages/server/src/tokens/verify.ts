@@ -52,19 +52,26 @@ function jsonObject(part: string): Record<string, unknown> | undefined {
 
 const B64URL = /^[A-Za-z0-9_-]+$/;
 
+/** An Ed25519 signature checked by node:crypto on libuv's thread pool, off the event loop. */
+function verified(data: Buffer, key: KeyObject, signature: Buffer): Promise<boolean> {
+  return new Promise((resolve) => {
+    verify(null, data, key, signature, (err, ok) => resolve(!err && ok));
+  });
+}
+
 /**
- * A compact JWS of ours, verified with node:crypto's synchronous Ed25519 (the signing side's
- * counterpart; WebCrypto's asynchronous verify costs several times more per call) and its claims
+ * A compact JWS of ours, its Ed25519 signature verified by node:crypto on the thread pool (the signing
+ * side's counterpart; WebCrypto's verify costs several times more per call) and its claims
  * checked as RFC 7519 and RFC 9068 ask: EdDSA only, no typ (a typed token such as an rt+jwt refresh
  * token is something else), no crit, a known kid, this issuer, the oauth-api audience, exp in the
  * future (reported, not refused: revocation accepts an expired token), nbf (if any) reached, iat (if any)
  * a number. Returns the payload, or 'invalid'.
  */
-function verifyJws(
+async function verifyJws(
   ctx: AppContext,
   token: string,
   now: number,
-): { payload: JWTPayload; expired: boolean } | 'invalid' | 'audience' {
+): Promise<{ payload: JWTPayload; expired: boolean } | 'invalid' | 'audience'> {
   const parts = token.split('.');
   if (parts.length !== 3) return 'invalid';
   const [h, p, sig] = parts as [string, string, string];
@@ -74,7 +81,7 @@ function verifyJws(
   if (header.b64 !== undefined) return 'invalid';
   const key = publicKeyOf(ctx, header.kid);
   if (!key) return 'invalid';
-  if (!verify(null, Buffer.from(`${h}.${p}`), key, Buffer.from(sig, 'base64url'))) return 'invalid';
+  if (!(await verified(Buffer.from(`${h}.${p}`), key, Buffer.from(sig, 'base64url')))) return 'invalid';
   const payload = jsonObject(p) as JWTPayload | undefined;
   if (!payload) return 'invalid';
   if (payload.iss !== ctx.config.issuer) return 'invalid';
@@ -128,13 +135,13 @@ export async function verifyAccessToken(
   token: string,
   options: { allowExpired?: boolean } = {},
 ): Promise<AccessTokenClaims> {
-  const verified = verifyJws(ctx, token, seconds(ctx.clock));
-  if (verified === 'audience') throw invalidToken('access token is not valid').because('audience_mismatch');
-  if (verified === 'invalid') throw invalidToken('access token is not valid').because('token_invalid');
+  const outcome = await verifyJws(ctx, token, seconds(ctx.clock));
+  if (outcome === 'audience') throw invalidToken('access token is not valid').because('audience_mismatch');
+  if (outcome === 'invalid') throw invalidToken('access token is not valid').because('token_invalid');
   // Every check but the expiry has passed either way, so allowExpired waives nothing else.
-  if (verified.expired && !options.allowExpired)
+  if (outcome.expired && !options.allowExpired)
     throw invalidToken('access token has expired').because('token_invalid');
-  const claims = verified.payload as AccessTokenClaims;
+  const claims = outcome.payload as AccessTokenClaims;
   if (typeof claims.session_id !== 'string' || typeof claims.client_id !== 'string') {
     throw invalidToken('access token is not valid').because('token_invalid');
   }
