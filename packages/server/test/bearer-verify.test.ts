@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { type Headless, headless, login } from './fixtures.ts';
-import { decodeJwt, get, signEdDsaJwt, startInProcess, type TestServer } from './helpers.ts';
+import { decodeJwt, get, signEdDsaJwt, startInProcess, TestClock, type TestServer } from './helpers.ts';
 
 let server: TestServer;
 let h: Headless;
@@ -68,4 +68,44 @@ describe('bearer tokens at /oauth2/iracing/profile', () => {
       assert.match(r.body.error_description, why);
     });
   }
+});
+
+// A signature checked once is not checked again for the same token (tokens/verify.ts); everything else is.
+describe('a token used before is checked again for all but its signature', () => {
+  let timed: TestServer;
+  const clock = new TestClock();
+  before(async () => {
+    timed = await startInProcess({ clock, name: 'bearer-verify-again' });
+  });
+  after(() => timed.stop());
+  const profileAt = (token: string) =>
+    get(`${timed.url}/oauth2/iracing/profile`, { authorization: `Bearer ${token}` });
+
+  test('expiry: 200, then 401 once the clock passes exp', async () => {
+    const t = await login(timed, await headless(timed.ctx!.store), { scope: 'iracing.profile' });
+    assert.equal((await profileAt(t.body.access_token)).status, 200);
+    clock.advance(t.body.expires_in + 1);
+    const r = await profileAt(t.body.access_token);
+    assert.equal(r.status, 401, r.text);
+    assert.match(r.body.error_description, /expired/);
+  });
+
+  test('revocation: 200, then 401 once its session is revoked', async () => {
+    const t = await login(timed, await headless(timed.ctx!.store), { scope: 'iracing.profile' });
+    assert.equal((await profileAt(t.body.access_token)).status, 200);
+    const { session_id } = decodeJwt(t.body.access_token).payload;
+    await timed.ctx!.store.revokeSession(session_id, 'test', Math.floor(clock.now() / 1000));
+    const r = await profileAt(t.body.access_token);
+    assert.equal(r.status, 401, r.text);
+    assert.match(r.body.error_description, /revoked/);
+  });
+
+  test('the same header and payload under another signature: refused after the good one passed', async () => {
+    const t = await login(timed, await headless(timed.ctx!.store), { scope: 'iracing.profile' });
+    assert.equal((await profileAt(t.body.access_token)).status, 200);
+    const { header: hd, payload: pl } = decodeJwt(t.body.access_token);
+    const forged = signEdDsaJwt(hd, pl, generateKeyPairSync('ed25519').privateKey);
+    assert.equal((await profileAt(forged)).status, 401);
+    assert.equal((await profileAt(t.body.access_token)).status, 200);
+  });
 });

@@ -1,9 +1,11 @@
 // /token (password_limited, refresh_token), /iracing/profile and the JWKS, over HTTP against a running
 // server on SQLite.
 import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { mask } from '../src/oauth/masking.ts';
+import { deriveKey } from '../src/tokens/master-key.ts';
 import { assertBookError, assertTokenResponse } from './assertions.ts';
 import { type Headless, headless, login, passwordForm, refresh } from './fixtures.ts';
 import { decodeJwt, get, noteSecret, post, startInProcess, TestClock, type TestServer } from './helpers.ts';
@@ -79,10 +81,13 @@ describe('password_limited grant', () => {
     assert.equal(decodeJwt(r.body.access_token).payload.scope, null);
   });
 
-  test('the refresh token is a signed JWT a client can read exp from', async () => {
+  test("the refresh token is a JWT under the server's own HS256 key, that a client can read exp from", async () => {
     const r = await login(server, h);
     const { header, payload } = decodeJwt(r.body.refresh_token);
-    assert.equal(header.alg, 'EdDSA');
+    assert.equal(header.alg, 'HS256');
+    const [h64, p64, mac] = r.body.refresh_token.split('.');
+    const key = deriveKey(server.ctx!.csrfKey, 'refresh tokens');
+    assert.equal(mac, createHmac('sha256', key).update(`${h64}.${p64}`).digest('base64url'));
     assert.equal(payload.exp - payload.iat, r.body.refresh_token_expires_in);
   });
 

@@ -3,6 +3,7 @@ import type { JWTPayload } from 'jose';
 import { seconds } from '../clock.ts';
 import type { AppContext } from '../context.ts';
 import { invalidToken } from '../oauth/errors.ts';
+import type { UserRecord } from '../store/types.ts';
 import { OAUTH_API_AUDIENCE } from './issue.ts';
 
 export interface AccessTokenClaims extends JWTPayload {
@@ -37,6 +38,24 @@ function publicKeyOf(ctx: AppContext, kid: unknown): KeyObject | undefined {
     publicKeys.set(cacheKey, key);
   }
   return key;
+}
+
+/**
+ * Tokens whose signature this process has already checked, each with the key that checked it. A client
+ * calls with the same access token until it expires, so a repeated call skips the Ed25519 check (the
+ * bulk of a bearer call's work) when its kid still names that very key; every other check runs again.
+ * Only verified tokens get in, and the oldest leaves first once the map is full.
+ */
+const checkedSignatures = new Map<string, KeyObject>();
+const CHECKED_SIGNATURES_MAX = 10_000;
+
+async function signatureChecked(token: string, input: string, sig: string, key: KeyObject): Promise<boolean> {
+  if (checkedSignatures.get(token) === key) return true;
+  if (!(await verified(Buffer.from(input), key, Buffer.from(sig, 'base64url')))) return false;
+  if (checkedSignatures.size >= CHECKED_SIGNATURES_MAX)
+    checkedSignatures.delete(checkedSignatures.keys().next().value as string);
+  checkedSignatures.set(token, key);
+  return true;
 }
 
 function jsonObject(part: string): Record<string, unknown> | undefined {
@@ -81,7 +100,7 @@ async function verifyJws(
   if (header.b64 !== undefined) return 'invalid';
   const key = publicKeyOf(ctx, header.kid);
   if (!key) return 'invalid';
-  if (!(await verified(Buffer.from(`${h}.${p}`), key, Buffer.from(sig, 'base64url')))) return 'invalid';
+  if (!(await signatureChecked(token, `${h}.${p}`, sig, key))) return 'invalid';
   const payload = jsonObject(p) as JWTPayload | undefined;
   if (!payload) return 'invalid';
   if (payload.iss !== ctx.config.issuer) return 'invalid';
@@ -96,19 +115,21 @@ async function verifyJws(
 
 /**
  * Verifies a bearer token issued by this server (signature, expiry, issuer, audience) and that its
- * session is still live. Every failure is invalid_token. With an origin, the request counts as the
+ * session is still live; returns its claims and its user. Every failure is invalid_token. With an origin, the request counts as the
  * session's activity.
  */
 export async function verifyBearer(
   ctx: AppContext,
   token: string,
   origin?: BearerOrigin,
-): Promise<AccessTokenClaims> {
+): Promise<{ claims: AccessTokenClaims; user: UserRecord }> {
   const claims = await verifyAccessToken(ctx, token);
-  const session = await ctx.store.getSession(claims.session_id);
+  // The session and its user in one read: every bearer endpoint needs the one, the profile the other.
+  const sc = await ctx.store.sessionContext(claims.session_id);
   const now = seconds(ctx.clock);
-  if (!session || session.revoked_at !== null)
+  if (!sc || sc.session.revoked_at !== null)
     throw invalidToken('the session of this access token has been revoked').because('session_ended');
+  const session = sc.session;
   if (session.expires_at <= now)
     throw invalidToken('the session of this access token has expired').because('session_ended');
   // The session was just read, so its last activity is known: only a stale one costs a write, and the
@@ -122,7 +143,7 @@ export async function verifyBearer(
       now - ACTIVITY_INTERVAL + 1,
     );
   }
-  return claims;
+  return { claims, user: sc.user };
 }
 
 /**

@@ -23,7 +23,7 @@ export async function registerSessions(app: FastifyInstance, ctx: AppContext): P
 
   app.get(`${base}/sessions`, async (request, reply) => {
     reply.header('Cache-Control', 'no-store');
-    const claims = await verifyBearer(ctx, bearerToken(request), bearerOrigin(request));
+    const { claims } = await verifyBearer(ctx, bearerToken(request), bearerOrigin(request));
     const client = await ctx.store.getClient(claims.client_id);
     if (!client) throw invalidToken('the client of this access token no longer exists');
     const sessions = await ctx.store.liveSessions(claims.sub, claims.client_id, now());
@@ -40,7 +40,7 @@ export async function registerSessions(app: FastifyInstance, ctx: AppContext): P
   // The book's /revoke/current and /revoke/client take no required parameter: a POST without a body is
   // theirs to accept. Any other content type than a form has been refused before these handlers run.
   app.post(`${base}/revoke/current`, async (request, reply) => {
-    const claims = await verifyBearer(ctx, bearerToken(request), bearerOrigin(request));
+    const { claims } = await verifyBearer(ctx, bearerToken(request), bearerOrigin(request));
     // forget_browser also removes the 2FA bypass of the browser the session was signed in from.
     const forget = parseForgetBrowser(optionalFormOf(request).forget_browser);
     await revokeCurrentSession(ctx, claims, now(), forget);
@@ -48,14 +48,14 @@ export async function registerSessions(app: FastifyInstance, ctx: AppContext): P
   });
 
   app.post(`${base}/revoke/sessions`, async (request, reply) => {
-    const claims = await verifyBearer(ctx, bearerToken(request), bearerOrigin(request));
+    const { claims } = await verifyBearer(ctx, bearerToken(request), bearerOrigin(request));
     const ids = parseSessionIds(optionalFormOf(request).session_ids);
     await revokeSessionsById(ctx, claims, ids, now());
     return noBody(reply);
   });
 
   app.post(`${base}/revoke/client`, async (request, reply) => {
-    const claims = await verifyBearer(ctx, bearerToken(request), bearerOrigin(request));
+    const { claims } = await verifyBearer(ctx, bearerToken(request), bearerOrigin(request));
     await revokeClientSessions(ctx, claims, now());
     return noBody(reply);
   });
