@@ -3,9 +3,11 @@
 // the published keys) takes it for an access token. Access tokens keep exactly the book's header: kid,
 // alg, jku.
 import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { verifyAccessToken } from '@paddock/client';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
+import { offloadSignatures, signJwt } from '../src/tokens/jwt.ts';
 import { headless, login } from './fixtures.ts';
 import { decodeJwt, get, startInProcess, type TestServer } from './helpers.ts';
 
@@ -63,4 +65,17 @@ describe('refresh tokens are typed rt+jwt', () => {
     const ok = await get(`${server.url}/oauth2/iracing/profile`, { authorization: `Bearer ${access}` });
     assert.equal(ok.status, 200, ok.text);
   });
+});
+
+describe('EdDSA signatures on the event loop and on the thread pool', () => {
+  after(() => offloadSignatures(true));
+  for (const offloaded of [true, false]) {
+    test(`offloaded: ${offloaded}: jose verifies what signJwt signs`, async () => {
+      offloadSignatures(offloaded);
+      const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+      const token = await signJwt({ alg: 'EdDSA', kid: 'k' }, { sub: 'x', iat: 1 }, privateKey);
+      const { payload } = await jwtVerify(token, publicKey);
+      assert.equal(payload.sub, 'x');
+    });
+  }
 });

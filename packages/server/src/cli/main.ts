@@ -42,6 +42,8 @@ async function serve(flags: ServeFlags, seed: boolean): Promise<void> {
   // Loaded here so that admin commands do not pay for the HTTP stack.
   const cluster = await import('../cluster.ts');
   const workers = cluster.workerCount(flags.workers, process.env.PADDOCK_WORKERS, seed ? 1 : cluster.cores());
+  // Every worker computes the same count from the same arguments and environment.
+  (await import('../tokens/jwt.ts')).offloadSignatures(workers < cluster.cores());
   if (cluster.isWorker()) return serveOne(config, true, false);
   // Demo data is in place before the first request can arrive.
   const demo = seed ? await import('../dev/seed.ts') : undefined;

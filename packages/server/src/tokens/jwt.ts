@@ -1,9 +1,24 @@
 import { createHmac, type KeyObject, sign } from 'node:crypto';
 
+let offload = true;
+
 /**
- * Compact JWS with EdDSA, signed by node:crypto on libuv's thread pool (the callback form of sign), so the
- * event loop hands the signature off instead of computing it: on the token endpoint it was a fifth of the
- * main thread. jose verifies what this produces (see the tests).
+ * Whether Ed25519 signatures and their checks run on libuv's thread pool (the callback forms of node:crypto's
+ * sign and verify) or on the event loop. Handing them off pays only where a core would otherwise idle:
+ * `paddock serve` keeps them on the event loop when it runs a worker per core, where the pool's threads would
+ * take turns with the other workers for the same cores and each hand-off costs a thread wake-up.
+ */
+export function offloadSignatures(on: boolean): void {
+  offload = on;
+}
+
+export function signaturesOffloaded(): boolean {
+  return offload;
+}
+
+/**
+ * Compact JWS with EdDSA. Off the event loop (see offloadSignatures), the signature was a fifth of the
+ * token endpoint's main thread before. jose verifies what this produces (see the tests).
  */
 export function signJwt(
   header: Record<string, unknown>,
@@ -11,6 +26,8 @@ export function signJwt(
   key: KeyObject,
 ): Promise<string> {
   const input = `${b64(header)}.${b64(payload)}`;
+  if (!offload)
+    return Promise.resolve(`${input}.${sign(null, Buffer.from(input), key).toString('base64url')}`);
   return new Promise((resolve, reject) => {
     sign(null, Buffer.from(input), key, (err, signature) => {
       if (err) reject(err);

@@ -5,6 +5,7 @@ import type { AppContext } from '../context.ts';
 import { invalidToken } from '../oauth/errors.ts';
 import type { UserRecord } from '../store/types.ts';
 import { OAUTH_API_AUDIENCE } from './issue.ts';
+import { signaturesOffloaded } from './jwt.ts';
 
 export interface AccessTokenClaims extends JWTPayload {
   session_id: string;
@@ -71,8 +72,9 @@ function jsonObject(part: string): Record<string, unknown> | undefined {
 
 const B64URL = /^[A-Za-z0-9_-]+$/;
 
-/** An Ed25519 signature checked by node:crypto on libuv's thread pool, off the event loop. */
+/** An Ed25519 signature checked by node:crypto, on libuv's thread pool where signatures are offloaded. */
 function verified(data: Buffer, key: KeyObject, signature: Buffer): Promise<boolean> {
+  if (!signaturesOffloaded()) return Promise.resolve(verify(null, data, key, signature));
   return new Promise((resolve) => {
     verify(null, data, key, signature, (err, ok) => resolve(!err && ok));
   });
