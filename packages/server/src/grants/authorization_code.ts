@@ -5,6 +5,7 @@
 //   them spends the code all the same, and no session is created from it;
 // - the client has been authenticated by the /token endpoint (http/routes/token.ts) before this runs.
 
+import { randomUUID } from 'node:crypto';
 import { seconds } from '../clock.ts';
 import type { AppContext } from '../context.ts';
 import { codeBindingError } from '../oauth/code-binding.ts';
@@ -20,17 +21,23 @@ export const authorizationCode: GrantHandler = async (ctx, req, client) => {
   const verifier = optional(req.form, 'code_verifier');
   const now = seconds(ctx.clock);
 
+  // Named before the code is spent, so that spending it records the session made from it in one UPDATE.
+  const sessionId = randomUUID();
   const outcome = await ctx.store.transaction(async (tx) => {
-    const code = await tx.flow.consumeAuthorizationCode(codeHash, client.client_id, now);
+    const code = await tx.flow.consumeAuthorizationCode(codeHash, client.client_id, now, sessionId);
     if (!code) return undefined;
     // A refusal from here on is returned, not thrown, so the transaction commits the consumption: a code
     // presented with the wrong redirect_uri or code_verifier is spent, and whoever holds it cannot guess on.
-    // Consumption and session stay in one transaction so that a replay racing a good exchange always
-    // finds the session it must revoke.
+    // It names no session then. Consumption and session stay in one transaction so that a replay racing a
+    // good exchange always finds the session it must revoke.
+    const refuse = async (refused: OAuthError) => {
+      await tx.flow.setCodeSession(codeHash, null);
+      return { refused };
+    };
     const refused = codeBindingError(code, { redirectUri, verifier });
-    if (refused) return { refused };
+    if (refused) return refuse(refused);
     const user = await tx.users.byId(code.user_id);
-    if (!user) return { refused: invalidGrant('the user of this code no longer exists') };
+    if (!user) return refuse(invalidGrant('the user of this code no longer exists'));
     const p = prepareSession(
       ctx,
       {
@@ -41,17 +48,17 @@ export const authorizationCode: GrantHandler = async (ctx, req, client) => {
         authTime: code.auth_time,
         ip: code.ip,
         userAgent: code.user_agent,
+        sessionId,
+        // The session remembers the 2FA bypass of the browser it came from, for forget_browser.
+        bypassHash: code.bypass_hash,
       },
       now,
     );
     await saveSession(tx, p, now);
-    await tx.flow.setCodeSession(codeHash, p.session.session_id);
-    // The session remembers the 2FA bypass of the browser it came from, for forget_browser.
-    await tx.twoFactor.sessionFromCode(p.session.session_id, codeHash);
     return { prepared: p };
   });
   if (!outcome) throw await whyUnusable(ctx, codeHash, client.client_id, now);
-  if (outcome.refused) throw outcome.refused;
+  if ('refused' in outcome) throw outcome.refused;
   return sessionTokens(ctx, outcome.prepared, now);
 };
 

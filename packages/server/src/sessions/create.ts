@@ -14,12 +14,16 @@ export interface NewSession {
   userAgent: string | null;
   /** Set when a staff member starts the session for the user (paddock sessions impersonate). */
   impersonationNote?: string;
+  /** The session's id, when the caller had to name it first (the code grant, in the code's row). */
+  sessionId?: string;
+  /** The remembered browser the user signed in from (forget_browser forgets it with the session). */
+  bypassHash?: string | null;
 }
 
 /** A session and its first refresh token, ready to be stored. */
 export function prepareSession(ctx: AppContext, s: NewSession, now: number) {
   const session: SessionRecord = {
-    session_id: randomUUID(),
+    session_id: s.sessionId ?? randomUUID(),
     user_id: s.user.user_id,
     client_id: s.client.client_id,
     scope: s.scope,
@@ -39,13 +43,13 @@ export function prepareSession(ctx: AppContext, s: NewSession, now: number) {
   const refresh = s.client.grant_types.includes('refresh_token')
     ? mintRefreshToken(ctx, session, s.client, now)
     : undefined;
-  return { session, refresh, user: s.user, client: s.client };
+  return { session, refresh, user: s.user, client: s.client, bypassHash: s.bypassHash ?? null };
 }
 
 export type PreparedSession = ReturnType<typeof prepareSession>;
 
 export async function saveSession(tx: Store, p: PreparedSession, now: number): Promise<void> {
-  await tx.insertSession(p.session);
+  await tx.insertSession(p.session, p.bypassHash);
   if (p.refresh) {
     await tx.refreshTokens.insert({
       token_hash: p.refresh.token_hash,

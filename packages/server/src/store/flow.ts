@@ -128,17 +128,23 @@ export class FlowStore {
   }
 
   /** Single use, as for refresh tokens: one conditional UPDATE takes an unused, unexpired code of this client. */
+  /**
+   * Spends a code, naming in the same conditional UPDATE the session about to be created from it (the
+   * caller clears it again if it creates none). Returns the code with the remembered browser it came
+   * from, for the session.
+   */
   async consumeAuthorizationCode(
     codeHash: string,
     clientId: string,
     now: number,
-  ): Promise<AuthorizationCodeRecord | undefined> {
-    return one<AuthorizationCodeRecord>(
+    sessionId: string,
+  ): Promise<(AuthorizationCodeRecord & { bypass_hash: string | null }) | undefined> {
+    return one<AuthorizationCodeRecord & { bypass_hash: string | null }>(
       this.q,
-      `UPDATE authorization_codes SET used_at = ?
+      `UPDATE authorization_codes SET used_at = ?, session_id = ?
        WHERE code_hash = ? AND client_id = ? AND used_at IS NULL AND expires_at > ?
        RETURNING *`,
-      [now, codeHash, clientId, now],
+      [now, sessionId, codeHash, clientId, now],
     );
   }
 
@@ -148,7 +154,7 @@ export class FlowStore {
     ]);
   }
 
-  async setCodeSession(codeHash: string, sessionId: string): Promise<void> {
+  async setCodeSession(codeHash: string, sessionId: string | null): Promise<void> {
     await this.q.run('UPDATE authorization_codes SET session_id = ? WHERE code_hash = ?', [
       sessionId,
       codeHash,

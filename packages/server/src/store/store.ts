@@ -222,12 +222,13 @@ export class Store {
 
   // ---- sessions and refresh tokens
 
-  async insertSession(s: SessionRecord): Promise<void> {
+  /** A new session; `bypassHash` is the remembered browser it was signed in from (for forget_browser). */
+  async insertSession(s: SessionRecord, bypassHash: string | null = null): Promise<void> {
     await this.q.run(
       `INSERT INTO sessions (session_id, user_id, client_id, scope, grant_type, auth_time, expires_at, last_activity,
         revoked_at, revoked_reason, first_ip, first_user_agent, last_ip, last_user_agent, impersonated,
-        impersonation_note)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        impersonation_note, bypass_hash)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       [
         s.session_id,
         s.user_id,
@@ -245,6 +246,7 @@ export class Store {
         s.last_user_agent,
         s.impersonated,
         s.impersonation_note,
+        bypassHash,
       ],
     );
   }

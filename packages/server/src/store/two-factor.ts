@@ -204,14 +204,6 @@ export class TwoFactorStore {
   }
 
   /** The session made from a code inherits the bypass of the browser the code was issued to. */
-  async sessionFromCode(sessionId: string, codeHash: string): Promise<void> {
-    await this.q.run(
-      `UPDATE sessions SET bypass_hash = (SELECT bypass_hash FROM authorization_codes WHERE code_hash = ?)
-       WHERE session_id = ?`,
-      [codeHash, sessionId],
-    );
-  }
-
   async sessionBypass(sessionId: string): Promise<string | null> {
     const r = await one<{ bypass_hash: string | null }>(
       this.q,
