@@ -51,7 +51,10 @@ async function rotate(
     expires_at: refresh.expires_at,
     created_at: now,
   });
-  if (parentHash) await tx.refreshTokens.linkSuccessor(parentHash, refresh.token_hash);
+  // Only a retried rotation looks for the successor (within the reuse grace): without the grace, the
+  // default, nothing will, and the write is saved. Turning the grace on covers rotations from then on.
+  if (parentHash && ctx.config.refreshReuseGrace > 0)
+    await tx.refreshTokens.linkSuccessor(parentHash, refresh.token_hash);
   await tx.touchSession(sessionId, now, req.ip, req.userAgent);
   return { sc, refresh };
 }
