@@ -46,6 +46,60 @@ export class RefreshTokenStore {
   }
 
   /**
+   * PostgreSQL only (a WITH that writes): a whole rotation in one statement, atomic by itself. It spends
+   * the token only while it is unused, unexpired and this client's and its session is live (not revoked,
+   * not expired, its client enabled, its user subscribed: the refresh grant's own conditions), stores the
+   * successor and records the session's activity. False, with nothing changed, when any condition fails.
+   */
+  async rotateAtOnce(r: {
+    tokenHash: string;
+    clientId: string;
+    now: number;
+    successor: NewRefreshToken;
+    /** Recorded on the spent token when a retried rotation may look for it (the reuse grace). */
+    linkSuccessor: boolean;
+    ip: string | null;
+    userAgent: string | null;
+  }): Promise<boolean> {
+    const rows = await this.q.all<{ session_id: string }>(
+      `WITH spent AS (
+         UPDATE refresh_tokens SET used_at = ?::bigint, successor_hash = ?::text
+         WHERE token_hash = ? AND client_id = ? AND used_at IS NULL AND expires_at > ?::bigint
+           AND session_id = ?
+           AND EXISTS (
+             SELECT 1 FROM sessions s JOIN users u ON u.user_id = s.user_id JOIN clients c ON c.client_id = s.client_id
+             WHERE s.session_id = refresh_tokens.session_id AND s.revoked_at IS NULL AND s.expires_at > ?::bigint
+               AND c.disabled_at IS NULL AND u.subscription_active <> 0)
+         RETURNING session_id
+       ), successor AS (
+         INSERT INTO refresh_tokens (token_hash, session_id, client_id, expires_at, created_at)
+         SELECT ?::text, session_id, ?::text, ?::bigint, ?::bigint FROM spent
+       ), touched AS (
+         UPDATE sessions SET last_activity = ?::bigint, last_ip = ?::text, last_user_agent = ?::text
+         WHERE session_id IN (SELECT session_id FROM spent)
+       )
+       SELECT session_id FROM spent`,
+      [
+        r.now,
+        r.linkSuccessor ? r.successor.token_hash : null,
+        r.tokenHash,
+        r.clientId,
+        r.now,
+        r.successor.session_id,
+        r.now,
+        r.successor.token_hash,
+        r.successor.client_id,
+        r.successor.expires_at,
+        r.successor.created_at,
+        r.now,
+        r.ip,
+        r.userAgent,
+      ],
+    );
+    return rows.length === 1;
+  }
+
+  /**
    * Consumes the unused successor of a rotated refresh token, with the same single-use guarantee as
    * consume (one conditional UPDATE), and returns its session.
    */

@@ -1,0 +1,137 @@
+// The refresh_token grant's refusals on both stores. On PostgreSQL a rotation is one statement that
+// carries the grant's conditions in SQL (grants/refresh_token.ts, rotateAtOnce); whatever it refuses goes
+// on to the transaction that says why. Either way a refused request changes nothing: the token still works
+// once the cause is gone, and the session's last activity is not moved.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { assertBookError } from './assertions.ts';
+import { type Headless, headless, login, refresh } from './fixtures.ts';
+import {
+  createPgDatabase,
+  decodeJwt,
+  pgSkip,
+  startInProcess,
+  TestClock,
+  type TestServer,
+} from './helpers.ts';
+
+const SESSION_MAX_AGE = 3600;
+
+const backends = [
+  { name: 'SQLite', skip: false as const, env: async () => ({ env: {}, cleanup: async () => {} }) },
+  {
+    name: 'PostgreSQL',
+    skip: pgSkip,
+    async env() {
+      const db = await createPgDatabase();
+      return { env: { DATABASE_URL: db.url }, cleanup: db.drop };
+    },
+  },
+];
+
+for (const backend of backends) {
+  describe(`refresh_token refusals on ${backend.name}`, { skip: backend.skip }, () => {
+    const clock = new TestClock();
+    let server: TestServer;
+    let cleanup: () => Promise<void>;
+    before(async () => {
+      const db = await backend.env();
+      cleanup = db.cleanup;
+      server = await startInProcess({
+        name: `refusals-${backend.name}`,
+        clock,
+        env: { ...db.env, PADDOCK_SESSION_MAX_AGE: String(SESSION_MAX_AGE) },
+      });
+    });
+    after(async () => {
+      await server?.stop();
+      await cleanup?.();
+    });
+
+    const store = () => server.ctx!.store;
+    const assertError = (
+      r: { status: number; body: any; headers: Headers },
+      status: number,
+      error: string,
+      d: RegExp,
+    ) => assertBookError(server.issuer, r, status, error, d);
+    const sessionOf = (accessToken: string): string => decodeJwt(accessToken).payload.session_id;
+    const lastActivity = async (sessionId: string) => (await store().getSession(sessionId))!.last_activity;
+
+    /** A fresh user and client with one session, its refresh token, and the session's activity so far. */
+    async function started(): Promise<{ h: Headless; rt: string; sessionId: string; activity: number }> {
+      const h = await headless(store());
+      const r = await login(server, h);
+      assert.equal(r.status, 200, r.text);
+      const sessionId = sessionOf(r.body.access_token);
+      clock.advance(5); // so that an answered refresh would move last_activity
+      return { h, rt: r.body.refresh_token, sessionId, activity: await lastActivity(sessionId) };
+    }
+
+    test('a rotation: the successor works, the session is touched, the spent token revokes it', async () => {
+      const { h, rt, sessionId, activity } = await started();
+      const second = await refresh(server, h, rt);
+      assert.equal(second.status, 200, second.text);
+      assert.equal(sessionOf(second.body.access_token), sessionId);
+      assert.ok((await lastActivity(sessionId)) > activity);
+      const third = await refresh(server, h, second.body.refresh_token);
+      assert.equal(third.status, 200, third.text);
+      await assertError(await refresh(server, h, rt), 400, 'invalid_grant', /already used.*revoked/);
+      await assertError(await refresh(server, h, third.body.refresh_token), 400, 'invalid_grant', /revoked/);
+    });
+
+    test("another client's refresh token: refused, and still usable by its own client", async () => {
+      const { h, rt, sessionId, activity } = await started();
+      const other = await headless(store());
+      await assertError(await refresh(server, other, rt), 400, 'invalid_grant', /not issued to this client/);
+      assert.equal(await lastActivity(sessionId), activity);
+      assert.equal((await refresh(server, h, rt)).status, 200);
+    });
+
+    test('an inactive subscription: refused; once reactivated the token works', async () => {
+      const { h, rt, sessionId, activity } = await started();
+      await store().users.setSubscription(h.userId, false, 0);
+      await assertError(await refresh(server, h, rt), 400, 'invalid_grant', /subscription/);
+      assert.equal(await lastActivity(sessionId), activity);
+      await store().users.setSubscription(h.userId, true, 0);
+      assert.equal((await refresh(server, h, rt)).status, 200);
+    });
+
+    test('a disabled client: refused; once enabled the token works', async () => {
+      const { h, rt, sessionId, activity } = await started();
+      await store().updateClient(h.clientId, { disabled_at: 1 }, 0);
+      await assertError(await refresh(server, h, rt), 401, 'unauthorized_client', /disabled/);
+      assert.equal(await lastActivity(sessionId), activity);
+      await store().updateClient(h.clientId, { disabled_at: null }, 0);
+      assert.equal((await refresh(server, h, rt)).status, 200);
+    });
+
+    test('a revoked session: refused, and the token stays unspent', async () => {
+      const { h, rt, sessionId } = await started();
+      await store().revokeSession(sessionId, 'test', 0);
+      await assertError(await refresh(server, h, rt), 400, 'invalid_grant', /revoked/);
+      const row = await store().refreshTokens.get(
+        (
+          await store().db.all<{ token_hash: string }>(
+            'SELECT token_hash FROM refresh_tokens WHERE session_id = ?',
+            [sessionId],
+          )
+        )[0]!.token_hash,
+      );
+      assert.equal(row?.used_at, null);
+    });
+
+    test('an expired session: refused', async () => {
+      const { h, rt } = await started();
+      clock.advance(SESSION_MAX_AGE);
+      await assertError(await refresh(server, h, rt), 400, 'invalid_grant', /expired/);
+    });
+
+    test('20 presentations of one token at once: one answer, and the session is revoked', async () => {
+      const { h, rt, sessionId } = await started();
+      const all = await Promise.all(Array.from({ length: 20 }, () => refresh(server, h, rt)));
+      assert.equal(all.filter((r) => r.status === 200).length, 1);
+      assert.ok((await store().getSession(sessionId))!.revoked_at !== null);
+    });
+  });
+}
