@@ -3,7 +3,10 @@
 // on to the transaction that says why. Either way a refused request changes nothing: the token still works
 // once the cause is gone, and the session's last activity is not moved.
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
+import { sha256 } from '../src/tokens/hash.ts';
+import { macJwt } from '../src/tokens/jwt.ts';
 import { assertBookError } from './assertions.ts';
 import { type Headless, headless, login, refresh } from './fixtures.ts';
 import {
@@ -125,6 +128,44 @@ for (const backend of backends) {
       const { h, rt } = await started();
       clock.advance(SESSION_MAX_AGE);
       await assertError(await refresh(server, h, rt), 400, 'invalid_grant', /expired/);
+    });
+
+    test('a token with altered claims spends nothing, and the real one still works', async () => {
+      const { h, rt, sessionId, activity } = await started();
+      const [head, body, mac] = rt.split('.') as [string, string, string];
+      const claims = JSON.parse(Buffer.from(body, 'base64url').toString());
+      for (const change of [
+        { session_exp: claims.session_exp + 86400 },
+        { session_id: 'another' },
+        { exp: 1 },
+      ]) {
+        const altered = `${head}.${Buffer.from(JSON.stringify({ ...claims, ...change })).toString('base64url')}.${mac}`;
+        await assertError(await refresh(server, h, altered), 400, 'invalid_grant', /not valid/);
+      }
+      assert.equal(await lastActivity(sessionId), activity);
+      assert.equal((await refresh(server, h, rt)).status, 200);
+    });
+
+    test('a refresh token minted without session_exp (an older version) rotates', async () => {
+      const { h, sessionId } = await started();
+      const now = Math.floor(clock.now() / 1000);
+      const old = macJwt(
+        { alg: 'HS256', typ: 'rt+jwt' },
+        { session_id: sessionId, iat: now, exp: now + 60 },
+        randomBytes(32),
+      );
+      await store().refreshTokens.insert({
+        token_hash: sha256(old),
+        session_id: sessionId,
+        client_id: h.clientId,
+        expires_at: now + 60,
+        created_at: now,
+      });
+      const r = await refresh(server, h, old);
+      assert.equal(r.status, 200, r.text);
+      assert.equal(sessionOf(r.body.access_token), sessionId);
+      assert.equal((await refresh(server, h, r.body.refresh_token)).status, 200);
+      await assertError(await refresh(server, h, old), 400, 'invalid_grant', /already used/);
     });
 
     test('20 presentations of one token at once: one answer, and the session is revoked', async () => {

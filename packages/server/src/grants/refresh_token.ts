@@ -13,15 +13,18 @@ import { mayRetryRotation } from '../oauth/refresh-reuse.ts';
 import type { SessionContext, Store } from '../store/store.ts';
 import type { ClientRecord } from '../store/types.ts';
 import { sha256 } from '../tokens/hash.ts';
-import { mintAccessToken, mintRefreshToken, tokenResponse } from '../tokens/issue.ts';
+import { mintAccessToken, mintRefreshToken, refreshTokenSession, tokenResponse } from '../tokens/issue.ts';
 import type { GrantHandler, GrantRequest } from './types.ts';
 
 export const refreshToken: GrantHandler = async (ctx, req, client) => {
-  const tokenHash = sha256(required(req.form, 'refresh_token'));
+  const token = required(req.form, 'refresh_token');
+  const tokenHash = sha256(token);
   const now = seconds(ctx.clock);
 
   const rotated =
-    (ctx.store.dialect === 'postgres' ? await rotateAtOnce(ctx, req, client, tokenHash, now) : undefined) ??
+    (ctx.store.dialect === 'postgres'
+      ? await rotateAtOnce(ctx, req, client, token, tokenHash, now)
+      : undefined) ??
     (await ctx.store.transaction(async (tx) => {
       const sessionId = await tx.refreshTokens.consume(tokenHash, client.client_id, now);
       return sessionId ? rotate(ctx, tx, req, client, sessionId, tokenHash, now) : undefined;
@@ -62,28 +65,35 @@ async function rotate(
 }
 
 /**
- * PostgreSQL: the rotation in two round trips instead of a transaction's six. The session is read first
- * (the successor's expiry depends on it, and a session's expiry never changes), then one statement spends
- * the token and stores the successor under the conditions `rotate` checks. Whatever it refuses goes on to
- * the transaction, which refuses it again and says why.
+ * PostgreSQL: the rotation in one round trip instead of a transaction's six. The successor's expiry
+ * depends on its session's, which never changes and which the token itself says (`session_exp`; an older
+ * token's session is read first). One statement then spends the token and stores the successor under the
+ * conditions `rotate` checks; as it matches the token by its hash, a token with altered claims spends
+ * nothing. Whatever it refuses goes on to the transaction, which refuses it again and says why.
  */
 async function rotateAtOnce(
   ctx: AppContext,
   req: GrantRequest,
   client: ClientRecord,
+  token: string,
   tokenHash: string,
   now: number,
 ): Promise<Awaited<ReturnType<typeof rotate>> | undefined> {
-  const sc = await ctx.store.sessionContextOfRefreshToken(tokenHash);
-  if (!sc || sc.session.client_id !== client.client_id) return undefined;
-  const refresh = mintRefreshToken(ctx, sc.session, client, now);
-  const rotated = await ctx.store.refreshTokens.rotateAtOnce({
+  let session = refreshTokenSession(token);
+  if (!session) {
+    const sc = await ctx.store.sessionContextOfRefreshToken(tokenHash);
+    if (!sc || sc.session.client_id !== client.client_id) return undefined;
+    session = sc.session;
+  }
+  const refresh = mintRefreshToken(ctx, session, client, now);
+  const sc = await ctx.store.refreshTokens.rotateAtOnce({
     tokenHash,
     clientId: client.client_id,
     now,
+    sessionExpiresAt: session.expires_at,
     successor: {
       token_hash: refresh.token_hash,
-      session_id: sc.session.session_id,
+      session_id: session.session_id,
       client_id: client.client_id,
       expires_at: refresh.expires_at,
       created_at: now,
@@ -92,7 +102,7 @@ async function rotateAtOnce(
     ip: req.ip,
     userAgent: req.userAgent,
   });
-  return rotated ? { sc, refresh } : undefined;
+  return sc && { sc, refresh };
 }
 
 function assertLive(sc: SessionContext | undefined, now: number): asserts sc is SessionContext {

@@ -1,4 +1,10 @@
 import { one, type Queryable } from './db.ts';
+import {
+  SESSION_CONTEXT,
+  SESSION_CONTEXT_JOINS,
+  type SessionContext,
+  toSessionContext,
+} from './session-context.ts';
 import type { RefreshTokenRow } from './types.ts';
 
 export interface NewRefreshToken {
@@ -47,21 +53,26 @@ export class RefreshTokenStore {
 
   /**
    * PostgreSQL only (a WITH that writes): a whole rotation in one statement, atomic by itself. It spends
-   * the token only while it is unused, unexpired and this client's and its session is live (not revoked,
-   * not expired, its client enabled, its user subscribed: the refresh grant's own conditions), stores the
-   * successor and records the session's activity. False, with nothing changed, when any condition fails.
+   * the token only while it is unused, unexpired, this client's and of the session named (whose expiry is
+   * the one given), and that session is live (not revoked, not expired, its client enabled, its user
+   * subscribed: the refresh grant's own conditions); then stores the successor and records the session's
+   * activity. Returns the session with its user, or undefined, with nothing changed, when any condition
+   * fails.
    */
   async rotateAtOnce(r: {
     tokenHash: string;
     clientId: string;
     now: number;
+    /** The session's expiry as the successor was minted with it. */
+    sessionExpiresAt: number;
     successor: NewRefreshToken;
     /** Recorded on the spent token when a retried rotation may look for it (the reuse grace). */
     linkSuccessor: boolean;
     ip: string | null;
     userAgent: string | null;
-  }): Promise<boolean> {
-    const rows = await this.q.all<{ session_id: string }>(
+  }): Promise<SessionContext | undefined> {
+    const row = await one(
+      this.q,
       `WITH spent AS (
          UPDATE refresh_tokens SET used_at = ?::bigint, successor_hash = ?::text
          WHERE token_hash = ? AND client_id = ? AND used_at IS NULL AND expires_at > ?::bigint
@@ -69,7 +80,7 @@ export class RefreshTokenStore {
            AND EXISTS (
              SELECT 1 FROM sessions s JOIN users u ON u.user_id = s.user_id JOIN clients c ON c.client_id = s.client_id
              WHERE s.session_id = refresh_tokens.session_id AND s.revoked_at IS NULL AND s.expires_at > ?::bigint
-               AND c.disabled_at IS NULL AND u.subscription_active <> 0)
+               AND s.expires_at = ?::bigint AND c.disabled_at IS NULL AND u.subscription_active <> 0)
          RETURNING session_id
        ), successor AS (
          INSERT INTO refresh_tokens (token_hash, session_id, client_id, expires_at, created_at)
@@ -78,7 +89,7 @@ export class RefreshTokenStore {
          UPDATE sessions SET last_activity = ?::bigint, last_ip = ?::text, last_user_agent = ?::text
          WHERE session_id IN (SELECT session_id FROM spent)
        )
-       SELECT session_id FROM spent`,
+       ${SESSION_CONTEXT} FROM spent JOIN sessions s ON s.session_id = spent.session_id ${SESSION_CONTEXT_JOINS}`,
       [
         r.now,
         r.linkSuccessor ? r.successor.token_hash : null,
@@ -87,6 +98,7 @@ export class RefreshTokenStore {
         r.now,
         r.successor.session_id,
         r.now,
+        r.sessionExpiresAt,
         r.successor.token_hash,
         r.successor.client_id,
         r.successor.expires_at,
@@ -96,7 +108,7 @@ export class RefreshTokenStore {
         r.userAgent,
       ],
     );
-    return rows.length === 1;
+    return row && toSessionContext(row);
   }
 
   /**

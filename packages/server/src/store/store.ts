@@ -9,11 +9,19 @@ import { InvitationStore } from './invitations.ts';
 import { LifecycleStore } from './lifecycle.ts';
 import { pendingMigrations } from './migrations.ts';
 import { RefreshTokenStore } from './refresh-tokens.ts';
+import {
+  SESSION_CONTEXT,
+  SESSION_CONTEXT_JOINS,
+  type SessionContext,
+  toSessionContext,
+} from './session-context.ts';
 import { SessionStore } from './sessions.ts';
 import { SigningKeyStore } from './signing-keys.ts';
 import { TwoFactorStore } from './two-factor.ts';
-import type { ClientRecord, GrantType, SessionRecord, UserRecord } from './types.ts';
-import { toUser, UserStore } from './users.ts';
+import type { ClientRecord, GrantType, SessionRecord } from './types.ts';
+import { UserStore } from './users.ts';
+
+export type { SessionContext } from './session-context.ts';
 
 export const MAX_PASSWORD_LIMITED_USERS = 3;
 
@@ -28,12 +36,6 @@ function toClient(r: Row): ClientRecord {
 export type ClientPatch = Partial<Omit<ClientRecord, 'client_id' | 'created_at' | 'client_type' | 'role'>>;
 
 /** What a refresh needs about a session, its user and whether its client is disabled, read in one query. */
-export interface SessionContext {
-  session: SessionRecord;
-  user: UserRecord;
-  clientDisabledAt: number | null;
-}
-
 /**
  * Every query Paddock makes, over either database. `transaction` hands the callback a Store bound to
  * one transaction.
@@ -349,50 +351,3 @@ export class Store {
 }
 
 export type { GrantType };
-
-// The client is the one the token endpoint has just authenticated; of its row only whether it is disabled
-// now. Columns are mapped by name, not by prefix scans: this runs on every refresh and bearer call.
-const SESSION_CONTEXT = `SELECT s.session_id, s.user_id, s.client_id, s.scope, s.grant_type, s.auth_time, s.expires_at,
-  s.last_activity, s.revoked_at, s.revoked_reason, s.first_ip, s.first_user_agent, s.last_ip, s.last_user_agent,
-  s.impersonated, s.impersonation_note, u.username, u.display_name, u.cust_id, u.group_ids, u.env, u.subscription_active,
-  u.password_hash, u.created_at AS u_created_at, u.updated_at AS u_updated_at, c.disabled_at AS client_disabled_at`;
-const SESSION_CONTEXT_JOINS =
-  'JOIN users u ON u.user_id = s.user_id JOIN clients c ON c.client_id = s.client_id';
-
-function toSessionContext(r: Record<string, unknown>): SessionContext {
-  const session: SessionRecord = {
-    session_id: r.session_id as string,
-    user_id: r.user_id as string,
-    client_id: r.client_id as string,
-    scope: r.scope as string | null,
-    grant_type: r.grant_type as SessionRecord['grant_type'],
-    auth_time: Number(r.auth_time),
-    expires_at: Number(r.expires_at),
-    last_activity: Number(r.last_activity),
-    revoked_at: r.revoked_at === null ? null : Number(r.revoked_at),
-    revoked_reason: r.revoked_reason as string | null,
-    first_ip: r.first_ip as string | null,
-    first_user_agent: r.first_user_agent as string | null,
-    last_ip: r.last_ip as string | null,
-    last_user_agent: r.last_user_agent as string | null,
-    impersonated: Number(r.impersonated),
-    impersonation_note: r.impersonation_note as string | null,
-  };
-  const user = toUser({
-    user_id: r.user_id,
-    username: r.username,
-    display_name: r.display_name,
-    cust_id: r.cust_id,
-    group_ids: r.group_ids,
-    env: r.env,
-    subscription_active: r.subscription_active,
-    password_hash: r.password_hash,
-    created_at: r.u_created_at,
-    updated_at: r.u_updated_at,
-  });
-  return {
-    session,
-    user,
-    clientDisabledAt: r.client_disabled_at === null ? null : Number(r.client_disabled_at),
-  };
-}
