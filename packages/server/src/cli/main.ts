@@ -42,8 +42,11 @@ async function serve(flags: ServeFlags, seed: boolean): Promise<void> {
   // Loaded here so that admin commands do not pay for the HTTP stack.
   const cluster = await import('../cluster.ts');
   const workers = cluster.workerCount(flags.workers, process.env.PADDOCK_WORKERS, seed ? 1 : cluster.cores());
-  // Every worker computes the same count from the same arguments and environment.
-  (await import('../tokens/jwt.ts')).offloadSignatures(workers < cluster.cores());
+  // Every worker computes the same count from the same arguments and environment. Signatures go to the
+  // thread pool only where a core would idle: not with a worker per core, and not with PostgreSQL, whose
+  // own processes take the other cores when it runs beside Paddock (and when it runs elsewhere, a worker
+  // per core is what to run).
+  (await import('../tokens/jwt.ts')).offloadSignatures(!config.databaseUrl && workers < cluster.cores());
   if (cluster.isWorker()) return serveOne(config, true, false);
   // Demo data is in place before the first request can arrive.
   const demo = seed ? await import('../dev/seed.ts') : undefined;

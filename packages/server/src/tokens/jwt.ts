@@ -5,8 +5,9 @@ let offload = true;
 /**
  * Whether Ed25519 signatures and their checks run on libuv's thread pool (the callback forms of node:crypto's
  * sign and verify) or on the event loop. Handing them off pays only where a core would otherwise idle:
- * `paddock serve` keeps them on the event loop when it runs a worker per core, where the pool's threads would
- * take turns with the other workers for the same cores and each hand-off costs a thread wake-up.
+ * `paddock serve` keeps them on the event loop when it runs a worker per core or uses PostgreSQL, where the
+ * pool's threads would take turns for the same cores with other workers or the database's processes, and
+ * each hand-off costs a thread wake-up.
  */
 export function offloadSignatures(on: boolean): void {
   offload = on;
