@@ -80,6 +80,23 @@ export async function createPgDatabase(): Promise<{ url: string; drop(): Promise
   };
 }
 
+/** The two stores, for tests that run on both: the environment that selects one, and its cleanup. */
+export const STORE_BACKENDS: {
+  name: 'SQLite' | 'PostgreSQL';
+  skip: string | false;
+  env(): Promise<{ env: Record<string, string>; cleanup(): Promise<void> }>;
+}[] = [
+  { name: 'SQLite', skip: false, env: async () => ({ env: {}, cleanup: async () => {} }) },
+  {
+    name: 'PostgreSQL',
+    skip: pgSkip,
+    async env() {
+      const db = await createPgDatabase();
+      return { env: { DATABASE_URL: db.url }, cleanup: db.drop };
+    },
+  },
+];
+
 // ---- the CLI
 
 export interface CliResult {

@@ -6,37 +6,11 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { assertBookError, assertTokenResponse } from './assertions.ts';
 import { type Headless, headless, login, refresh } from './fixtures.ts';
-import {
-  createPgDatabase,
-  decodeJwt,
-  get,
-  pgSkip,
-  startInProcess,
-  TestClock,
-  type TestServer,
-} from './helpers.ts';
+import { decodeJwt, get, STORE_BACKENDS, startInProcess, TestClock, type TestServer } from './helpers.ts';
 
 const GRACE = 30;
 
-interface Backend {
-  name: string;
-  skip: string | false;
-  env(): Promise<{ env: Record<string, string>; cleanup(): Promise<void> }>;
-}
-
-const backends: Backend[] = [
-  { name: 'SQLite', skip: false, env: async () => ({ env: {}, cleanup: async () => {} }) },
-  {
-    name: 'PostgreSQL',
-    skip: pgSkip,
-    async env() {
-      const db = await createPgDatabase();
-      return { env: { DATABASE_URL: db.url }, cleanup: db.drop };
-    },
-  },
-];
-
-for (const backend of backends) {
+for (const backend of STORE_BACKENDS) {
   describe(`refresh reuse grace on ${backend.name}`, { skip: backend.skip }, () => {
     const clock = new TestClock();
     let server: TestServer;

@@ -9,30 +9,11 @@ import { sha256 } from '../src/tokens/hash.ts';
 import { macJwt } from '../src/tokens/jwt.ts';
 import { assertBookError } from './assertions.ts';
 import { type Headless, headless, login, refresh } from './fixtures.ts';
-import {
-  createPgDatabase,
-  decodeJwt,
-  pgSkip,
-  startInProcess,
-  TestClock,
-  type TestServer,
-} from './helpers.ts';
+import { decodeJwt, STORE_BACKENDS, startInProcess, TestClock, type TestServer } from './helpers.ts';
 
 const SESSION_MAX_AGE = 3600;
 
-const backends = [
-  { name: 'SQLite', skip: false as const, env: async () => ({ env: {}, cleanup: async () => {} }) },
-  {
-    name: 'PostgreSQL',
-    skip: pgSkip,
-    async env() {
-      const db = await createPgDatabase();
-      return { env: { DATABASE_URL: db.url }, cleanup: db.drop };
-    },
-  },
-];
-
-for (const backend of backends) {
+for (const backend of STORE_BACKENDS) {
   describe(`refresh_token refusals on ${backend.name}`, { skip: backend.skip }, () => {
     const clock = new TestClock();
     let server: TestServer;

@@ -12,28 +12,15 @@ import { type Headless, headless, login } from './fixtures.ts';
 import {
   cli,
   cliOk,
-  createPgDatabase,
   noteSecret,
-  pgSkip,
   post,
+  STORE_BACKENDS,
   startInProcess,
   TestClock,
   type TestServer,
 } from './helpers.ts';
 
 const HOUR = 3600;
-
-const backends = [
-  { name: 'SQLite', skip: false as string | false, env: async () => ({ env: {}, drop: async () => {} }) },
-  {
-    name: 'PostgreSQL',
-    skip: pgSkip,
-    async env() {
-      const db = await createPgDatabase();
-      return { env: { DATABASE_URL: db.url }, drop: db.drop };
-    },
-  },
-];
 
 const ENV = { PADDOCK_PASSWORD_LIMITED_LIMIT: '1000', PADDOCK_PASSWORD_LIMITED_IP_LIMIT: '1000' };
 
@@ -44,7 +31,7 @@ const withSecret = (h: Headless, secret: string): Headless => ({
   maskedSecret: mask(secret, h.clientId),
 });
 
-for (const backend of backends) {
+for (const backend of STORE_BACKENDS) {
   describe(`secret rotation with overlap on ${backend.name}`, { skip: backend.skip }, () => {
     const clock = new TestClock();
     let server: TestServer;
@@ -52,7 +39,7 @@ for (const backend of backends) {
 
     before(async () => {
       const db = await backend.env();
-      drop = db.drop;
+      drop = db.cleanup;
       server = await startInProcess({ name: `rotation-${backend.name}`, clock, env: { ...db.env, ...ENV } });
     });
     after(async () => {
