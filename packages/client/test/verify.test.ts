@@ -1016,8 +1016,8 @@ describe('end to end with a real Paddock server', () => {
         jkuHostSuffix: '127.0.0.1',
       });
       await assert.rejects(moreScope(token), { code: 'scope_missing' });
-      // The refresh token is signed by the same key but is not an access token: it has no jku.
-      await assert.rejects(verify(r.body.refresh_token), { code: 'jku_missing' });
+      // The refresh token is not an access token: an HMAC under the server's own key, with no kid to look up.
+      await assert.rejects(verify(r.body.refresh_token), { code: 'kid_missing' });
     } finally {
       await server.stop();
     }
