@@ -9,9 +9,18 @@ import { codeBindingError } from '../src/oauth/code-binding.ts';
 import { mask } from '../src/oauth/masking.ts';
 import { s256 } from '../src/oauth/pkce.ts';
 import type { Store } from '../src/store/store.ts';
+import { sha256 } from '../src/tokens/hash.ts';
 import { assertBookError } from './assertions.ts';
 import { authorizeToCode, pkcePair } from './code-flow.ts';
-import { type HttpResult, noteSecret, post, startInProcess, type TestServer } from './helpers.ts';
+import {
+  decodeJwt,
+  type HttpResult,
+  noteSecret,
+  post,
+  STORE_BACKENDS,
+  startInProcess,
+  type TestServer,
+} from './helpers.ts';
 import { Browser } from './http-browser.ts';
 
 const SPA = 'ac-spa';
@@ -19,166 +28,201 @@ const SPA_CB = 'https://spa.example/cb';
 const CONF = 'ac-conf';
 const CONF_CB = 'https://conf.example/cb';
 
-let server: TestServer;
-let store: Store;
-let confMasked: string;
-let user: { username: string; password: string; userId: string };
-const browser = new Browser();
+for (const backend of STORE_BACKENDS) {
+  describe(`the code exchange on ${backend.name}`, { skip: backend.skip }, () => {
+    let server: TestServer;
+    let cleanup: () => Promise<void>;
+    let store: Store;
+    let confMasked: string;
+    let user: { username: string; password: string; userId: string };
+    const browser = new Browser();
 
-before(async () => {
-  server = await startInProcess({ name: 'authorization-code' });
-  store = server.ctx!.store;
-  await createClient(
-    store,
-    { client_id: SPA, client_name: 'SPA', client_type: 'public', redirect_uris: [SPA_CB] },
-    0,
-  );
-  const { client_secret } = await createClient(
-    store,
-    { client_id: CONF, client_name: 'Server app', redirect_uris: [CONF_CB] },
-    0,
-  );
-  confMasked = mask(client_secret!, CONF);
-  noteSecret(client_secret, confMasked);
-  const username = `ac-${randomBytes(4).toString('hex')}@example.com`;
-  const password = `pw-${randomBytes(9).toString('base64url')}`;
-  noteSecret(password, mask(password, username));
-  const u = await createUser(store, { username, display_name: 'Ada', password }, 0);
-  user = { username, password, userId: u.user_id };
-});
-after(() => server.stop());
-
-const exchange = async (form: Record<string, string>): Promise<HttpResult> => {
-  const r = await post(`${server.url}/oauth2/token`, form);
-  if (r.status === 200) noteSecret(r.body.access_token, r.body.refresh_token);
-  return r;
-};
-const assertError = (r: HttpResult, status: number, error: string, d?: RegExp) =>
-  assertBookError(server.issuer, r, status, error, d);
-const liveSessions = (clientId: string) =>
-  store.liveSessions(user.userId, clientId, Math.floor(Date.now() / 1000)).then((s) => s.length);
-
-async function spaCode() {
-  const p = pkcePair();
-  const code = await authorizeToCode(server, browser, user, {
-    client_id: SPA,
-    redirect_uri: SPA_CB,
-    response_type: 'code',
-    code_challenge: p.challenge,
-    code_challenge_method: 'S256',
-    scope: 'iracing.profile',
-  });
-  const form = {
-    grant_type: 'authorization_code',
-    client_id: SPA,
-    code,
-    redirect_uri: SPA_CB,
-    code_verifier: p.verifier,
-  };
-  return { code, verifier: p.verifier, form };
-}
-
-describe('a failed exchange spends the code', () => {
-  const cases: [string, (f: Record<string, string>) => Record<string, string>, number, string, RegExp][] = [
-    [
-      'a wrong code_verifier',
-      (f) => ({ ...f, code_verifier: pkcePair().verifier }),
-      400,
-      'invalid_grant',
-      /PKCE/,
-    ],
-    [
-      'no code_verifier when the request had a code_challenge',
-      ({ code_verifier: _, ...f }) => f,
-      400,
-      'invalid_grant',
-      /code_verifier missing/,
-    ],
-    [
-      'a different redirect_uri',
-      (f) => ({ ...f, redirect_uri: `${SPA_CB}/other` }),
-      403,
-      'invalid_client',
-      /redirect_uri/,
-    ],
-  ];
-  for (const [name, spoil, status, error, why] of cases) {
-    test(`${name}: ${status} ${error}, then the right request gets invalid_grant and no session exists`, async () => {
-      const { form } = await spaCode();
-      const before = await liveSessions(SPA);
-      await assertError(await exchange(spoil(form)), status, error, why);
-      // A refused exchange created no session, so its replay has none to revoke.
-      await assertError(await exchange(form), 400, 'invalid_grant', /already used$/);
-      assert.equal(await liveSessions(SPA), before, 'no session was created from the code');
+    before(async () => {
+      const db = await backend.env();
+      cleanup = db.cleanup;
+      server = await startInProcess({ name: `authorization-code-${backend.name}`, env: db.env });
+      store = server.ctx!.store;
+      await createClient(
+        store,
+        { client_id: SPA, client_name: 'SPA', client_type: 'public', redirect_uris: [SPA_CB] },
+        0,
+      );
+      const { client_secret } = await createClient(
+        store,
+        { client_id: CONF, client_name: 'Server app', redirect_uris: [CONF_CB] },
+        0,
+      );
+      confMasked = mask(client_secret!, CONF);
+      noteSecret(client_secret, confMasked);
+      const username = `ac-${randomBytes(4).toString('hex')}@example.com`;
+      const password = `pw-${randomBytes(9).toString('base64url')}`;
+      noteSecret(password, mask(password, username));
+      const u = await createUser(store, { username, display_name: 'Ada', password }, 0);
+      user = { username, password, userId: u.user_id };
     });
-  }
-
-  test('a code_verifier for a request that had no code_challenge spends the code too', async () => {
-    const code = await authorizeToCode(server, browser, user, {
-      client_id: CONF,
-      redirect_uri: CONF_CB,
-      response_type: 'code',
+    after(async () => {
+      await server?.stop();
+      await cleanup?.();
     });
-    const form = {
-      grant_type: 'authorization_code',
-      client_id: CONF,
-      client_secret: confMasked,
-      code,
-      redirect_uri: CONF_CB,
+
+    const exchange = async (form: Record<string, string>): Promise<HttpResult> => {
+      const r = await post(`${server.url}/oauth2/token`, form);
+      if (r.status === 200) noteSecret(r.body.access_token, r.body.refresh_token);
+      return r;
     };
-    const before = await liveSessions(CONF);
-    await assertError(
-      await exchange({ ...form, code_verifier: pkcePair().verifier }),
-      400,
-      'invalid_grant',
-      /code_challenge/,
-    );
-    // A refused exchange created no session, so its replay has none to revoke.
-    await assertError(await exchange(form), 400, 'invalid_grant', /already used$/);
-    assert.equal(await liveSessions(CONF), before);
-  });
-});
+    const assertError = (r: HttpResult, status: number, error: string, d?: RegExp) =>
+      assertBookError(server.issuer, r, status, error, d);
+    const liveSessions = (clientId: string) =>
+      store.liveSessions(user.userId, clientId, Math.floor(Date.now() / 1000)).then((s) => s.length);
 
-describe('a request refused before the code is looked at leaves it usable', () => {
-  test('client authentication failures and missing parameters do not spend the code', async () => {
-    const code = await authorizeToCode(server, browser, user, {
-      client_id: CONF,
-      redirect_uri: CONF_CB,
-      response_type: 'code',
-    });
-    const form = { grant_type: 'authorization_code', client_id: CONF, code, redirect_uri: CONF_CB };
-    await assertError(await exchange({ ...form, client_secret: mask('wrong', CONF) }), 403, 'invalid_client');
-    await assertError(await exchange(form), 403, 'invalid_client', /client_secret missing/);
-    const { redirect_uri: _, ...noRedirect } = form;
-    await assertError(
-      await exchange({ ...noRedirect, client_secret: confMasked }),
-      400,
-      'invalid_request',
-      /redirect_uri missing/,
-    );
-    await assertError(
-      await exchange({ ...form, client_id: SPA, redirect_uri: SPA_CB }),
-      400,
-      'invalid_grant',
-      /not issued to this client/,
-    );
-    const ok = await exchange({ ...form, client_secret: confMasked });
-    assert.equal(ok.status, 200, ok.text);
-  });
+    async function spaCode() {
+      const p = pkcePair();
+      const code = await authorizeToCode(server, browser, user, {
+        client_id: SPA,
+        redirect_uri: SPA_CB,
+        response_type: 'code',
+        code_challenge: p.challenge,
+        code_challenge_method: 'S256',
+        scope: 'iracing.profile',
+      });
+      const form = {
+        grant_type: 'authorization_code',
+        client_id: SPA,
+        code,
+        redirect_uri: SPA_CB,
+        code_verifier: p.verifier,
+      };
+      return { code, verifier: p.verifier, form };
+    }
 
-  test('the right request succeeds once; a second use revokes the session it created', async () => {
-    const { form } = await spaCode();
-    const first = await exchange(form);
-    assert.equal(first.status, 200, first.text);
-    await assertError(await exchange(form), 400, 'invalid_grant', /already used; the tokens .* revoked$/);
-    const again = await exchange({
-      grant_type: 'refresh_token',
-      client_id: SPA,
-      refresh_token: first.body.refresh_token,
+    describe('a failed exchange spends the code', () => {
+      const cases: [string, (f: Record<string, string>) => Record<string, string>, number, string, RegExp][] =
+        [
+          [
+            'a wrong code_verifier',
+            (f) => ({ ...f, code_verifier: pkcePair().verifier }),
+            400,
+            'invalid_grant',
+            /PKCE/,
+          ],
+          [
+            'no code_verifier when the request had a code_challenge',
+            ({ code_verifier: _, ...f }) => f,
+            400,
+            'invalid_grant',
+            /code_verifier missing/,
+          ],
+          [
+            'a different redirect_uri',
+            (f) => ({ ...f, redirect_uri: `${SPA_CB}/other` }),
+            403,
+            'invalid_client',
+            /redirect_uri/,
+          ],
+        ];
+      for (const [name, spoil, status, error, why] of cases) {
+        test(`${name}: ${status} ${error}, then the right request gets invalid_grant and no session exists`, async () => {
+          const { form } = await spaCode();
+          const before = await liveSessions(SPA);
+          await assertError(await exchange(spoil(form)), status, error, why);
+          // A refused exchange created no session, so its replay has none to revoke.
+          await assertError(await exchange(form), 400, 'invalid_grant', /already used$/);
+          assert.equal(await liveSessions(SPA), before, 'no session was created from the code');
+        });
+      }
+
+      test('a code_verifier for a request that had no code_challenge spends the code too', async () => {
+        const code = await authorizeToCode(server, browser, user, {
+          client_id: CONF,
+          redirect_uri: CONF_CB,
+          response_type: 'code',
+        });
+        const form = {
+          grant_type: 'authorization_code',
+          client_id: CONF,
+          client_secret: confMasked,
+          code,
+          redirect_uri: CONF_CB,
+        };
+        const before = await liveSessions(CONF);
+        await assertError(
+          await exchange({ ...form, code_verifier: pkcePair().verifier }),
+          400,
+          'invalid_grant',
+          /code_challenge/,
+        );
+        // A refused exchange created no session, so its replay has none to revoke.
+        await assertError(await exchange(form), 400, 'invalid_grant', /already used$/);
+        assert.equal(await liveSessions(CONF), before);
+      });
     });
-    await assertError(again, 400, 'invalid_grant', /revoked/);
+
+    describe('a request refused before the code is looked at leaves it usable', () => {
+      test('client authentication failures and missing parameters do not spend the code', async () => {
+        const code = await authorizeToCode(server, browser, user, {
+          client_id: CONF,
+          redirect_uri: CONF_CB,
+          response_type: 'code',
+        });
+        const form = { grant_type: 'authorization_code', client_id: CONF, code, redirect_uri: CONF_CB };
+        await assertError(
+          await exchange({ ...form, client_secret: mask('wrong', CONF) }),
+          403,
+          'invalid_client',
+        );
+        await assertError(await exchange(form), 403, 'invalid_client', /client_secret missing/);
+        const { redirect_uri: _, ...noRedirect } = form;
+        await assertError(
+          await exchange({ ...noRedirect, client_secret: confMasked }),
+          400,
+          'invalid_request',
+          /redirect_uri missing/,
+        );
+        await assertError(
+          await exchange({ ...form, client_id: SPA, redirect_uri: SPA_CB }),
+          400,
+          'invalid_grant',
+          /not issued to this client/,
+        );
+        const ok = await exchange({ ...form, client_secret: confMasked });
+        assert.equal(ok.status, 200, ok.text);
+      });
+
+      test('the right request succeeds once; a second use revokes the session it created', async () => {
+        const { form } = await spaCode();
+        const first = await exchange(form);
+        assert.equal(first.status, 200, first.text);
+        await assertError(await exchange(form), 400, 'invalid_grant', /already used; the tokens .* revoked$/);
+        const again = await exchange({
+          grant_type: 'refresh_token',
+          client_id: SPA,
+          refresh_token: first.body.refresh_token,
+        });
+        await assertError(again, 400, 'invalid_grant', /revoked/);
+      });
+    });
+
+    describe('what the session keeps from its code', () => {
+      test('the remembered browser the code was issued to (for forget_browser)', async () => {
+        const code = await authorizeToCode(server, browser, user, {
+          client_id: CONF,
+          redirect_uri: CONF_CB,
+          response_type: 'code',
+        });
+        await store.twoFactor.setCodeBypass(sha256(code), 'a-remembered-browser');
+        const form = { grant_type: 'authorization_code', client_id: CONF, client_secret: confMasked, code };
+        const ok = await exchange({ ...form, redirect_uri: CONF_CB });
+        assert.equal(ok.status, 200, ok.text);
+        const sessionId = decodeJwt(ok.body.access_token).payload.session_id;
+        assert.equal(await store.twoFactor.sessionBypass(sessionId), 'a-remembered-browser');
+        const session = (await store.getSession(sessionId))!;
+        assert.equal(session.grant_type, 'authorization_code');
+        assert.equal(session.revoked_at, null);
+        assert.equal(decodeJwt(ok.body.refresh_token).payload.session_exp, session.expires_at);
+      });
+    });
   });
-});
+}
 
 describe('codeBindingError (the rule, without a server)', () => {
   const verifier = 'v'.repeat(43);

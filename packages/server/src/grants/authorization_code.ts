@@ -11,8 +11,16 @@ import type { AppContext } from '../context.ts';
 import { codeBindingError } from '../oauth/code-binding.ts';
 import { invalidGrant, type OAuthError } from '../oauth/errors.ts';
 import { optional, required } from '../oauth/form.ts';
-import { prepareSession, saveSession, sessionTokens } from '../sessions/create.ts';
+import {
+  firstRefreshToken,
+  prepareSession,
+  saveSession,
+  sessionExpiry,
+  sessionTokens,
+} from '../sessions/create.ts';
+import type { ClientRecord } from '../store/types.ts';
 import { sha256 } from '../tokens/hash.ts';
+import type { TokenResponse } from '../tokens/issue.ts';
 import type { GrantHandler } from './types.ts';
 
 export const authorizationCode: GrantHandler = async (ctx, req, client) => {
@@ -20,6 +28,8 @@ export const authorizationCode: GrantHandler = async (ctx, req, client) => {
   const redirectUri = required(req.form, 'redirect_uri');
   const verifier = optional(req.form, 'code_verifier');
   const now = seconds(ctx.clock);
+  if (ctx.store.dialect === 'postgres')
+    return exchangeAtOnce(ctx, client, codeHash, redirectUri, verifier, now);
 
   // Named before the code is spent, so that spending it records the session made from it in one UPDATE.
   const sessionId = randomUUID();
@@ -61,6 +71,58 @@ export const authorizationCode: GrantHandler = async (ctx, req, client) => {
   if ('refused' in outcome) throw outcome.refused;
   return sessionTokens(ctx, outcome.prepared, now);
 };
+
+/**
+ * PostgreSQL: the exchange in one round trip instead of a transaction's six. The session's id, expiry and
+ * first refresh token are known before the code is read, so one statement spends the code and starts the
+ * session; the binding is then checked here as above, and a refused exchange takes the session back (the
+ * code stays spent, naming no session). No token leaves before that check.
+ */
+async function exchangeAtOnce(
+  ctx: AppContext,
+  client: ClientRecord,
+  codeHash: string,
+  redirectUri: string,
+  verifier: string | undefined,
+  now: number,
+): Promise<TokenResponse> {
+  const sessionId = randomUUID();
+  const refresh = firstRefreshToken(ctx, sessionId, client, now);
+  const spent = await ctx.store.flow.exchangeCodeAtOnce({
+    codeHash,
+    clientId: client.client_id,
+    now,
+    sessionId,
+    sessionExpiresAt: sessionExpiry(ctx, now),
+    refresh,
+  });
+  if (!spent) throw await whyUnusable(ctx, codeHash, client.client_id, now);
+  const { code, user } = spent;
+  const refused =
+    codeBindingError(code, { redirectUri, verifier }) ??
+    (user ? undefined : invalidGrant('the user of this code no longer exists'));
+  if (refused || !user) {
+    await ctx.store.flow.undoExchange(codeHash, sessionId);
+    throw refused;
+  }
+  const p = prepareSession(
+    ctx,
+    {
+      user,
+      client,
+      scope: code.scope,
+      grantType: 'authorization_code',
+      authTime: code.auth_time,
+      ip: code.ip,
+      userAgent: code.user_agent,
+      sessionId,
+      bypassHash: code.bypass_hash,
+      refresh,
+    },
+    now,
+  );
+  return sessionTokens(ctx, p, now);
+}
 
 /** Explains a code the conditional update did not take; a reused one revokes the session it created. */
 async function whyUnusable(

@@ -18,18 +18,33 @@ export interface NewSession {
   sessionId?: string;
   /** The remembered browser the user signed in from (forget_browser forgets it with the session). */
   bypassHash?: string | null;
+  /** Its first refresh token, when it was minted before the session could be stored (firstRefreshToken). */
+  refresh?: ReturnType<typeof mintRefreshToken>;
+}
+
+/** A new session's expiry: a fixed time from its start, never moved. */
+export function sessionExpiry(ctx: AppContext, now: number): number {
+  return now + ctx.config.sessionMaxAge;
+}
+
+/** The first refresh token of the session `sessionId` starting now, if the client may refresh. */
+export function firstRefreshToken(ctx: AppContext, sessionId: string, client: ClientRecord, now: number) {
+  return client.grant_types.includes('refresh_token')
+    ? mintRefreshToken(ctx, { session_id: sessionId, expires_at: sessionExpiry(ctx, now) }, client, now)
+    : undefined;
 }
 
 /** A session and its first refresh token, ready to be stored. */
 export function prepareSession(ctx: AppContext, s: NewSession, now: number) {
+  const sessionId = s.sessionId ?? randomUUID();
   const session: SessionRecord = {
-    session_id: s.sessionId ?? randomUUID(),
+    session_id: sessionId,
     user_id: s.user.user_id,
     client_id: s.client.client_id,
     scope: s.scope,
     grant_type: s.grantType,
     auth_time: s.authTime,
-    expires_at: now + ctx.config.sessionMaxAge,
+    expires_at: sessionExpiry(ctx, now),
     last_activity: now,
     revoked_at: null,
     revoked_reason: null,
@@ -40,9 +55,7 @@ export function prepareSession(ctx: AppContext, s: NewSession, now: number) {
     impersonated: s.impersonationNote === undefined ? 0 : 1,
     impersonation_note: s.impersonationNote ?? null,
   };
-  const refresh = s.client.grant_types.includes('refresh_token')
-    ? mintRefreshToken(ctx, session, s.client, now)
-    : undefined;
+  const refresh = s.refresh ?? firstRefreshToken(ctx, sessionId, s.client, now);
   return { session, refresh, user: s.user, client: s.client, bypassHash: s.bypassHash ?? null };
 }
 

@@ -1,5 +1,11 @@
-import { one, type Queryable } from './db.ts';
-import type { AuthorizationCodeRecord, AuthorizationRequestRecord, BrowserSessionRecord } from './types.ts';
+import { one, type Queryable, type Row } from './db.ts';
+import type {
+  AuthorizationCodeRecord,
+  AuthorizationRequestRecord,
+  BrowserSessionRecord,
+  UserRecord,
+} from './types.ts';
+import { toUser } from './users.ts';
 
 /** The browser side of the Authorization Code flow: pending requests, browser sessions, consents and codes. */
 export class FlowStore {
@@ -145,6 +151,73 @@ export class FlowStore {
        WHERE code_hash = ? AND client_id = ? AND used_at IS NULL AND expires_at > ?
        RETURNING *`,
       [now, sessionId, codeHash, clientId, now],
+    );
+  }
+
+  /**
+   * PostgreSQL only (a WITH that writes): spends a code and, if its user still exists, starts the session
+   * `sessionId` from it with its first refresh token, in one statement, atomic by itself, so that a replay
+   * racing it always finds the session to revoke. The code's binding (redirect_uri, PKCE) is the caller's to
+   * check on the code returned; a refused exchange is undone with undoExchange. Undefined, with nothing
+   * changed, when the code is not spendable by this client now.
+   */
+  async exchangeCodeAtOnce(e: {
+    codeHash: string;
+    clientId: string;
+    now: number;
+    sessionId: string;
+    sessionExpiresAt: number;
+    refresh: { token_hash: string; expires_at: number } | undefined;
+  }): Promise<
+    | { code: AuthorizationCodeRecord & { bypass_hash: string | null }; user: UserRecord | undefined }
+    | undefined
+  > {
+    const row = await one<AuthorizationCodeRecord & { bypass_hash: string | null; user_row: Row | null }>(
+      this.q,
+      `WITH spent AS (
+         UPDATE authorization_codes SET used_at = ?::bigint, session_id = ?::text
+         WHERE code_hash = ? AND client_id = ? AND used_at IS NULL AND expires_at > ?::bigint
+         RETURNING *
+       ), started AS (
+         INSERT INTO sessions (session_id, user_id, client_id, scope, grant_type, auth_time, expires_at, last_activity,
+           revoked_at, revoked_reason, first_ip, first_user_agent, last_ip, last_user_agent, impersonated,
+           impersonation_note, bypass_hash)
+         SELECT spent.session_id, spent.user_id, spent.client_id, spent.scope, 'authorization_code', spent.auth_time,
+           ?::bigint, ?::bigint, NULL, NULL, spent.ip, spent.user_agent, spent.ip, spent.user_agent, 0, NULL,
+           spent.bypass_hash
+         FROM spent JOIN users u ON u.user_id = spent.user_id
+         RETURNING session_id
+       ), refresh AS (
+         INSERT INTO refresh_tokens (token_hash, session_id, client_id, expires_at, created_at)
+         SELECT ?::text, session_id, ?::text, ?::bigint, ?::bigint FROM started WHERE ?::int = 1
+       )
+       SELECT spent.*, to_jsonb(u) AS user_row FROM spent LEFT JOIN users u ON u.user_id = spent.user_id`,
+      [
+        e.now,
+        e.sessionId,
+        e.codeHash,
+        e.clientId,
+        e.now,
+        e.sessionExpiresAt,
+        e.now,
+        e.refresh?.token_hash ?? null,
+        e.clientId,
+        e.refresh?.expires_at ?? null,
+        e.now,
+        e.refresh === undefined ? 0 : 1,
+      ],
+    );
+    if (!row) return undefined;
+    const { user_row, ...code } = row;
+    return { code, user: user_row ? toUser(user_row) : undefined };
+  }
+
+  /** Takes back the session an exchange refused after exchangeCodeAtOnce started it; the code stays spent. */
+  async undoExchange(codeHash: string, sessionId: string): Promise<void> {
+    await this.q.run(
+      `WITH ended AS (DELETE FROM sessions WHERE session_id = ?)
+       UPDATE authorization_codes SET session_id = NULL WHERE code_hash = ?`,
+      [sessionId, codeHash],
     );
   }
 
