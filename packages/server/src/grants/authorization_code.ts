@@ -13,12 +13,14 @@ import { invalidGrant, type OAuthError } from '../oauth/errors.ts';
 import { optional, required } from '../oauth/form.ts';
 import {
   firstRefreshToken,
+  type NewSession,
+  type PreparedSession,
   prepareSession,
   saveSession,
   sessionExpiry,
   sessionTokens,
 } from '../sessions/create.ts';
-import type { ClientRecord } from '../store/types.ts';
+import type { AuthorizationCodeRecord, ClientRecord, UserRecord } from '../store/types.ts';
 import { sha256 } from '../tokens/hash.ts';
 import type { TokenResponse } from '../tokens/issue.ts';
 import type { GrantHandler } from './types.ts';
@@ -48,22 +50,7 @@ export const authorizationCode: GrantHandler = async (ctx, req, client) => {
     if (refused) return refuse(refused);
     const user = await tx.users.byId(code.user_id);
     if (!user) return refuse(invalidGrant('the user of this code no longer exists'));
-    const p = prepareSession(
-      ctx,
-      {
-        user,
-        client,
-        scope: code.scope,
-        grantType: 'authorization_code',
-        authTime: code.auth_time,
-        ip: code.ip,
-        userAgent: code.user_agent,
-        sessionId,
-        // The session remembers the 2FA bypass of the browser it came from, for forget_browser.
-        bypassHash: code.bypass_hash,
-      },
-      now,
-    );
+    const p = sessionFromCode(ctx, { code, user, client, sessionId }, now);
     await saveSession(tx, p, now);
     return { prepared: p };
   });
@@ -105,23 +92,38 @@ async function exchangeAtOnce(
     await ctx.store.flow.undoExchange(codeHash, sessionId);
     throw refused;
   }
-  const p = prepareSession(
+  return sessionTokens(ctx, sessionFromCode(ctx, { code, user, client, sessionId, refresh }, now), now);
+}
+
+/** The session a code starts: the code's user, scope, sign-in time and browser. */
+function sessionFromCode(
+  ctx: AppContext,
+  s: {
+    code: AuthorizationCodeRecord & { bypass_hash: string | null };
+    user: UserRecord;
+    client: ClientRecord;
+    sessionId: string;
+    refresh?: NewSession['refresh'];
+  },
+  now: number,
+): PreparedSession {
+  return prepareSession(
     ctx,
     {
-      user,
-      client,
-      scope: code.scope,
+      user: s.user,
+      client: s.client,
+      scope: s.code.scope,
       grantType: 'authorization_code',
-      authTime: code.auth_time,
-      ip: code.ip,
-      userAgent: code.user_agent,
-      sessionId,
-      bypassHash: code.bypass_hash,
-      refresh,
+      authTime: s.code.auth_time,
+      ip: s.code.ip,
+      userAgent: s.code.user_agent,
+      sessionId: s.sessionId,
+      // The session remembers the 2FA bypass of the browser it came from, for forget_browser.
+      bypassHash: s.code.bypass_hash,
+      refresh: s.refresh,
     },
     now,
   );
-  return sessionTokens(ctx, p, now);
 }
 
 /** Explains a code the conditional update did not take; a reused one revokes the session it created. */
