@@ -81,8 +81,9 @@ function verified(data: Buffer, key: KeyObject, signature: Buffer): Promise<bool
 }
 
 /**
- * A compact JWS of ours, its Ed25519 signature verified by node:crypto on the thread pool (the signing
- * side's counterpart; WebCrypto's verify costs several times more per call) and its claims
+ * A compact JWS of ours, its Ed25519 signature verified by node:crypto (on the thread pool where signatures
+ * are offloaded; WebCrypto's verify costs several times more per call), unless this process has already
+ * verified this very token with this very key, and its claims
  * checked as RFC 7519 and RFC 9068 ask: EdDSA only, no typ (a typed token such as an rt+jwt refresh
  * token is something else), no crit, a known kid, this issuer, the oauth-api audience, exp in the
  * future (reported, not refused: revocation accepts an expired token), nbf (if any) reached, iat (if any)
@@ -117,8 +118,8 @@ async function verifyJws(
 
 /**
  * Verifies a bearer token issued by this server (signature, expiry, issuer, audience) and that its
- * session is still live; returns its claims and its user. Every failure is invalid_token. With an origin, the request counts as the
- * session's activity.
+ * session is still live; returns its claims and its user. Every failure is invalid_token. With an origin,
+ * the request counts as the session's activity.
  */
 export async function verifyBearer(
   ctx: AppContext,
