@@ -49,7 +49,7 @@ export const authorizationCode: GrantHandler = async (ctx, req, client) => {
     const refused = codeBindingError(code, { redirectUri, verifier });
     if (refused) return refuse(refused);
     const user = await tx.users.byId(code.user_id);
-    if (!user) return refuse(invalidGrant('the user of this code no longer exists'));
+    if (!user) return refuse(userGone());
     const p = sessionFromCode(ctx, { code, user, client, sessionId }, now);
     await saveSession(tx, p, now);
     return { prepared: p };
@@ -85,9 +85,7 @@ async function exchangeAtOnce(
   });
   if (!spent) throw await whyUnusable(ctx, codeHash, client.client_id, now);
   const { code, user } = spent;
-  const refused =
-    codeBindingError(code, { redirectUri, verifier }) ??
-    (user ? undefined : invalidGrant('the user of this code no longer exists'));
+  const refused = codeBindingError(code, { redirectUri, verifier }) ?? (user ? undefined : userGone());
   if (refused || !user) {
     await ctx.store.flow.undoExchange(codeHash, sessionId);
     throw refused;
@@ -125,6 +123,8 @@ function sessionFromCode(
     now,
   );
 }
+
+const userGone = () => invalidGrant('the user of this code no longer exists');
 
 /** Explains a code the conditional update did not take; a reused one revokes the session it created. */
 async function whyUnusable(

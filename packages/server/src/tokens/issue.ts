@@ -5,7 +5,7 @@ import type { AppContext } from '../context.ts';
 import { OAuthError } from '../oauth/errors.ts';
 import type { ClientRecord, SessionRecord, UserRecord } from '../store/types.ts';
 import { sha256 } from './hash.ts';
-import { macJwt, signJwt } from './jwt.ts';
+import { jwtPart, macJwt, signJwt } from './jwt.ts';
 import { deriveKey } from './master-key.ts';
 
 /** The audience every access token carries besides its client_id and the client's registered audiences. */
@@ -117,14 +117,9 @@ export function mintRefreshToken(
  * stored one for anything to happen, which an altered token's does not.
  */
 export function refreshTokenSession(token: string): { session_id: string; expires_at: number } | undefined {
-  try {
-    const payload: unknown = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8'));
-    const p = payload as { session_id?: unknown; session_exp?: unknown } | null;
-    if (typeof p?.session_id !== 'string' || !Number.isSafeInteger(p.session_exp)) return undefined;
-    return { session_id: p.session_id, expires_at: p.session_exp as number };
-  } catch {
-    return undefined;
-  }
+  const p = jwtPart(token.split('.')[1] ?? '');
+  if (typeof p?.session_id !== 'string' || !Number.isSafeInteger(p.session_exp)) return undefined;
+  return { session_id: p.session_id, expires_at: p.session_exp as number };
 }
 
 export function tokenResponse(

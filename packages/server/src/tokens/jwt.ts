@@ -50,6 +50,18 @@ export function macJwt(
   return `${input}.${createHmac('sha256', secret).update(input).digest('base64url')}`;
 }
 
+/** A compact JWS's header or payload as the JSON object it encodes, or undefined for anything else. */
+export function jwtPart(part: string): Record<string, unknown> | undefined {
+  try {
+    const v: unknown = JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));
+    return v !== null && typeof v === 'object' && !Array.isArray(v)
+      ? (v as Record<string, unknown>)
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function b64(value: unknown): string {
   return Buffer.from(JSON.stringify(value)).toString('base64url');
 }

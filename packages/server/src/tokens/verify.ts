@@ -5,7 +5,7 @@ import type { AppContext } from '../context.ts';
 import { invalidToken } from '../oauth/errors.ts';
 import type { UserRecord } from '../store/types.ts';
 import { OAUTH_API_AUDIENCE } from './issue.ts';
-import { signaturesOffloaded } from './jwt.ts';
+import { jwtPart, signaturesOffloaded } from './jwt.ts';
 
 export interface AccessTokenClaims extends JWTPayload {
   session_id: string;
@@ -59,17 +59,6 @@ async function signatureChecked(token: string, input: string, sig: string, key: 
   return true;
 }
 
-function jsonObject(part: string): Record<string, unknown> | undefined {
-  try {
-    const v: unknown = JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));
-    return v !== null && typeof v === 'object' && !Array.isArray(v)
-      ? (v as Record<string, unknown>)
-      : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 const B64URL = /^[A-Za-z0-9_-]+$/;
 
 /** An Ed25519 signature checked by node:crypto, on libuv's thread pool where signatures are offloaded. */
@@ -98,13 +87,13 @@ async function verifyJws(
   if (parts.length !== 3) return 'invalid';
   const [h, p, sig] = parts as [string, string, string];
   if (!B64URL.test(h) || !B64URL.test(p) || !B64URL.test(sig)) return 'invalid';
-  const header = jsonObject(h) ?? {};
+  const header = jwtPart(h) ?? {};
   if (header.alg !== 'EdDSA' || header.typ !== undefined || header.crit !== undefined) return 'invalid';
   if (header.b64 !== undefined) return 'invalid';
   const key = publicKeyOf(ctx, header.kid);
   if (!key) return 'invalid';
   if (!(await signatureChecked(token, `${h}.${p}`, sig, key))) return 'invalid';
-  const payload = jsonObject(p) as JWTPayload | undefined;
+  const payload = jwtPart(p) as JWTPayload | undefined;
   if (!payload) return 'invalid';
   if (payload.iss !== ctx.config.issuer) return 'invalid';
   const aud = payload.aud;
