@@ -6,7 +6,7 @@ import { after, describe, test } from 'node:test';
 import { loadConfig } from '../src/config.ts';
 import { mask } from '../src/oauth/masking.ts';
 import { openStore, sqliteFile } from '../src/store/index.ts';
-import { MIGRATIONS, migrate } from '../src/store/migrations.ts';
+import { MIGRATIONS, migrate, migrationSql } from '../src/store/migrations.ts';
 import type { Store } from '../src/store/store.ts';
 import { sha256 } from '../src/tokens/hash.ts';
 import { headless, login } from './fixtures.ts';
@@ -72,7 +72,7 @@ for (const backend of backends) {
           'CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)',
         );
         for (const m of MIGRATIONS.filter((m) => m.version <= 12)) {
-          await store.db.exec(m.sql);
+          await store.db.exec(migrationSql(m, store.db.dialect));
           await store.db.run('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)', [
             m.version,
             m.name,
@@ -110,7 +110,10 @@ for (const backend of backends) {
         await row('second', null, 'first');
         await row('other', null, null);
 
-        assert.deepEqual(await migrate(store.db, 200), [13]);
+        assert.deepEqual(
+          await migrate(store.db, 200),
+          MIGRATIONS.filter((m) => m.version >= 13).map((m) => m.version),
+        );
         assert.equal((await store.refreshTokens.get('first'))?.successor_hash, 'second');
         assert.equal((await store.refreshTokens.get('other'))?.successor_hash, null);
         assert.ok(!('parent_hash' in (await store.refreshTokens.get('second'))!));

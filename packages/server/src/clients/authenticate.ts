@@ -3,6 +3,7 @@ import type { AppContext } from '../context.ts';
 import { invalidClient, unauthorizedClient } from '../oauth/errors.ts';
 import { type Form, optional, required } from '../oauth/form.ts';
 import { looksMasked } from '../oauth/masking.ts';
+import { cachedClient } from '../store/client-cache.ts';
 import type { ClientRecord } from '../store/types.ts';
 import { matchesHash } from '../tokens/hash.ts';
 import { previousSecretLive } from './rotation.ts';
@@ -10,6 +11,7 @@ import { previousSecretLive } from './rotation.ts';
 /**
  * Authenticates the client of a /token request: client_id, plus the masked client_secret for a
  * confidential client, compared in constant time with the stored hash. A disabled client gets nothing.
+ * The client's record comes from this process's cache, which any change to the clients table voids.
  *
  * A secret masked twice (the masked secret handed to an SDK that masks it again) cannot be recognised
  * from the stored hash alone, since a hash cannot be undone: the registry also stores the hash of the
@@ -21,7 +23,8 @@ import { previousSecretLive } from './rotation.ts';
 export async function authenticateClient(ctx: AppContext, form: Form): Promise<ClientRecord> {
   const clientId = required(form, 'client_id');
   const secret = optional(form, 'client_secret');
-  const client = await ctx.store.getClient(clientId);
+  // From memory while the clients table is unchanged: see store/client-cache.ts.
+  const client = await cachedClient(ctx.store, clientId);
   if (!client) throw invalidClient('client_id is not valid').because('client_unknown');
   if (client.client_type === 'public' || client.secret_hash === null) {
     if (secret !== undefined)

@@ -48,6 +48,12 @@ export interface Db extends Queryable {
   poolStats?(): PoolStats;
   /** SQLite: a serving process moves WAL checkpoints off its event loop (see SqliteDb). */
   checkpointInBackground?(): void;
+  /**
+   * A number that is different once the clients table has changed, in this process or any other, or
+   * undefined when the store cannot tell right now (then nothing may be taken from a cache of clients).
+   * SQLite reads a count its triggers keep; PostgreSQL counts its triggers' notifications.
+   */
+  clientsVersion(): Promise<number | undefined>;
   /** Runs fn in one transaction: committed when it resolves, rolled back when it throws. */
   transaction<T>(fn: (tx: Queryable) => Promise<T>, options?: TransactionOptions): Promise<T>;
   close(): Promise<void>;

@@ -3,8 +3,13 @@ import { type Db, isUniqueViolation, one, type Queryable } from './db.ts';
 /**
  * Numbered migrations, applied in order and recorded in schema_migrations. The same DDL runs on
  * SQLite and PostgreSQL: TEXT, BIGINT (integer seconds since the epoch), JSON arrays kept as TEXT.
+ * Triggers are the exception: a migration that needs one says it in each dialect.
  */
-export const MIGRATIONS: readonly { version: number; name: string; sql: string }[] = [
+export const MIGRATIONS: readonly {
+  version: number;
+  name: string;
+  sql: string | { sqlite: string; postgres: string };
+}[] = [
   {
     version: 1,
     name: 'foundation',
@@ -336,7 +341,41 @@ DROP INDEX refresh_tokens_parent;
 ALTER TABLE refresh_tokens DROP COLUMN parent_hash;
 `,
   },
+  {
+    version: 14,
+    name: 'client_changes',
+    // Processes keep the clients they authenticate in memory (store/client-cache.ts) and must learn at
+    // once of any change to them, whoever makes it: the CLI, another worker, an operator's own SQL. On
+    // SQLite a trigger counts the changes, and a process compares the count before it trusts its copy;
+    // on PostgreSQL a trigger notifies every listening process.
+    sql: {
+      sqlite: `
+CREATE TABLE table_versions (name TEXT PRIMARY KEY, version BIGINT NOT NULL);
+INSERT INTO table_versions (name, version) VALUES ('clients', 0);
+CREATE TRIGGER clients_inserted AFTER INSERT ON clients
+  BEGIN UPDATE table_versions SET version = version + 1 WHERE name = 'clients'; END;
+CREATE TRIGGER clients_updated AFTER UPDATE ON clients
+  BEGIN UPDATE table_versions SET version = version + 1 WHERE name = 'clients'; END;
+CREATE TRIGGER clients_deleted AFTER DELETE ON clients
+  BEGIN UPDATE table_versions SET version = version + 1 WHERE name = 'clients'; END;
+`,
+      postgres: `
+CREATE FUNCTION paddock_clients_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM pg_notify('paddock_clients_changed', '');
+  RETURN NULL;
+END $$;
+CREATE TRIGGER clients_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON clients
+  FOR EACH STATEMENT EXECUTE FUNCTION paddock_clients_changed();
+`,
+    },
+  },
 ];
+
+/** The DDL of a migration for this database's dialect. */
+export function migrationSql(m: (typeof MIGRATIONS)[number], dialect: Db['dialect']): string {
+  return typeof m.sql === 'string' ? m.sql : m.sql[dialect];
+}
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
 
@@ -356,7 +395,7 @@ export async function migrate(db: Db, now: number): Promise<number[]> {
             m.name,
             now,
           ]);
-          await tx.exec(m.sql);
+          await tx.exec(migrationSql(m, db.dialect));
           return true;
         },
         { unbounded: true },

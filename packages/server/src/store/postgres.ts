@@ -67,14 +67,33 @@ export interface PostgresOptions {
   timeoutMs: number;
 }
 
+/** The channel migration 14's trigger notifies on every change to the clients table. */
+const CLIENTS_CHANNEL = 'paddock_clients_changed';
+
+/** How long a process waits before it listens again after losing its listening connection. */
+const RELISTEN_MS = 1000;
+
 export class PostgresDb implements Db {
   readonly dialect = 'postgres' as const;
   observer: DbObserver | undefined;
   private readonly pool: pg.Pool;
   private readonly q: Queryable;
   private readonly queryTimeout: number;
+  /**
+   * The connection that LISTENs for changes to clients (opened on the first clientsVersion), and the
+   * count of what it heard. The count also moves when the connection is lost or made again, since
+   * notifications may have been missed meanwhile.
+   */
+  private listener: pg.Client | undefined;
+  private listening = false;
+  private clientsChanges = 0;
+  private relistenAt = 0;
+  private closed = false;
 
-  constructor(url: string, options: PostgresOptions) {
+  constructor(
+    private readonly url: string,
+    options: PostgresOptions,
+  ) {
     this.pool = new pg.Pool({
       connectionString: url,
       max: options.poolSize,
@@ -163,7 +182,53 @@ export class PostgresDb implements Db {
     return this.q.exec(sql);
   }
 
+  /**
+   * The number of changes to clients this process has heard of, while its listening connection is up;
+   * undefined while it is not (the first call opens it, and a lost one is opened again a second later).
+   * A notification comes once the change is committed, a millisecond or so later on the same network.
+   */
+  async clientsVersion(): Promise<number | undefined> {
+    if (this.listening) return this.clientsChanges;
+    if (!this.listener && !this.closed && Date.now() >= this.relistenAt) this.listen();
+    return undefined;
+  }
+
+  private listen(): void {
+    const client = new pg.Client({
+      connectionString: this.url,
+      keepAlive: true,
+      connectionTimeoutMillis: this.queryTimeout,
+    });
+    this.listener = client;
+    const lost = () => {
+      if (this.listener !== client) return;
+      this.listener = undefined;
+      this.listening = false;
+      this.clientsChanges++;
+      this.relistenAt = Date.now() + RELISTEN_MS;
+      client.end().catch(() => {});
+    };
+    client.on('error', lost);
+    client.on('end', lost);
+    client.on('notification', (n) => {
+      if (n.channel === CLIENTS_CHANNEL) this.clientsChanges++;
+    });
+    client
+      .connect()
+      .then(() => client.query(`LISTEN ${CLIENTS_CHANNEL}`))
+      .then(() => {
+        if (this.listener !== client) return;
+        // Whatever changed before the LISTEN took effect was not heard: start from a new count.
+        this.clientsChanges++;
+        this.listening = true;
+      }, lost);
+  }
+
   async close(): Promise<void> {
-    await this.pool.end();
+    this.closed = true;
+    const listener = this.listener;
+    this.listener = undefined;
+    this.listening = false;
+    await Promise.all([this.pool.end(), listener?.end().catch(() => {})]);
   }
 }

@@ -329,6 +329,19 @@ export class SqliteDb implements Db {
     }
   }
 
+  async clientsVersion(): Promise<number | undefined> {
+    try {
+      const rows = await this.all<{ version: number }>(
+        "SELECT version FROM table_versions WHERE name = 'clients'",
+      );
+      return rows[0]?.version;
+    } catch (err) {
+      // A database not yet migrated to version 14 keeps no count: there is nothing to compare with.
+      if (/no such table/.test(String((err as Error).message))) return undefined;
+      throw err;
+    }
+  }
+
   async exec(sql: string): Promise<void> {
     if (this.inTransaction) await this.waitIdle();
     await this.retryBusy(() => this.db.exec(sql));

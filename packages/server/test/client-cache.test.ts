@@ -1,0 +1,141 @@
+// The token endpoint keeps the clients it authenticates in memory (store/client-cache.ts). Whoever changes
+// a client, and however (this CLI, another process, an operator's own SQL), the next request must see it:
+// on SQLite the very next one, on PostgreSQL once the change's notification has arrived (a millisecond or
+// so; the tests allow 150, far below the one-second limit of PostgreSQL's copies). Each check is one that
+// only authentication makes: a refresh's transaction would catch a disabled client by itself.
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import Database from 'better-sqlite3';
+import pg from 'pg';
+import { mask } from '../src/oauth/masking.ts';
+import { assertBookError } from './assertions.ts';
+import { type Headless, headless, login, refresh } from './fixtures.ts';
+import { cliOk, noteSecret, STORE_BACKENDS, startInProcess, type TestServer } from './helpers.ts';
+
+// Far below the copies' one-second limit: a change seen after this long was heard, not aged out.
+const NOTIFICATION_MS = 150;
+
+for (const backend of STORE_BACKENDS) {
+  describe(`the token endpoint's clients, cached, on ${backend.name}`, { skip: backend.skip }, () => {
+    let server: TestServer;
+    let cleanup: () => Promise<void>;
+    let dbEnv: Record<string, string>;
+    before(async () => {
+      const db = await backend.env();
+      cleanup = db.cleanup;
+      dbEnv = db.env;
+      server = await startInProcess({ name: `client-cache-${backend.name}`, env: db.env });
+    });
+    after(async () => {
+      await server?.stop();
+      await cleanup?.();
+    });
+
+    const store = () => server.ctx!.store;
+    const settle = () =>
+      backend.name === 'PostgreSQL' ? new Promise((r) => setTimeout(r, NOTIFICATION_MS)) : undefined;
+
+    /** Runs SQL on a connection of its own, as an operator at a database prompt would. */
+    async function operatorSql(sql: string, params: (string | number)[]): Promise<void> {
+      if (backend.name === 'SQLite') {
+        const db = new Database(path.join(server.dataDir, 'paddock.db'));
+        try {
+          db.prepare(sql.replace(/\$\d+/g, '?')).run(...params);
+        } finally {
+          db.close();
+        }
+        return;
+      }
+      const c = new pg.Client({ connectionString: dbEnv.DATABASE_URL });
+      await c.connect();
+      try {
+        await c.query(sql, params);
+      } finally {
+        await c.end();
+      }
+    }
+
+    /** A client that has just been served (so this process holds it), with a refresh token to spend. */
+    async function served(): Promise<{ h: Headless; rt: string }> {
+      const h = await headless(store());
+      const r = await login(server, h);
+      assert.equal(r.status, 200, r.text);
+      const again = await refresh(server, h, r.body.refresh_token);
+      assert.equal(again.status, 200, again.text);
+      return { h, rt: again.body.refresh_token };
+    }
+
+    test('paddock clients disable (another process): the next request is refused', async () => {
+      const { h } = await served();
+      await cliOk(['clients', 'disable', h.clientId], { env: server.env });
+      await settle();
+      await assertBookError(server.issuer, await login(server, h), 401, 'unauthorized_client', /disabled/);
+    });
+
+    test('paddock clients rotate-secret: the new secret works and the old one is refused at once', async () => {
+      const { h, rt } = await served();
+      const rotated = await cliOk(['clients', 'rotate-secret', h.clientId, '--json'], { env: server.env });
+      const secret: string = rotated.json().client_secret;
+      noteSecret(secret);
+      await settle();
+      const old = await refresh(server, h, rt);
+      await assertBookError(server.issuer, old, 403, 'invalid_client', /client_secret is not correct/);
+      const r = await refresh(server, { ...h, maskedSecret: mask(secret, h.clientId) }, rt);
+      assert.equal(r.status, 200, r.text);
+    });
+
+    test('paddock clients delete: the next request does not know the client', async () => {
+      const { h, rt } = await served();
+      await cliOk(['clients', 'delete', h.clientId, '--yes'], { env: server.env });
+      await settle();
+      const r = await refresh(server, h, rt);
+      await assertBookError(server.issuer, r, 403, 'invalid_client', /client_id is not valid/);
+    });
+
+    test("an operator's own SQL changing the secret's hash: the old secret is refused at once", async () => {
+      const { h, rt } = await served();
+      await operatorSql('UPDATE clients SET secret_hash = $1 WHERE client_id = $2', [
+        '0'.repeat(64),
+        h.clientId,
+      ]);
+      await settle();
+      const r = await refresh(server, h, rt);
+      await assertBookError(server.issuer, r, 403, 'invalid_client', /client_secret is not correct/);
+    });
+
+    test('a change made in this process (as the admin pages make them) is seen by the next request', async () => {
+      const { h } = await served();
+      await store().updateClient(h.clientId, { disabled_at: Math.floor(Date.now() / 1000) }, 0);
+      await settle();
+      await assertBookError(server.issuer, await login(server, h), 401, 'unauthorized_client', /disabled/);
+    });
+
+    test('PostgreSQL: while the listening connection is lost nothing is served from memory; it comes back', {
+      skip: backend.name !== 'PostgreSQL',
+    }, async () => {
+      const { h, rt } = await served();
+      const db = store().db;
+      assert.equal(typeof (await db.clientsVersion()), 'number');
+      // The database ends the listening connection (a restart, a failover, an operator's kill).
+      await operatorSql(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN %'",
+        [],
+      );
+      for (let i = 0; i < 100 && (await db.clientsVersion()) !== undefined; i++)
+        await new Promise((r) => setTimeout(r, 10));
+      assert.equal(await db.clientsVersion(), undefined);
+      // No one is listening now: a change is still seen by the next request.
+      await operatorSql('UPDATE clients SET disabled_at = 1 WHERE client_id = $1', [h.clientId]);
+      const r = await refresh(server, h, rt);
+      await assertBookError(server.issuer, r, 401, 'unauthorized_client', /disabled/);
+      // And a second later the process listens again.
+      let version: number | undefined;
+      for (let i = 0; i < 60 && version === undefined; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        version = await db.clientsVersion();
+      }
+      assert.equal(typeof version, 'number');
+    });
+  });
+}
