@@ -9,6 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { mask } from '../src/oauth/masking.ts';
+import { LISTENER_NAME } from '../src/store/pg-changes.ts';
 import { assertBookError } from './assertions.ts';
 import { type Headless, headless, login, refresh } from './fixtures.ts';
 import { cliOk, noteSecret, STORE_BACKENDS, startInProcess, type TestServer } from './helpers.ts';
@@ -116,15 +117,17 @@ for (const backend of STORE_BACKENDS) {
     }, async () => {
       const { h, rt } = await served();
       const db = store().db;
-      assert.equal(typeof (await db.clientsVersion()), 'number');
+      assert.equal(typeof (await db.changeVersion('clients')), 'number');
+      assert.equal(typeof (await db.changeVersion('sessions')), 'number');
       // The database ends the listening connection (a restart, a failover, an operator's kill).
       await operatorSql(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN %'",
-        [],
+        'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name = $1',
+        [LISTENER_NAME],
       );
-      for (let i = 0; i < 100 && (await db.clientsVersion()) !== undefined; i++)
+      for (let i = 0; i < 100 && (await db.changeVersion('clients')) !== undefined; i++)
         await new Promise((r) => setTimeout(r, 10));
-      assert.equal(await db.clientsVersion(), undefined);
+      assert.equal(await db.changeVersion('clients'), undefined);
+      assert.equal(await db.changeVersion('sessions'), undefined);
       // No one is listening now: a change is still seen by the next request.
       await operatorSql('UPDATE clients SET disabled_at = 1 WHERE client_id = $1', [h.clientId]);
       const r = await refresh(server, h, rt);
@@ -133,7 +136,7 @@ for (const backend of STORE_BACKENDS) {
       let version: number | undefined;
       for (let i = 0; i < 60 && version === undefined; i++) {
         await new Promise((r) => setTimeout(r, 50));
-        version = await db.clientsVersion();
+        version = await db.changeVersion('clients');
       }
       assert.equal(typeof version, 'number');
     });

@@ -3,7 +3,7 @@ import type { AppContext } from '../context.ts';
 import { invalidClient, unauthorizedClient } from '../oauth/errors.ts';
 import { type Form, optional, required } from '../oauth/form.ts';
 import { looksMasked } from '../oauth/masking.ts';
-import { cachedClient } from '../store/client-cache.ts';
+import { cachedClient } from '../store/copies.ts';
 import type { ClientRecord } from '../store/types.ts';
 import { matchesHash } from '../tokens/hash.ts';
 import { previousSecretLive } from './rotation.ts';
@@ -23,7 +23,7 @@ import { previousSecretLive } from './rotation.ts';
 export async function authenticateClient(ctx: AppContext, form: Form): Promise<ClientRecord> {
   const clientId = required(form, 'client_id');
   const secret = optional(form, 'client_secret');
-  // From memory while the clients table is unchanged: see store/client-cache.ts.
+  // From memory while the clients table is unchanged: see store/copies.ts.
   const client = await cachedClient(ctx.store, clientId);
   if (!client) throw invalidClient('client_id is not valid').because('client_unknown');
   if (client.client_type === 'public' || client.secret_hash === null) {

@@ -24,6 +24,9 @@ export interface DbObserver {
   batch(size: number): void;
 }
 
+/** What a process may keep copies of (see Db.changeVersion). */
+export type CachedState = 'clients' | 'sessions';
+
 /** PostgreSQL pool occupancy. */
 export interface PoolStats {
   total: number;
@@ -49,11 +52,13 @@ export interface Db extends Queryable {
   /** SQLite: a serving process moves WAL checkpoints off its event loop (see SqliteDb). */
   checkpointInBackground?(): void;
   /**
-   * A number that is different once the clients table has changed, in this process or any other, or
-   * undefined when the store cannot tell right now (then nothing may be taken from a cache of clients).
-   * SQLite reads a count its triggers keep; PostgreSQL counts its triggers' notifications.
+   * A number that is different once what a process may keep of `what` has changed, in this process or
+   * any other, or undefined when the store cannot tell right now (then nothing may be served from a
+   * copy). Clients: SQLite reads a count its triggers keep; PostgreSQL counts its triggers'
+   * notifications. Sessions (their state and their users', as the bearer check reads them): PostgreSQL
+   * only, by notification; SQLite answers undefined, as a read there costs less than a copy's upkeep.
    */
-  clientsVersion(): Promise<number | undefined>;
+  changeVersion(what: CachedState): Promise<number | undefined>;
   /** Runs fn in one transaction: committed when it resolves, rolled back when it throws. */
   transaction<T>(fn: (tx: Queryable) => Promise<T>, options?: TransactionOptions): Promise<T>;
   close(): Promise<void>;

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
 import {
+  type CachedState,
   type Db,
   type DbObserver,
   isUnavailable,
@@ -10,6 +11,7 @@ import {
   storeError,
   type TransactionOptions,
 } from './db.ts';
+import { ChangeListener } from './pg-changes.ts';
 
 // BIGINT columns hold seconds since the epoch and small counters: safe as JavaScript numbers.
 pg.types.setTypeParser(20, (v) => Number(v));
@@ -28,7 +30,12 @@ function prepared(sql: string): { name: string; text: string } {
   return p;
 }
 
-function queryable(client: pg.Pool | pg.PoolClient, timeoutMs: number | undefined): Queryable {
+/** `ran`, when given, collects the SQL of every statement that succeeded (a transaction's, for after COMMIT). */
+function queryable(
+  client: pg.Pool | pg.PoolClient,
+  timeoutMs: number | undefined,
+  ran?: string[],
+): Queryable {
   // The driver's own read timeout also bounds a connection that went silent (a partition), which the
   // server's statement_timeout cannot.
   const limit = timeoutMs === undefined ? {} : { query_timeout: timeoutMs };
@@ -37,6 +44,7 @@ function queryable(client: pg.Pool | pg.PoolClient, timeoutMs: number | undefine
       const p = prepared(sql);
       try {
         const res = await client.query({ name: p.name, text: p.text, values: params as Param[], ...limit });
+        ran?.push(sql);
         return res.rows as T[];
       } catch (err) {
         throw storeError(err);
@@ -46,6 +54,7 @@ function queryable(client: pg.Pool | pg.PoolClient, timeoutMs: number | undefine
       const p = prepared(sql);
       try {
         const res = await client.query({ name: p.name, text: p.text, values: params as Param[], ...limit });
+        ran?.push(sql);
         return res.rowCount ?? 0;
       } catch (err) {
         throw storeError(err);
@@ -67,33 +76,16 @@ export interface PostgresOptions {
   timeoutMs: number;
 }
 
-/** The channel migration 14's trigger notifies on every change to the clients table. */
-const CLIENTS_CHANNEL = 'paddock_clients_changed';
-
-/** How long a process waits before it listens again after losing its listening connection. */
-const RELISTEN_MS = 1000;
-
 export class PostgresDb implements Db {
   readonly dialect = 'postgres' as const;
   observer: DbObserver | undefined;
   private readonly pool: pg.Pool;
   private readonly q: Queryable;
   private readonly queryTimeout: number;
-  /**
-   * The connection that LISTENs for changes to clients (opened on the first clientsVersion), and the
-   * count of what it heard. The count also moves when the connection is lost or made again, since
-   * notifications may have been missed meanwhile.
-   */
-  private listener: pg.Client | undefined;
-  private listening = false;
-  private clientsChanges = 0;
-  private relistenAt = 0;
-  private closed = false;
+  /** What tells this process that state it keeps copies of has changed (Db.changeVersion). */
+  private readonly changes: ChangeListener;
 
-  constructor(
-    private readonly url: string,
-    options: PostgresOptions,
-  ) {
+  constructor(url: string, options: PostgresOptions) {
     this.pool = new pg.Pool({
       connectionString: url,
       max: options.poolSize,
@@ -104,6 +96,7 @@ export class PostgresDb implements Db {
       keepAlive: true,
     });
     this.queryTimeout = options.timeoutMs + 500;
+    this.changes = new ChangeListener(url, this.queryTimeout);
     // An idle client that loses its connection (the database restarts) must not crash the process; the
     // pool drops it and opens a new one on demand.
     this.pool.on('error', () => {});
@@ -113,7 +106,9 @@ export class PostgresDb implements Db {
   async all<T>(sql: string, params?: readonly Param[]): Promise<T[]> {
     const start = performance.now();
     try {
-      return await this.q.all<T>(sql, params);
+      const rows = await this.q.all<T>(sql, params);
+      this.changes.wrote(sql);
+      return rows;
     } finally {
       this.observer?.query(performance.now() - start);
     }
@@ -122,7 +117,9 @@ export class PostgresDb implements Db {
   async run(sql: string, params?: readonly Param[]): Promise<number> {
     const start = performance.now();
     try {
-      return await this.q.run(sql, params);
+      const changed = await this.q.run(sql, params);
+      this.changes.wrote(sql);
+      return changed;
     } finally {
       this.observer?.query(performance.now() - start);
     }
@@ -159,13 +156,15 @@ export class PostgresDb implements Db {
       broken = err;
     };
     client.on('error', onError);
-    const q = queryable(client, options.unbounded ? undefined : this.queryTimeout);
+    const statements: string[] = [];
+    const q = queryable(client, options.unbounded ? undefined : this.queryTimeout, statements);
     let failure: unknown;
     try {
       await q.exec('BEGIN');
       if (options.unbounded) await q.exec('SET LOCAL statement_timeout = 0');
       const result = await fn(q);
       await q.exec('COMMIT');
+      for (const sql of statements) this.changes.wrote(sql);
       return result;
     } catch (err) {
       failure = err;
@@ -182,53 +181,11 @@ export class PostgresDb implements Db {
     return this.q.exec(sql);
   }
 
-  /**
-   * The number of changes to clients this process has heard of, while its listening connection is up;
-   * undefined while it is not (the first call opens it, and a lost one is opened again a second later).
-   * A notification comes once the change is committed, a millisecond or so later on the same network.
-   */
-  async clientsVersion(): Promise<number | undefined> {
-    if (this.listening) return this.clientsChanges;
-    if (!this.listener && !this.closed && Date.now() >= this.relistenAt) this.listen();
-    return undefined;
-  }
-
-  private listen(): void {
-    const client = new pg.Client({
-      connectionString: this.url,
-      keepAlive: true,
-      connectionTimeoutMillis: this.queryTimeout,
-    });
-    this.listener = client;
-    const lost = () => {
-      if (this.listener !== client) return;
-      this.listener = undefined;
-      this.listening = false;
-      this.clientsChanges++;
-      this.relistenAt = Date.now() + RELISTEN_MS;
-      client.end().catch(() => {});
-    };
-    client.on('error', lost);
-    client.on('end', lost);
-    client.on('notification', (n) => {
-      if (n.channel === CLIENTS_CHANNEL) this.clientsChanges++;
-    });
-    client
-      .connect()
-      .then(() => client.query(`LISTEN ${CLIENTS_CHANNEL}`))
-      .then(() => {
-        if (this.listener !== client) return;
-        // Whatever changed before the LISTEN took effect was not heard: start from a new count.
-        this.clientsChanges++;
-        this.listening = true;
-      }, lost);
+  async changeVersion(what: CachedState): Promise<number | undefined> {
+    return this.changes.version(what);
   }
 
   async close(): Promise<void> {
-    this.closed = true;
-    const listener = this.listener;
-    this.listener = undefined;
-    this.listening = false;
-    await Promise.all([this.pool.end(), listener?.end().catch(() => {})]);
+    await Promise.all([this.pool.end(), this.changes.close()]);
   }
 }

@@ -344,7 +344,7 @@ ALTER TABLE refresh_tokens DROP COLUMN parent_hash;
   {
     version: 14,
     name: 'client_changes',
-    // Processes keep the clients they authenticate in memory (store/client-cache.ts) and must learn at
+    // Processes keep the clients they authenticate in memory (store/copies.ts) and must learn at
     // once of any change to them, whoever makes it: the CLI, another worker, an operator's own SQL. On
     // SQLite a trigger counts the changes, and a process compares the count before it trusts its copy;
     // on PostgreSQL a trigger notifies every listening process.
@@ -367,6 +367,31 @@ BEGIN
 END $$;
 CREATE TRIGGER clients_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON clients
   FOR EACH STATEMENT EXECUTE FUNCTION paddock_clients_changed();
+`,
+    },
+  },
+  {
+    version: 15,
+    name: 'session_changes',
+    // On PostgreSQL processes keep copies of sessions with their users for the bearer check
+    // (store/copies.ts): every change that matters to one notifies them. Activity (last_activity,
+    // last_ip, last_user_agent), written by every refresh, is left out; a column added to sessions later
+    // belongs in this list. SQLite keeps no such copies: reading there costs less.
+    sql: {
+      sqlite: '-- SQLite keeps no copies of sessions: nothing to do',
+      postgres: `
+CREATE FUNCTION paddock_sessions_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM pg_notify('paddock_sessions_changed', '');
+  RETURN NULL;
+END $$;
+CREATE TRIGGER sessions_changed
+  AFTER UPDATE OF session_id, user_id, client_id, scope, grant_type, auth_time, expires_at, revoked_at,
+    revoked_reason, first_ip, first_user_agent, impersonated, impersonation_note, bypass_hash
+    OR DELETE OR TRUNCATE ON sessions
+  FOR EACH STATEMENT EXECUTE FUNCTION paddock_sessions_changed();
+CREATE TRIGGER users_changed AFTER UPDATE OR DELETE OR TRUNCATE ON users
+  FOR EACH STATEMENT EXECUTE FUNCTION paddock_sessions_changed();
 `,
     },
   },

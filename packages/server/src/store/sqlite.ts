@@ -4,6 +4,7 @@ import Database from 'better-sqlite3';
 import { Checkpointer } from './checkpointer.ts';
 import { makePrivate, privateFile } from './data-dir.ts';
 import {
+  type CachedState,
   type Db,
   type DbObserver,
   type Param,
@@ -329,7 +330,8 @@ export class SqliteDb implements Db {
     }
   }
 
-  async clientsVersion(): Promise<number | undefined> {
+  async changeVersion(what: CachedState): Promise<number | undefined> {
+    if (what !== 'clients') return undefined;
     try {
       const rows = await this.all<{ version: number }>(
         "SELECT version FROM table_versions WHERE name = 'clients'",

@@ -3,6 +3,7 @@ import type { JWTPayload } from 'jose';
 import { seconds } from '../clock.ts';
 import type { AppContext } from '../context.ts';
 import { invalidToken } from '../oauth/errors.ts';
+import { cachedSessionContext, forgetSessionContext } from '../store/copies.ts';
 import type { UserRecord } from '../store/types.ts';
 import { OAUTH_API_AUDIENCE } from './issue.ts';
 import { jwtPart, signaturesOffloaded } from './jwt.ts';
@@ -116,8 +117,9 @@ export async function verifyBearer(
   origin?: BearerOrigin,
 ): Promise<{ claims: AccessTokenClaims; user: UserRecord }> {
   const claims = await verifyAccessToken(ctx, token);
-  // The session and its user in one read: every bearer endpoint needs the one, the profile the other.
-  const sc = await ctx.store.sessionContext(claims.session_id);
+  // The session and its user in one read (on PostgreSQL, a copy until either changes): every bearer
+  // endpoint needs the one, the profile the other.
+  const sc = await cachedSessionContext(ctx.store, claims.session_id);
   const now = seconds(ctx.clock);
   if (!sc || sc.session.revoked_at !== null)
     throw invalidToken('the session of this access token has been revoked').because('session_ended');
@@ -134,6 +136,7 @@ export async function verifyBearer(
       origin.userAgent,
       now - ACTIVITY_INTERVAL + 1,
     );
+    forgetSessionContext(ctx.store, session.session_id);
   }
   return { claims, user: sc.user };
 }
