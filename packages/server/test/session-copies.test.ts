@@ -1,6 +1,6 @@
-// The bearer check's sessions. On PostgreSQL a process keeps a copy of each session it checked, with its
-// user (store/copies.ts), so a bearer call needs no round trip; on SQLite it reads them every time. Either
-// way a revoked session's access token must be refused by the next call, and the profile must show the
+// The bearer check's sessions. A process keeps a copy of each session it checked, with its user
+// (store/copies.ts), so a bearer call needs no join and, on PostgreSQL, no round trip. Still a revoked
+// session's access token must be refused by the next call, and the profile must show the
 // user as they are now, whoever made the change: this process, the CLI, an operator's own SQL. On
 // PostgreSQL another process's change arrives by notification, a millisecond or so after its commit
 // (these tests allow 150 ms); this process's own changes count at once.

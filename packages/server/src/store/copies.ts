@@ -71,8 +71,8 @@ export function cachedClient(store: Store, clientId: string): Promise<ClientReco
 }
 
 /**
- * A session with its user, as the bearer check reads them: on PostgreSQL from this process's copy until
- * the session is revoked or deleted or its user changes (anywhere), on SQLite read every time.
+ * A session with its user, as the bearer check reads them, from this process's copy until the session
+ * is revoked or deleted or its user changes (anywhere).
  */
 export function cachedSessionContext(store: Store, sessionId: string): Promise<SessionContext | undefined> {
   return sessions.get(store.db, sessionId, () => store.sessionContext(sessionId));

@@ -54,9 +54,8 @@ export interface Db extends Queryable {
   /**
    * A number that is different once what a process may keep of `what` has changed, in this process or
    * any other, or undefined when the store cannot tell right now (then nothing may be served from a
-   * copy). Clients: SQLite reads a count its triggers keep; PostgreSQL counts its triggers'
-   * notifications. Sessions (their state and their users', as the bearer check reads them): PostgreSQL
-   * only, by notification; SQLite answers undefined, as a read there costs less than a copy's upkeep.
+   * copy): clients, or sessions (their state and their users', as the bearer check reads them).
+   * SQLite reads a count its triggers keep; PostgreSQL counts its triggers' notifications.
    */
   changeVersion(what: CachedState): Promise<number | undefined>;
   /** Runs fn in one transaction: committed when it resolves, rolled back when it throws. */

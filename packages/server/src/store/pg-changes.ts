@@ -56,7 +56,7 @@ export class ChangeListener {
     private readonly connectTimeoutMs: number,
   ) {}
 
-  /** The count for `what`, or undefined while no change could be missed (the first call starts listening). */
+  /** The count for `what`, or undefined while a change could go unheard (the first call starts listening). */
   version(what: CachedState): number | undefined {
     if (this.listening && Date.now() - this.aliveAt < ALIVE_MS) return this.counts[what];
     if (!this.client && !this.closed && Date.now() >= this.relistenAt) this.listen();
@@ -106,6 +106,12 @@ export class ChangeListener {
       this.heartbeatSince = Date.now();
       client.query('SELECT 1').then(() => {
         this.heartbeatSince = undefined;
+        // Back from silence: what was notified meanwhile may still be on its way, so copies taken
+        // before it are void, as after a new connection.
+        if (Date.now() - this.aliveAt >= ALIVE_MS) {
+          this.counts.clients++;
+          this.counts.sessions++;
+        }
         this.aliveAt = Date.now();
       }, lost);
     };

@@ -373,12 +373,24 @@ CREATE TRIGGER clients_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON c
   {
     version: 15,
     name: 'session_changes',
-    // On PostgreSQL processes keep copies of sessions with their users for the bearer check
-    // (store/copies.ts): every change that matters to one notifies them. Activity (last_activity,
-    // last_ip, last_user_agent), written by every refresh, is left out; a column added to sessions later
-    // belongs in this list. SQLite keeps no such copies: reading there costs less.
+    // Processes keep copies of sessions with their users for the bearer check (store/copies.ts): every
+    // change that matters to one is counted (SQLite) or notified (PostgreSQL), as for clients. Activity
+    // (last_activity, last_ip, last_user_agent), written by every refresh, is left out; a column added to
+    // sessions later belongs in these lists.
     sql: {
-      sqlite: '-- SQLite keeps no copies of sessions: nothing to do',
+      sqlite: `
+INSERT INTO table_versions (name, version) VALUES ('sessions', 0);
+CREATE TRIGGER sessions_state_updated
+  AFTER UPDATE OF session_id, user_id, client_id, scope, grant_type, auth_time, expires_at, revoked_at,
+    revoked_reason, first_ip, first_user_agent, impersonated, impersonation_note, bypass_hash ON sessions
+  BEGIN UPDATE table_versions SET version = version + 1 WHERE name = 'sessions'; END;
+CREATE TRIGGER sessions_deleted AFTER DELETE ON sessions
+  BEGIN UPDATE table_versions SET version = version + 1 WHERE name = 'sessions'; END;
+CREATE TRIGGER users_updated AFTER UPDATE ON users
+  BEGIN UPDATE table_versions SET version = version + 1 WHERE name = 'sessions'; END;
+CREATE TRIGGER users_deleted AFTER DELETE ON users
+  BEGIN UPDATE table_versions SET version = version + 1 WHERE name = 'sessions'; END;
+`,
       postgres: `
 CREATE FUNCTION paddock_sessions_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN

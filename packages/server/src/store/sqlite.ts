@@ -330,12 +330,12 @@ export class SqliteDb implements Db {
     }
   }
 
+  /** The count migration 14 and 15's triggers keep for `what` (undefined on an older schema). */
   async changeVersion(what: CachedState): Promise<number | undefined> {
-    if (what !== 'clients') return undefined;
     try {
-      const rows = await this.all<{ version: number }>(
-        "SELECT version FROM table_versions WHERE name = 'clients'",
-      );
+      const rows = await this.all<{ version: number }>('SELECT version FROM table_versions WHERE name = ?', [
+        what,
+      ]);
       return rows[0]?.version;
     } catch (err) {
       // A database not yet migrated to version 14 keeps no count: there is nothing to compare with.
