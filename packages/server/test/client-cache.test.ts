@@ -4,15 +4,19 @@
 // so; the tests allow 150, far below the one-second limit of PostgreSQL's copies). Each check is one that
 // only authentication makes: a refresh's transaction would catch a disabled client by itself.
 import assert from 'node:assert/strict';
-import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import Database from 'better-sqlite3';
-import pg from 'pg';
 import { mask } from '../src/oauth/masking.ts';
 import { LISTENER_NAME } from '../src/store/pg-changes.ts';
 import { assertBookError } from './assertions.ts';
 import { type Headless, headless, login, refresh } from './fixtures.ts';
-import { cliOk, noteSecret, STORE_BACKENDS, startInProcess, type TestServer } from './helpers.ts';
+import {
+  cliOk,
+  noteSecret,
+  operatorSql,
+  STORE_BACKENDS,
+  startInProcess,
+  type TestServer,
+} from './helpers.ts';
 
 // Far below the copies' one-second limit: a change seen after this long was heard, not aged out.
 const NOTIFICATION_MS = 150;
@@ -21,11 +25,9 @@ for (const backend of STORE_BACKENDS) {
   describe(`the token endpoint's clients, cached, on ${backend.name}`, { skip: backend.skip }, () => {
     let server: TestServer;
     let cleanup: () => Promise<void>;
-    let dbEnv: Record<string, string>;
     before(async () => {
       const db = await backend.env();
       cleanup = db.cleanup;
-      dbEnv = db.env;
       server = await startInProcess({ name: `client-cache-${backend.name}`, env: db.env });
     });
     after(async () => {
@@ -36,26 +38,6 @@ for (const backend of STORE_BACKENDS) {
     const store = () => server.ctx!.store;
     const settle = () =>
       backend.name === 'PostgreSQL' ? new Promise((r) => setTimeout(r, NOTIFICATION_MS)) : undefined;
-
-    /** Runs SQL on a connection of its own, as an operator at a database prompt would. */
-    async function operatorSql(sql: string, params: (string | number)[]): Promise<void> {
-      if (backend.name === 'SQLite') {
-        const db = new Database(path.join(server.dataDir, 'paddock.db'));
-        try {
-          db.prepare(sql.replace(/\$\d+/g, '?')).run(...params);
-        } finally {
-          db.close();
-        }
-        return;
-      }
-      const c = new pg.Client({ connectionString: dbEnv.DATABASE_URL });
-      await c.connect();
-      try {
-        await c.query(sql, params);
-      } finally {
-        await c.end();
-      }
-    }
 
     /** A client that has just been served (so this process holds it), with a refresh token to spend. */
     async function served(): Promise<{ h: Headless; rt: string }> {
@@ -96,7 +78,7 @@ for (const backend of STORE_BACKENDS) {
 
     test("an operator's own SQL changing the secret's hash: the old secret is refused at once", async () => {
       const { h, rt } = await served();
-      await operatorSql('UPDATE clients SET secret_hash = $1 WHERE client_id = $2', [
+      await operatorSql(server, 'UPDATE clients SET secret_hash = $1 WHERE client_id = $2', [
         '0'.repeat(64),
         h.clientId,
       ]);
@@ -121,6 +103,7 @@ for (const backend of STORE_BACKENDS) {
       assert.equal(typeof (await db.changeVersion('sessions')), 'number');
       // The database ends the listening connection (a restart, a failover, an operator's kill).
       await operatorSql(
+        server,
         'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name = $1',
         [LISTENER_NAME],
       );
@@ -129,7 +112,7 @@ for (const backend of STORE_BACKENDS) {
       assert.equal(await db.changeVersion('clients'), undefined);
       assert.equal(await db.changeVersion('sessions'), undefined);
       // No one is listening now: a change is still seen by the next request.
-      await operatorSql('UPDATE clients SET disabled_at = 1 WHERE client_id = $1', [h.clientId]);
+      await operatorSql(server, 'UPDATE clients SET disabled_at = 1 WHERE client_id = $1', [h.clientId]);
       const r = await refresh(server, h, rt);
       await assertBookError(server.issuer, r, 401, 'unauthorized_client', /disabled/);
       // And a second later the process listens again.

@@ -7,6 +7,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
 import pg from 'pg';
 import { type Clock, systemClock } from '../src/clock.ts';
 import { loadConfig } from '../src/config.ts';
@@ -96,6 +97,34 @@ export const STORE_BACKENDS: {
     },
   },
 ];
+
+/**
+ * Runs SQL on the server's database over a connection of its own, as an operator at a database prompt
+ * would ($1, $2 ... placeholders, on either store).
+ */
+export async function operatorSql(
+  server: TestServer,
+  sql: string,
+  params: (string | number)[],
+): Promise<void> {
+  const url = server.env.DATABASE_URL;
+  if (!url) {
+    const db = new Database(path.join(server.dataDir, 'paddock.db'));
+    try {
+      db.prepare(sql.replace(/\$\d+/g, '?')).run(...params);
+    } finally {
+      db.close();
+    }
+    return;
+  }
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    await c.query(sql, params);
+  } finally {
+    await c.end();
+  }
+}
 
 // ---- the CLI
 

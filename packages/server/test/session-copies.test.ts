@@ -5,13 +5,20 @@
 // PostgreSQL another process's change arrives by notification, a millisecond or so after its commit
 // (these tests allow 150 ms); this process's own changes count at once.
 import assert from 'node:assert/strict';
-import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import Database from 'better-sqlite3';
 import pg from 'pg';
 import { LISTENER_NAME } from '../src/store/pg-changes.ts';
 import { type Headless, headless, login } from './fixtures.ts';
-import { cliOk, decodeJwt, get, post, STORE_BACKENDS, startInProcess, type TestServer } from './helpers.ts';
+import {
+  cliOk,
+  decodeJwt,
+  get,
+  operatorSql,
+  post,
+  STORE_BACKENDS,
+  startInProcess,
+  type TestServer,
+} from './helpers.ts';
 
 const NOTIFICATION_MS = 150;
 
@@ -36,26 +43,6 @@ for (const backend of STORE_BACKENDS) {
     const profile = (token: string) =>
       get(`${server.url}/oauth2/iracing/profile`, { authorization: `Bearer ${token}` });
 
-    /** Runs SQL on a connection of its own, as an operator at a database prompt would. */
-    async function operatorSql(sql: string, params: (string | number)[]): Promise<void> {
-      if (backend.name === 'SQLite') {
-        const db = new Database(path.join(server.dataDir, 'paddock.db'));
-        try {
-          db.prepare(sql.replace(/\$\d+/g, '?')).run(...params);
-        } finally {
-          db.close();
-        }
-        return;
-      }
-      const c = new pg.Client({ connectionString: dbEnv.DATABASE_URL });
-      await c.connect();
-      try {
-        await c.query(sql, params);
-      } finally {
-        await c.end();
-      }
-    }
-
     /** A session whose access token has just been checked (so a PostgreSQL process holds a copy). */
     async function checked(): Promise<{ h: Headless; access: string; refresh: string; sessionId: string }> {
       const h = await headless(server.ctx!.store);
@@ -70,6 +57,16 @@ for (const backend of STORE_BACKENDS) {
       };
     }
 
+    /** The client revokes its refresh token, and with it the session (RFC 7009). */
+    const revokeAtEndpoint = async (h: Headless, token: string) => {
+      const r = await post(`${server.url}/oauth2/revoke`, {
+        token,
+        client_id: h.clientId,
+        client_secret: h.maskedSecret,
+      });
+      assert.equal(r.status, 200, r.text);
+    };
+
     const assertRevoked = async (access: string) => {
       const r = await profile(access);
       assert.equal(r.status, 401, r.text);
@@ -78,12 +75,7 @@ for (const backend of STORE_BACKENDS) {
 
     test('revoked by the client at /oauth2/revoke (this process): the next bearer call is refused', async () => {
       const { h, access, refresh } = await checked();
-      const r = await post(`${server.url}/oauth2/revoke`, {
-        token: refresh,
-        client_id: h.clientId,
-        client_secret: h.maskedSecret,
-      });
-      assert.equal(r.status, 200, r.text);
+      await revokeAtEndpoint(h, refresh);
       await assertRevoked(access);
     });
 
@@ -96,7 +88,7 @@ for (const backend of STORE_BACKENDS) {
 
     test("an operator's own SQL revoking the session: the next bearer call is refused", async () => {
       const { access, sessionId } = await checked();
-      await operatorSql('UPDATE sessions SET revoked_at = $1 WHERE session_id = $2', [1, sessionId]);
+      await operatorSql(server, 'UPDATE sessions SET revoked_at = $1 WHERE session_id = $2', [1, sessionId]);
       await settle();
       await assertRevoked(access);
     });
@@ -149,12 +141,7 @@ for (const backend of STORE_BACKENDS) {
       if (!(await canFreeze())) return t.skip('needs the right to signal PostgreSQL (root)');
       const { h, access, refresh } = await checked();
       await frozenListener(async () => {
-        const r = await post(`${server.url}/oauth2/revoke`, {
-          token: refresh,
-          client_id: h.clientId,
-          client_secret: h.maskedSecret,
-        });
-        assert.equal(r.status, 200, r.text);
+        await revokeAtEndpoint(h, refresh);
         await assertRevoked(access);
       });
     });
@@ -175,7 +162,10 @@ for (const backend of STORE_BACKENDS) {
         }
         assert.equal(version, undefined);
         // ...so another process's revocation, whose notification cannot arrive, is seen all the same.
-        await operatorSql('UPDATE sessions SET revoked_at = $1 WHERE session_id = $2', [1, sessionId]);
+        await operatorSql(server, 'UPDATE sessions SET revoked_at = $1 WHERE session_id = $2', [
+          1,
+          sessionId,
+        ]);
         await assertRevoked(access);
       });
       let version: number | undefined;
@@ -188,7 +178,7 @@ for (const backend of STORE_BACKENDS) {
 
     test("an operator's own SQL renaming the user: the profile shows the new name at once", async () => {
       const { h, access } = await checked();
-      await operatorSql('UPDATE users SET display_name = $1 WHERE user_id = $2', [
+      await operatorSql(server, 'UPDATE users SET display_name = $1 WHERE user_id = $2', [
         'Renamed Driver',
         h.userId,
       ]);

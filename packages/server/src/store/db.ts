@@ -27,6 +27,12 @@ export interface DbObserver {
 /** What a process may keep copies of (see Db.changeVersion). */
 export type CachedState = 'clients' | 'sessions';
 
+/** PostgreSQL: the channel the triggers notify after each statement that changes each such state. */
+export const CHANGE_CHANNELS: Record<CachedState, string> = {
+  clients: 'paddock_clients_changed',
+  sessions: 'paddock_sessions_changed',
+};
+
 /** PostgreSQL pool occupancy. */
 export interface PoolStats {
   total: number;

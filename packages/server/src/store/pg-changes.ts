@@ -1,11 +1,5 @@
 import pg from 'pg';
-import type { CachedState } from './db.ts';
-
-/** The channels migrations 14 and 15's triggers notify on, after each statement that changes the state. */
-const CHANNELS: Record<CachedState, string> = {
-  clients: 'paddock_clients_changed',
-  sessions: 'paddock_sessions_changed',
-};
+import { type CachedState, CHANGE_CHANNELS } from './db.ts';
 
 /** The listening connection's application_name. */
 export const LISTENER_NAME = 'paddock changes';
@@ -95,8 +89,8 @@ export class ChangeListener {
     client.on('error', lost);
     client.on('end', lost);
     client.on('notification', (n) => {
-      for (const what of Object.keys(CHANNELS) as CachedState[])
-        if (n.channel === CHANNELS[what]) this.counts[what]++;
+      for (const what of Object.keys(CHANGE_CHANNELS) as CachedState[])
+        if (n.channel === CHANGE_CHANNELS[what]) this.counts[what]++;
     });
     const beat = () => {
       if (this.heartbeatSince !== undefined) {
@@ -119,7 +113,7 @@ export class ChangeListener {
       .connect()
       .then(() =>
         client.query(
-          Object.values(CHANNELS)
+          Object.values(CHANGE_CHANNELS)
             .map((c) => `LISTEN ${c};`)
             .join(' '),
         ),

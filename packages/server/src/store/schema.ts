@@ -1,4 +1,5 @@
 // The schema, as numbered migrations (applied by store/migrations.ts).
+import { counting, notifying, SESSION_STATE } from './change-triggers.ts';
 
 /**
  * Numbered migrations, applied in order and recorded in schema_migrations. The same DDL runs on
@@ -352,21 +353,17 @@ ALTER TABLE refresh_tokens DROP COLUMN parent_hash;
       sqlite: `
 CREATE TABLE table_versions (name TEXT PRIMARY KEY, version BIGINT NOT NULL);
 INSERT INTO table_versions (name, version) VALUES ('clients', 0);
-CREATE TRIGGER clients_inserted AFTER INSERT ON clients
-  BEGIN UPDATE table_versions SET version = version + 1 WHERE name = 'clients'; END;
-CREATE TRIGGER clients_updated AFTER UPDATE ON clients
-  BEGIN UPDATE table_versions SET version = version + 1 WHERE name = 'clients'; END;
-CREATE TRIGGER clients_deleted AFTER DELETE ON clients
-  BEGIN UPDATE table_versions SET version = version + 1 WHERE name = 'clients'; END;
+${counting('clients_inserted', 'AFTER INSERT ON clients', 'clients')}
+${counting('clients_updated', 'AFTER UPDATE ON clients', 'clients')}
+${counting('clients_deleted', 'AFTER DELETE ON clients', 'clients')}
 `,
       postgres: `
-CREATE FUNCTION paddock_clients_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION paddock_notify_change() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-  PERFORM pg_notify('paddock_clients_changed', '');
+  PERFORM pg_notify(TG_ARGV[0], '');
   RETURN NULL;
 END $$;
-CREATE TRIGGER clients_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON clients
-  FOR EACH STATEMENT EXECUTE FUNCTION paddock_clients_changed();
+${notifying('clients_changed', 'AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON clients', 'clients')}
 `,
     },
   },
@@ -375,35 +372,18 @@ CREATE TRIGGER clients_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON c
     name: 'session_changes',
     // Processes keep copies of sessions with their users for the bearer check (store/copies.ts): every
     // change that matters to one is counted (SQLite) or notified (PostgreSQL), as for clients. Activity
-    // (last_activity, last_ip, last_user_agent), written by every refresh, is left out; a column added to
-    // sessions later belongs in these lists.
+    // (last_activity, last_ip, last_user_agent), written by every refresh, is left out.
     sql: {
       sqlite: `
 INSERT INTO table_versions (name, version) VALUES ('sessions', 0);
-CREATE TRIGGER sessions_state_updated
-  AFTER UPDATE OF session_id, user_id, client_id, scope, grant_type, auth_time, expires_at, revoked_at,
-    revoked_reason, first_ip, first_user_agent, impersonated, impersonation_note, bypass_hash ON sessions
-  BEGIN UPDATE table_versions SET version = version + 1 WHERE name = 'sessions'; END;
-CREATE TRIGGER sessions_deleted AFTER DELETE ON sessions
-  BEGIN UPDATE table_versions SET version = version + 1 WHERE name = 'sessions'; END;
-CREATE TRIGGER users_updated AFTER UPDATE ON users
-  BEGIN UPDATE table_versions SET version = version + 1 WHERE name = 'sessions'; END;
-CREATE TRIGGER users_deleted AFTER DELETE ON users
-  BEGIN UPDATE table_versions SET version = version + 1 WHERE name = 'sessions'; END;
+${counting('sessions_state_updated', `AFTER UPDATE OF ${SESSION_STATE} ON sessions`, 'sessions')}
+${counting('sessions_deleted', 'AFTER DELETE ON sessions', 'sessions')}
+${counting('users_updated', 'AFTER UPDATE ON users', 'sessions')}
+${counting('users_deleted', 'AFTER DELETE ON users', 'sessions')}
 `,
       postgres: `
-CREATE FUNCTION paddock_sessions_changed() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  PERFORM pg_notify('paddock_sessions_changed', '');
-  RETURN NULL;
-END $$;
-CREATE TRIGGER sessions_changed
-  AFTER UPDATE OF session_id, user_id, client_id, scope, grant_type, auth_time, expires_at, revoked_at,
-    revoked_reason, first_ip, first_user_agent, impersonated, impersonation_note, bypass_hash
-    OR DELETE OR TRUNCATE ON sessions
-  FOR EACH STATEMENT EXECUTE FUNCTION paddock_sessions_changed();
-CREATE TRIGGER users_changed AFTER UPDATE OR DELETE OR TRUNCATE ON users
-  FOR EACH STATEMENT EXECUTE FUNCTION paddock_sessions_changed();
+${notifying('sessions_changed', `AFTER UPDATE OF ${SESSION_STATE} OR DELETE OR TRUNCATE ON sessions`, 'sessions')}
+${notifying('users_changed', 'AFTER UPDATE OR DELETE OR TRUNCATE ON users', 'sessions')}
 `,
     },
   },
