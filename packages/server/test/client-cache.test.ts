@@ -4,7 +4,7 @@
 // so; the tests allow 150, far below the one-second limit of PostgreSQL's copies). Each check is one that
 // only authentication makes: a refresh's transaction would catch a disabled client by itself.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { beforeEach, describe, test } from 'node:test';
 import { mask } from '../src/oauth/masking.ts';
 import { LISTENER_NAME } from '../src/store/pg-changes.ts';
 import { assertBookError } from './assertions.ts';
@@ -14,30 +14,21 @@ import {
   noteSecret,
   operatorSql,
   STORE_BACKENDS,
-  startInProcess,
+  serverOnStore,
+  settleNotifications,
   type TestServer,
 } from './helpers.ts';
 
-// Far below the copies' one-second limit: a change seen after this long was heard, not aged out.
-const NOTIFICATION_MS = 150;
-
 for (const backend of STORE_BACKENDS) {
   describe(`the token endpoint's clients, cached, on ${backend.name}`, { skip: backend.skip }, () => {
+    const current = serverOnStore(backend, 'client-cache');
     let server: TestServer;
-    let cleanup: () => Promise<void>;
-    before(async () => {
-      const db = await backend.env();
-      cleanup = db.cleanup;
-      server = await startInProcess({ name: `client-cache-${backend.name}`, env: db.env });
-    });
-    after(async () => {
-      await server?.stop();
-      await cleanup?.();
+    beforeEach(() => {
+      server = current();
     });
 
     const store = () => server.ctx!.store;
-    const settle = () =>
-      backend.name === 'PostgreSQL' ? new Promise((r) => setTimeout(r, NOTIFICATION_MS)) : undefined;
+    const settle = () => settleNotifications(server);
 
     /** A client that has just been served (so this process holds it), with a refresh token to spend. */
     async function served(): Promise<{ h: Headless; rt: string }> {

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { after, before } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import pg from 'pg';
@@ -124,6 +125,34 @@ export async function operatorSql(
   } finally {
     await c.end();
   }
+}
+
+/**
+ * For a describe block per store: an in-process server on a fresh database of that store, started
+ * before the block's tests and stopped (its database dropped) after them. Returns the server's getter.
+ */
+export function serverOnStore(backend: (typeof STORE_BACKENDS)[number], name: string): () => TestServer {
+  let server: TestServer | undefined;
+  let cleanup: (() => Promise<void>) | undefined;
+  before(async () => {
+    const db = await backend.env();
+    cleanup = db.cleanup;
+    server = await startInProcess({ name: `${name}-${backend.name}`, env: db.env });
+  });
+  after(async () => {
+    await server?.stop();
+    await cleanup?.();
+  });
+  return () => server!;
+}
+
+/**
+ * Waits until a change another process made has reached a PostgreSQL server's processes by notification
+ * (a millisecond or so; 150 ms allowed, far below the one-second limit of copies kept of clients). SQLite
+ * needs no wait: its counts are read on every request.
+ */
+export async function settleNotifications(server: TestServer): Promise<void> {
+  if (server.env.DATABASE_URL) await new Promise((r) => setTimeout(r, 150));
 }
 
 // ---- the CLI

@@ -5,7 +5,7 @@
 // PostgreSQL another process's change arrives by notification, a millisecond or so after its commit
 // (these tests allow 150 ms); this process's own changes count at once.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { beforeEach, describe, test } from 'node:test';
 import pg from 'pg';
 import { LISTENER_NAME } from '../src/store/pg-changes.ts';
 import { type Headless, headless, login } from './fixtures.ts';
@@ -16,30 +16,20 @@ import {
   operatorSql,
   post,
   STORE_BACKENDS,
-  startInProcess,
+  serverOnStore,
+  settleNotifications,
   type TestServer,
 } from './helpers.ts';
 
-const NOTIFICATION_MS = 150;
-
 for (const backend of STORE_BACKENDS) {
   describe(`the bearer check's sessions on ${backend.name}`, { skip: backend.skip }, () => {
+    const current = serverOnStore(backend, 'session-copies');
     let server: TestServer;
-    let cleanup: () => Promise<void>;
-    let dbEnv: Record<string, string>;
-    before(async () => {
-      const db = await backend.env();
-      cleanup = db.cleanup;
-      dbEnv = db.env;
-      server = await startInProcess({ name: `session-copies-${backend.name}`, env: db.env });
-    });
-    after(async () => {
-      await server?.stop();
-      await cleanup?.();
+    beforeEach(() => {
+      server = current();
     });
 
-    const settle = () =>
-      backend.name === 'PostgreSQL' ? new Promise((r) => setTimeout(r, NOTIFICATION_MS)) : undefined;
+    const settle = () => settleNotifications(server);
     const profile = (token: string) =>
       get(`${server.url}/oauth2/iracing/profile`, { authorization: `Bearer ${token}` });
 
@@ -106,7 +96,7 @@ for (const backend of STORE_BACKENDS) {
      * machine and the right to signal its processes (root, as in CI).
      */
     async function frozenListener(fn: () => Promise<void>): Promise<void> {
-      const c = new pg.Client({ connectionString: dbEnv.DATABASE_URL });
+      const c = new pg.Client({ connectionString: server.env.DATABASE_URL });
       await c.connect();
       let pid: number;
       try {
