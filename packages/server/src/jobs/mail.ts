@@ -73,8 +73,13 @@ export function createMailer(config: Pick<Config, 'smtpUrl' | 'mailFrom' | 'data
       const info = await transport.sendMail(m);
       await fs.mkdir(dir, { recursive: true, mode: 0o700 });
       const stamp = new Date().toISOString().replace(/[-:.]/g, '');
-      const file = path.join(dir, `${stamp}-${randomBytes(4).toString('hex')}.eml`);
-      await fs.writeFile(file, info.message as Buffer, { mode: 0o600, flag: 'wx' });
+      const name = `${stamp}-${randomBytes(4).toString('hex')}.eml`;
+      const file = path.join(dir, name);
+      // Written beside the outbox, then moved in: whoever watches outbox/ never reads a message half
+      // written (the rename is atomic on the data dir's file system).
+      const partial = path.join(config.dataDir, `.outbox-${name}.partial`);
+      await fs.writeFile(partial, info.message as Buffer, { mode: 0o600, flag: 'wx' });
+      await fs.rename(partial, file);
       log.info({ to: m.to, subject: m.subject, file }, 'mail written to the outbox (no PADDOCK_SMTP_URL)');
       return { via: 'outbox', file };
     },
