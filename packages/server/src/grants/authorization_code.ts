@@ -60,7 +60,8 @@ export const authorizationCode: GrantHandler = async (ctx, req, client) => {
 };
 
 /**
- * PostgreSQL: the exchange in one round trip instead of a transaction's six. The session's id, expiry and
+ * PostgreSQL: the exchange in one round trip instead of a transaction's six (shared with the exchanges of
+ * the same turn of the event loop, see store/batcher.ts). The session's id, expiry and
  * first refresh token are known before the code is read, so one statement spends the code and starts the
  * session; the binding is then checked here as above, and a refused exchange takes the session back (the
  * code stays spent, naming no session). No token leaves before that check.

@@ -65,7 +65,8 @@ async function rotate(
 }
 
 /**
- * PostgreSQL: the rotation in one round trip instead of a transaction's six. The successor's expiry
+ * PostgreSQL: the rotation in one round trip instead of a transaction's six, shared with the rotations
+ * other requests ask for in the same turn of the event loop (store/batcher.ts). The successor's expiry
  * depends on its session's, which never changes and which the token itself says (`session_exp`; an older
  * token's session is read first). One statement then spends the token and stores the successor under the
  * conditions `rotate` checks; as it matches the token by its hash, a token with altered claims spends

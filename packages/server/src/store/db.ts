@@ -1,8 +1,9 @@
 /**
  * The SQL executor both stores run on. Queries are written once with `?` placeholders and the same
- * SQL for both dialects (TEXT, BIGINT, INSERT ... ON CONFLICT, UPDATE ... RETURNING).
+ * SQL for both dialects (TEXT, BIGINT, INSERT ... ON CONFLICT, UPDATE ... RETURNING). An array parameter
+ * (`?::text[]`) is for PostgreSQL-only statements.
  */
-export type Param = string | number | null;
+export type Param = string | number | null | readonly (string | number | boolean | null)[];
 export type Row = Record<string, unknown>;
 
 export interface Queryable {

@@ -1,3 +1,4 @@
+import { batcherOf } from './batcher.ts';
 import { one, type Queryable, type Row } from './db.ts';
 import type {
   AuthorizationCodeRecord,
@@ -6,6 +7,22 @@ import type {
   UserRecord,
 } from './types.ts';
 import { toUser } from './users.ts';
+
+/** A code exchange as exchangeCodeAtOnce takes it: the code spent and the session started from it. */
+export interface CodeExchange {
+  codeHash: string;
+  clientId: string;
+  now: number;
+  sessionId: string;
+  sessionExpiresAt: number;
+  refresh: { token_hash: string; expires_at: number } | undefined;
+}
+
+/** The code an exchange spent, and its user (undefined when the user is gone: no session was started). */
+export interface ExchangedCode {
+  code: AuthorizationCodeRecord & { bypass_hash: string | null };
+  user: UserRecord | undefined;
+}
 
 /** The browser side of the Authorization Code flow: pending requests, browser sessions, consents and codes. */
 export class FlowStore {
@@ -161,55 +178,63 @@ export class FlowStore {
    * check on the code returned; a refused exchange is undone with undoExchange. Undefined, with nothing
    * changed, when the code is not spendable by this client now.
    */
-  async exchangeCodeAtOnce(e: {
-    codeHash: string;
-    clientId: string;
-    now: number;
-    sessionId: string;
-    sessionExpiresAt: number;
-    refresh: { token_hash: string; expires_at: number } | undefined;
-  }): Promise<
-    | { code: AuthorizationCodeRecord & { bypass_hash: string | null }; user: UserRecord | undefined }
-    | undefined
-  > {
-    const row = await one<AuthorizationCodeRecord & { bypass_hash: string | null; user_row: Row | null }>(
-      this.q,
-      `WITH spent AS (
-         UPDATE authorization_codes SET used_at = ?::bigint, session_id = ?::text
-         WHERE code_hash = ? AND client_id = ? AND used_at IS NULL AND expires_at > ?::bigint
-         RETURNING *
+  exchangeCodeAtOnce(e: CodeExchange): Promise<ExchangedCode | undefined> {
+    const q = this.q;
+    return batcherOf(q, 'code exchanges', (es: CodeExchange[]) => new FlowStore(q).exchangeCodes(es)).run(e);
+  }
+
+  /**
+   * Several exchanges in one statement (the ones asked for in one turn of the event loop), each under its
+   * own conditions, answered in order. A code named twice is spent once, by one of them.
+   */
+  async exchangeCodes(es: readonly CodeExchange[]): Promise<(ExchangedCode | undefined)[]> {
+    const rows = await this.q.all<
+      AuthorizationCodeRecord & { bypass_hash: string | null; user_row: Row | null; in_n: number }
+    >(
+      `WITH input AS (
+         SELECT * FROM unnest(?::int[], ?::text[], ?::text[], ?::bigint[], ?::text[], ?::bigint[], ?::text[],
+           ?::bigint[])
+           AS i(in_n, in_code_hash, in_client_id, in_now, in_session_id, in_session_expires_at, in_refresh_hash,
+             in_refresh_expires_at)
+       ), spent AS (
+         UPDATE authorization_codes SET used_at = input.in_now, session_id = input.in_session_id
+         FROM input
+         WHERE code_hash = input.in_code_hash AND client_id = input.in_client_id AND used_at IS NULL
+           AND expires_at > input.in_now
+         RETURNING authorization_codes.*, input.*
        ), started AS (
          INSERT INTO sessions (session_id, user_id, client_id, scope, grant_type, auth_time, expires_at, last_activity,
            revoked_at, revoked_reason, first_ip, first_user_agent, last_ip, last_user_agent, impersonated,
            impersonation_note, bypass_hash)
          SELECT spent.session_id, spent.user_id, spent.client_id, spent.scope, 'authorization_code', spent.auth_time,
-           ?::bigint, ?::bigint, NULL, NULL, spent.ip, spent.user_agent, spent.ip, spent.user_agent, 0, NULL,
-           spent.bypass_hash
+           spent.in_session_expires_at, spent.in_now, NULL, NULL, spent.ip, spent.user_agent, spent.ip,
+           spent.user_agent, 0, NULL, spent.bypass_hash
          FROM spent JOIN users u ON u.user_id = spent.user_id
          RETURNING session_id
        ), refresh AS (
          INSERT INTO refresh_tokens (token_hash, session_id, client_id, expires_at, created_at)
-         SELECT ?::text, session_id, ?::text, ?::bigint, ?::bigint FROM started WHERE ?::int = 1
+         SELECT spent.in_refresh_hash, spent.session_id, spent.client_id, spent.in_refresh_expires_at, spent.in_now
+         FROM started JOIN spent ON spent.session_id = started.session_id WHERE spent.in_refresh_hash IS NOT NULL
        )
-       SELECT spent.*, to_jsonb(u) AS user_row FROM spent LEFT JOIN users u ON u.user_id = spent.user_id`,
+       SELECT spent.code_hash, spent.client_id, spent.user_id, spent.redirect_uri, spent.scope, spent.code_challenge,
+         spent.code_challenge_method, spent.auth_time, spent.ip, spent.user_agent, spent.created_at, spent.expires_at,
+         spent.used_at, spent.session_id, spent.bypass_hash, spent.in_n, to_jsonb(u) AS user_row
+       FROM spent LEFT JOIN users u ON u.user_id = spent.user_id`,
       [
-        e.now,
-        e.sessionId,
-        e.codeHash,
-        e.clientId,
-        e.now,
-        e.sessionExpiresAt,
-        e.now,
-        e.refresh?.token_hash ?? null,
-        e.clientId,
-        e.refresh?.expires_at ?? null,
-        e.now,
-        e.refresh === undefined ? 0 : 1,
+        es.map((_, i) => i),
+        es.map((e) => e.codeHash),
+        es.map((e) => e.clientId),
+        es.map((e) => e.now),
+        es.map((e) => e.sessionId),
+        es.map((e) => e.sessionExpiresAt),
+        es.map((e) => e.refresh?.token_hash ?? null),
+        es.map((e) => e.refresh?.expires_at ?? null),
       ],
     );
-    if (!row) return undefined;
-    const { user_row, ...code } = row;
-    return { code, user: user_row ? toUser(user_row) : undefined };
+    const out: (ExchangedCode | undefined)[] = es.map(() => undefined);
+    for (const { user_row, in_n, ...code } of rows)
+      out[Number(in_n)] = { code, user: user_row ? toUser(user_row) : undefined };
+    return out;
   }
 
   /** Takes back the session an exchange refused after exchangeCodeAtOnce started it; the code stays spent. */

@@ -1,3 +1,4 @@
+import { batcherOf } from './batcher.ts';
 import { one, type Queryable } from './db.ts';
 import {
   SESSION_CONTEXT,
@@ -13,6 +14,21 @@ export interface NewRefreshToken {
   client_id: string;
   expires_at: number;
   created_at: number;
+}
+
+/** A rotation as rotateAtOnce takes it: the token spent and the successor stored in its place. */
+export interface Rotation {
+  tokenHash: string;
+  clientId: string;
+  now: number;
+  /** The session's expiry as the successor was minted with it. */
+  sessionExpiresAt: number;
+  /** Created at `now`, for the session and client named here. */
+  successor: NewRefreshToken;
+  /** Recorded on the spent token when a retried rotation may look for it (the reuse grace). */
+  linkSuccessor: boolean;
+  ip: string | null;
+  userAgent: string | null;
 }
 
 /** Refresh tokens, stored hashed; each is spent by one conditional UPDATE. */
@@ -57,58 +73,64 @@ export class RefreshTokenStore {
    * the one given), and that session is live (not revoked, not expired, its client enabled, its user
    * subscribed: the refresh grant's own conditions); then stores the successor and records the session's
    * activity. Returns the session with its user, or undefined, with nothing changed, when any condition
-   * fails.
+   * fails. The rotations asked for in one turn of the event loop share one statement (see rotateMany).
    */
-  async rotateAtOnce(r: {
-    tokenHash: string;
-    clientId: string;
-    now: number;
-    /** The session's expiry as the successor was minted with it. */
-    sessionExpiresAt: number;
-    successor: NewRefreshToken;
-    /** Recorded on the spent token when a retried rotation may look for it (the reuse grace). */
-    linkSuccessor: boolean;
-    ip: string | null;
-    userAgent: string | null;
-  }): Promise<SessionContext | undefined> {
-    const row = await one(
-      this.q,
-      `WITH spent AS (
-         UPDATE refresh_tokens SET used_at = ?::bigint, successor_hash = ?::text
-         WHERE token_hash = ? AND client_id = ? AND used_at IS NULL AND expires_at > ?::bigint
-           AND session_id = ?
+  rotateAtOnce(r: Rotation): Promise<SessionContext | undefined> {
+    const q = this.q;
+    return batcherOf(q, 'rotations', (rs: Rotation[]) => new RefreshTokenStore(q).rotateMany(rs)).run(r);
+  }
+
+  /**
+   * Several rotations in one statement, each under its own conditions, answered in order. The statement
+   * is atomic as a whole; among its rotations, a token named twice is spent once (by one of them: the
+   * other finds it used), and rows are locked as in separate statements, so a rotation racing another
+   * (in this batch or elsewhere) sees it committed or waits for it.
+   */
+  async rotateMany(rs: readonly Rotation[]): Promise<(SessionContext | undefined)[]> {
+    const col = <K extends keyof Rotation>(k: K) => rs.map((r) => r[k]);
+    const rows = await this.q.all<Record<string, unknown> & { n: number }>(
+      `WITH input AS (
+         SELECT * FROM unnest(?::int[], ?::text[], ?::text[], ?::text[], ?::bigint[], ?::bigint[], ?::text[],
+           ?::bigint[], ?::boolean[], ?::text[], ?::text[])
+           AS i(n, token_hash, client_id, session_id, session_expires_at, now, successor_hash,
+             successor_expires_at, link, ip, user_agent)
+       ), spent AS (
+         UPDATE refresh_tokens SET used_at = input.now,
+           successor_hash = CASE WHEN input.link THEN input.successor_hash END
+         FROM input
+         WHERE refresh_tokens.token_hash = input.token_hash AND refresh_tokens.client_id = input.client_id
+           AND refresh_tokens.used_at IS NULL AND refresh_tokens.expires_at > input.now
+           AND refresh_tokens.session_id = input.session_id
            AND EXISTS (
              SELECT 1 FROM sessions s JOIN users u ON u.user_id = s.user_id JOIN clients c ON c.client_id = s.client_id
-             WHERE s.session_id = refresh_tokens.session_id AND s.revoked_at IS NULL AND s.expires_at > ?::bigint
-               AND s.expires_at = ?::bigint AND c.disabled_at IS NULL AND u.subscription_active <> 0)
-         RETURNING session_id
+             WHERE s.session_id = refresh_tokens.session_id AND s.revoked_at IS NULL AND s.expires_at > input.now
+               AND s.expires_at = input.session_expires_at AND c.disabled_at IS NULL AND u.subscription_active <> 0)
+         RETURNING input.*
        ), successor AS (
          INSERT INTO refresh_tokens (token_hash, session_id, client_id, expires_at, created_at)
-         SELECT ?::text, session_id, ?::text, ?::bigint, ?::bigint FROM spent
+         SELECT successor_hash, session_id, client_id, successor_expires_at, now FROM spent
        ), touched AS (
-         UPDATE sessions SET last_activity = ?::bigint, last_ip = ?::text, last_user_agent = ?::text
-         WHERE session_id IN (SELECT session_id FROM spent)
+         UPDATE sessions SET last_activity = spent.now, last_ip = spent.ip, last_user_agent = spent.user_agent
+         FROM spent WHERE sessions.session_id = spent.session_id
        )
-       ${SESSION_CONTEXT} FROM spent JOIN sessions s ON s.session_id = spent.session_id ${SESSION_CONTEXT_JOINS}`,
+       ${SESSION_CONTEXT}, spent.n FROM spent JOIN sessions s ON s.session_id = spent.session_id ${SESSION_CONTEXT_JOINS}`,
       [
-        r.now,
-        r.linkSuccessor ? r.successor.token_hash : null,
-        r.tokenHash,
-        r.clientId,
-        r.now,
-        r.successor.session_id,
-        r.now,
-        r.sessionExpiresAt,
-        r.successor.token_hash,
-        r.successor.client_id,
-        r.successor.expires_at,
-        r.successor.created_at,
-        r.now,
-        r.ip,
-        r.userAgent,
+        rs.map((_, i) => i),
+        col('tokenHash'),
+        col('clientId'),
+        rs.map((r) => r.successor.session_id),
+        col('sessionExpiresAt'),
+        col('now'),
+        rs.map((r) => r.successor.token_hash),
+        rs.map((r) => r.successor.expires_at),
+        col('linkSuccessor'),
+        col('ip'),
+        col('userAgent'),
       ],
     );
-    return row && toSessionContext(row);
+    const out: (SessionContext | undefined)[] = rs.map(() => undefined);
+    for (const row of rows) out[Number(row.n)] = toSessionContext(row);
+    return out;
   }
 
   /**
