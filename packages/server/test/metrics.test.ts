@@ -327,7 +327,7 @@ describe('the active-session gauge', () => {
 });
 
 describe('/metrics on PostgreSQL', { skip: pgSkip }, () => {
-  test('reports the pool: its size, open and idle connections, waiting queries; no group commit', async () => {
+  test('reports the pool: its size, open and idle connections, waiting queries; statement batches; no group commit', async () => {
     const db = await createPgDatabase();
     const server = await startInProcess({
       name: 'metrics-pg',
@@ -335,7 +335,8 @@ describe('/metrics on PostgreSQL', { skip: pgSkip }, () => {
     });
     try {
       const h = await headless(server.ctx!.store);
-      assert.equal((await login(server, h)).status, 200);
+      const r = await login(server, h);
+      assert.equal(r.status, 200);
       const s = await scrape(`${server.url}/metrics`);
       assert.equal(s.value('paddock_pg_pool_max_connections'), 4);
       const total = s.value('paddock_pg_pool_connections', { state: 'total' });
@@ -346,6 +347,13 @@ describe('/metrics on PostgreSQL', { skip: pgSkip }, () => {
       assert.ok(s.histogram('paddock_store_duration_seconds', { operation: 'transaction' }).count >= 1);
       assert.equal(s.value('paddock_active_sessions'), 1);
       assert.equal(s.family('paddock_sqlite_group_commit_size'), undefined);
+      // The refresh's rotation went through the statement batcher, and was counted there.
+      const rotated = await refresh(server, h, r.body.refresh_token);
+      assert.equal(rotated.status, 200, rotated.text);
+      const after = await scrape(`${server.url}/metrics`);
+      const batches = after.histogram('paddock_pg_statement_batch_size', { statement: 'refresh_rotation' });
+      assert.equal(batches.count, 1);
+      assert.equal(batches.sum, 1);
     } finally {
       await server.stop();
       await db.drop();

@@ -40,6 +40,7 @@ describe('PostgreSQL batches of rotations and code exchanges', { skip: pgSkip },
       },
       transaction: (ms) => observer?.transaction(ms),
       batch: (size) => observer?.batch(size),
+      grouped: (name, size) => observer?.grouped(name, size),
     } satisfies DbObserver;
     try {
       return { result: await fn(), statements };

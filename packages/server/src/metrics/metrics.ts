@@ -140,7 +140,7 @@ export class Metrics {
 
   /**
    * Hooks the store into the registry: statement and transaction latency, SQLite group-commit sizes or
-   * PostgreSQL pool occupancy, and the number of active sessions (counted at scrape time, cached).
+   * PostgreSQL statement-batch sizes and pool occupancy, and the number of active sessions (counted at scrape time, cached).
    */
   observeStore(store: ObservedStore, nowSeconds: () => number): void {
     const registers = [this.registry];
@@ -157,10 +157,22 @@ export class Metrics {
       });
       batch = (size) => h.observe(size);
     }
+    let grouped: ((statement: string, size: number) => void) | undefined;
+    if (store.dialect === 'postgres') {
+      const h = new Histogram({
+        name: 'paddock_pg_statement_batch_size',
+        help: 'Calls that shared one PostgreSQL statement (refresh rotations, code exchanges arriving together)',
+        labelNames: ['statement'],
+        buckets: [1, 2, 4, 8, 16, 32, 64],
+        registers,
+      });
+      grouped = (statement, size) => h.labels(statement).observe(size);
+    }
     store.db.observer = {
       query: (ms) => query.observe(ms / 1000),
       transaction: (ms) => transaction.observe(ms / 1000),
       batch: batch ?? (() => {}),
+      grouped: grouped ?? (() => {}),
     };
 
     const poolStats = store.db.poolStats?.bind(store.db);

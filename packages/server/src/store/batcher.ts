@@ -1,3 +1,5 @@
+import type { DbObserver, Queryable } from './db.ts';
+
 /**
  * Runs the calls made during one turn of the event loop together, as one statement of `many`. On
  * PostgreSQL each statement is a round trip that wakes a database process, and each commit is a WAL
@@ -10,10 +12,12 @@ export class Batcher<In, Out> {
 
   /**
    * @param many runs a batch, answering each input in its place (the same length and order)
+   * @param observe told of the size of each statement's batch
    * @param max the most inputs one statement takes; more are split into several statements
    */
   constructor(
     private readonly many: (inputs: In[]) => Promise<Out[]>,
+    private readonly observe: (size: number) => void = () => {},
     private readonly max = 64,
   ) {}
 
@@ -29,6 +33,7 @@ export class Batcher<In, Out> {
     this.pending = [];
     for (let i = 0; i < all.length; i += this.max) {
       const part = all.slice(i, i + this.max);
+      this.observe(part.length);
       this.many(part.map((p) => p.input)).then(
         (outs) => {
           for (const [j, p] of part.entries()) p.resolve(outs[j] as Out);
@@ -47,11 +52,11 @@ export class Batcher<In, Out> {
 const batchers = new WeakMap<object, Map<string, Batcher<never, unknown>>>();
 
 /**
- * The batcher named `name` of a connection pool (or any owner): one per pool, so that every caller in the
- * process shares it. `many` is used when it is first made.
+ * The batcher named `name` of a connection pool: one per pool, so that every caller in the process shares
+ * it. `many` is used when it is first made. Batch sizes go to the pool's observer (metrics), if any.
  */
 export function batcherOf<In, Out>(
-  owner: object,
+  owner: Queryable & { observer?: DbObserver },
   name: string,
   many: (inputs: In[]) => Promise<Out[]>,
 ): Batcher<In, Out> {
@@ -62,7 +67,7 @@ export function batcherOf<In, Out>(
   }
   let batcher = named.get(name) as Batcher<In, Out> | undefined;
   if (!batcher) {
-    batcher = new Batcher(many);
+    batcher = new Batcher(many, (size) => owner.observer?.grouped(name, size));
     named.set(name, batcher as unknown as Batcher<never, unknown>);
   }
   return batcher;

@@ -23,6 +23,8 @@ export interface DbObserver {
   transaction(ms: number): void;
   /** SQLite group commit: this many transactions shared one COMMIT. */
   batch(size: number): void;
+  /** PostgreSQL: this many calls of `statement` (store/batcher.ts) shared one statement. */
+  grouped(statement: string, size: number): void;
 }
 
 /** What a process may keep copies of (see Db.changeVersion). */

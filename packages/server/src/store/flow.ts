@@ -180,7 +180,7 @@ export class FlowStore {
    */
   exchangeCodeAtOnce(e: CodeExchange): Promise<ExchangedCode | undefined> {
     const q = this.q;
-    return batcherOf(q, 'code exchanges', (es: CodeExchange[]) => new FlowStore(q).exchangeCodes(es)).run(e);
+    return batcherOf(q, 'code_exchange', (es: CodeExchange[]) => new FlowStore(q).exchangeCodes(es)).run(e);
   }
 
   /**

@@ -77,7 +77,10 @@ export class RefreshTokenStore {
    */
   rotateAtOnce(r: Rotation): Promise<SessionContext | undefined> {
     const q = this.q;
-    return batcherOf(q, 'rotations', (rs: Rotation[]) => new RefreshTokenStore(q).rotateMany(rs)).run(r);
+    const rotations = batcherOf(q, 'refresh_rotation', (rs: Rotation[]) =>
+      new RefreshTokenStore(q).rotateMany(rs),
+    );
+    return rotations.run(r);
   }
 
   /**
