@@ -28,11 +28,17 @@ describe('PostgreSQL batches of rotations and code exchanges', { skip: pgSkip },
   const store = () => server.ctx!.store;
   const now = () => Math.floor(Date.now() / 1000);
 
-  /** Counts the statements the store runs outside transactions while `fn` runs. */
-  async function statementsDuring<T>(fn: () => Promise<T>): Promise<{ result: T; statements: number }> {
+  /**
+   * Counts the statements the store runs outside transactions while `fn` runs, and the batch sizes it
+   * reports to metrics.
+   */
+  async function statementsDuring<T>(
+    fn: () => Promise<T>,
+  ): Promise<{ result: T; statements: number; batches: number[] }> {
     const db = store().db;
     const observer = db.observer;
     let statements = 0;
+    const batches: number[] = [];
     db.observer = {
       query: (ms) => {
         statements++;
@@ -40,10 +46,13 @@ describe('PostgreSQL batches of rotations and code exchanges', { skip: pgSkip },
       },
       transaction: (ms) => observer?.transaction(ms),
       batch: (size) => observer?.batch(size),
-      grouped: (name, size) => observer?.grouped(name, size),
+      grouped: (name, size) => {
+        batches.push(size);
+        observer?.grouped(name, size);
+      },
     } satisfies DbObserver;
     try {
-      return { result: await fn(), statements };
+      return { result: await fn(), statements, batches };
     } finally {
       db.observer = observer;
     }
@@ -125,10 +134,19 @@ describe('PostgreSQL batches of rotations and code exchanges', { skip: pgSkip },
     const [a, b] = [await session(), await session()];
     // b's successor would take a hash that is already stored: the INSERT fails, and with it the statement.
     const clash = rotation(b, a.tokenHash);
-    const [ok, failed] = await Promise.allSettled([
-      store().refreshTokens.rotateAtOnce(rotation(a)),
-      store().refreshTokens.rotateAtOnce(clash),
-    ]);
+    const {
+      result: [ok, failed],
+      statements,
+      batches,
+    } = await statementsDuring(() =>
+      Promise.allSettled([
+        store().refreshTokens.rotateAtOnce(rotation(a)),
+        store().refreshTokens.rotateAtOnce(clash),
+      ]),
+    );
+    // The batch of two, then each alone: three statements, and metrics hear of all three.
+    assert.equal(statements, 3);
+    assert.deepEqual(batches, [2, 1, 1]);
     assert.equal(ok.status, 'fulfilled');
     assert.equal(ok.status === 'fulfilled' && ok.value?.session.session_id, a.sessionId);
     assert.equal(failed.status, 'rejected');

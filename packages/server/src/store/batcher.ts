@@ -42,7 +42,11 @@ export class Batcher<In, Out> {
           // Nothing of a failed statement stays (it is atomic): each call is tried again alone, so that
           // whatever failed (a deadlock with another batch, one call's own input) fails only its own.
           if (part.length === 1) part[0]!.reject(err);
-          else for (const p of part) this.many([p.input]).then((outs) => p.resolve(outs[0] as Out), p.reject);
+          else
+            for (const p of part) {
+              this.observe(1);
+              this.many([p.input]).then((outs) => p.resolve(outs[0] as Out), p.reject);
+            }
         },
       );
     }
