@@ -33,6 +33,19 @@ const CACHE_KIB = 64 * 1024;
 const LOCK_POLL_MS = 1;
 
 /**
+ * Another process's group commit holds the write lock for a fraction of a millisecond: for this long a
+ * waiting batch asks again after each turn of the event loop instead of every LOCK_POLL_MS.
+ */
+const LOCK_EAGER_MS = 2;
+
+/** A turn of the event loop that came back sooner than this had nothing to do... */
+const IDLE_TURN_MS = 0.03;
+
+/** ...and the thread then sleeps this long before asking again, leaving the core to the lock's holder. */
+const LOCK_NAP_MS = 0.05;
+const napCell = new Int32Array(new SharedArrayBuffer(4));
+
+/**
  * better-sqlite3 is synchronous; the Db interface is async so both stores share one code path.
  * A transaction holds a queue so that no other request's statements run inside it while it awaits.
  *
@@ -209,14 +222,17 @@ export class SqliteDb implements Db {
   }
 
   /**
-   * BEGIN IMMEDIATE, asking again every millisecond while another process holds the write lock: that
-   * process lets go between two of its group commits, a window of a few milliseconds, which a growing
-   * back-off would mostly miss (and then wait tens of milliseconds more). The event loop stays free
-   * meanwhile, for reads and for transactions joining the batch.
+   * BEGIN IMMEDIATE, asking again while another process holds the write lock: that process lets go
+   * between two of its group commits, a window of a few milliseconds, which a growing back-off would
+   * mostly miss (and then wait tens of milliseconds more). A group commit holds the lock for a fraction
+   * of a millisecond, so for the first LOCK_EAGER_MS the batch asks again after every turn of the event
+   * loop (see nextTurn), then every LOCK_POLL_MS. The event loop stays free meanwhile, for reads, for
+   * answers and for transactions joining the batch.
    */
   private async begin(): Promise<void> {
     const begin = this.prepare('BEGIN IMMEDIATE');
     const deadline = Date.now() + this.busyTimeoutMs;
+    const eagerUntil = performance.now() + LOCK_EAGER_MS;
     for (;;) {
       try {
         begin.run();
@@ -226,7 +242,8 @@ export class SqliteDb implements Db {
         if (!busy || (Date.now() > deadline && !this.pending.some((item) => item.unbounded)))
           throw storeError(err);
       }
-      await new Promise((r) => setTimeout(r, LOCK_POLL_MS));
+      if (performance.now() < eagerUntil) await nextTurn();
+      else await new Promise((r) => setTimeout(r, LOCK_POLL_MS));
     }
   }
 
@@ -370,7 +387,6 @@ export class SqliteDb implements Db {
   }
 }
 
-/** Runs a statement of a transaction, naming an I/O or lock failure as unavailability. */
 /**
  * Another connection holds a lock: SQLITE_BUSY, or an extended code of it such as SQLITE_BUSY_RECOVERY,
  * which a process meets while another one, opening the same fresh file, recovers its WAL.
@@ -379,6 +395,18 @@ function isBusy(err: unknown): boolean {
   return /^SQLITE_BUSY/.test(String((err as { code?: unknown } | null)?.code ?? ''));
 }
 
+/**
+ * The next turn of the event loop, for whatever I/O is ready. One that comes straight back found nothing
+ * to do: the thread then sleeps LOCK_NAP_MS (nothing was waiting for it when it began), so that asking again
+ * does not spin on a core the lock's holder needs. A timer would wait a whole millisecond.
+ */
+async function nextTurn(): Promise<void> {
+  const start = performance.now();
+  await new Promise((r) => setImmediate(r));
+  if (performance.now() - start < IDLE_TURN_MS) Atomics.wait(napCell, 0, 0, LOCK_NAP_MS);
+}
+
+/** Runs a statement of a transaction, naming an I/O or lock failure as unavailability. */
 function unbusy<T>(fn: () => T): T {
   try {
     return fn();
