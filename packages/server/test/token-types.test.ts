@@ -79,3 +79,29 @@ describe('EdDSA signatures on the event loop and on the thread pool', () => {
     });
   }
 });
+
+describe('JWT headers', () => {
+  test('a header object that is not frozen is encoded as it is at each signature', async () => {
+    const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+    const header: Record<string, unknown> = { alg: 'EdDSA', kid: 'first' };
+    const before = await signJwt(header, { sub: 'x' }, privateKey);
+    header.kid = 'second';
+    const after = await signJwt(header, { sub: 'y' }, privateKey);
+    assert.equal(decodeJwt(before).header.kid, 'first');
+    assert.equal(decodeJwt(after).header.kid, 'second');
+    assert.equal((await jwtVerify(after, publicKey)).protectedHeader.kid, 'second');
+  });
+
+  test('a frozen header signs every token with it, each with its own payload', async () => {
+    const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+    const header = Object.freeze({ alg: 'EdDSA', kid: 'k', jku: 'https://example.test/jwks' });
+    for (const sub of ['a', 'b']) {
+      const { payload, protectedHeader } = await jwtVerify(
+        await signJwt(header, { sub }, privateKey),
+        publicKey,
+      );
+      assert.deepEqual(protectedHeader, { alg: 'EdDSA', kid: 'k', jku: 'https://example.test/jwks' });
+      assert.equal(payload.sub, sub);
+    }
+  });
+});

@@ -38,6 +38,18 @@ export interface TokenResponse {
   scope?: string;
 }
 
+/** The refresh tokens' header, the same for all of them. */
+const REFRESH_TOKEN_HEADER = Object.freeze({ alg: 'HS256', typ: REFRESH_TOKEN_TYP });
+
+/** The access tokens' header of the key last used: the book's kid, alg and jku, built once per key. */
+let accessHeader: Readonly<{ kid: string; alg: 'EdDSA'; jku: string }> | undefined;
+
+function accessTokenHeader(kid: string, jku: string) {
+  if (accessHeader?.kid !== kid || accessHeader.jku !== jku)
+    accessHeader = Object.freeze({ kid, alg: 'EdDSA', jku });
+  return accessHeader;
+}
+
 function activeKey(ctx: AppContext) {
   const key = ctx.keys.activeKey();
   if (!key) throw new OAuthError('temporarily_unavailable', 'no signing key is active yet');
@@ -60,7 +72,7 @@ export async function mintAccessToken(
   const aud = [client.client_id, OAUTH_API_AUDIENCE];
   for (const a of client.audiences) if (!aud.includes(a)) aud.push(a);
   const token = await signJwt(
-    { kid, alg: 'EdDSA', jku: endpoints(ctx.config).jwks },
+    accessTokenHeader(kid, endpoints(ctx.config).jwks),
     {
       session_id: session.session_id,
       iss: ctx.config.issuer,
@@ -95,7 +107,7 @@ export function mintRefreshToken(
 ): { token: string; token_hash: string; expires_at: number } {
   const expiresAt = Math.min(now + client.refresh_token_ttl, session.expires_at);
   const token = macJwt(
-    { alg: 'HS256', typ: REFRESH_TOKEN_TYP },
+    REFRESH_TOKEN_HEADER,
     {
       iss: ctx.config.issuer,
       aud: endpoints(ctx.config).token,

@@ -26,7 +26,7 @@ export function signJwt(
   payload: Record<string, unknown>,
   key: KeyObject,
 ): Promise<string> {
-  const input = `${b64(header)}.${b64(payload)}`;
+  const input = `${header64(header)}.${b64(payload)}`;
   if (!offload)
     return Promise.resolve(`${input}.${sign(null, Buffer.from(input), key).toString('base64url')}`);
   return new Promise((resolve, reject) => {
@@ -46,7 +46,7 @@ export function macJwt(
   payload: Record<string, unknown>,
   secret: Buffer,
 ): string {
-  const input = `${b64(header)}.${b64(payload)}`;
+  const input = `${header64(header)}.${b64(payload)}`;
   return `${input}.${createHmac('sha256', secret).update(input).digest('base64url')}`;
 }
 
@@ -60,6 +60,19 @@ export function jwtPart(part: string): Record<string, unknown> | undefined {
   } catch {
     return undefined;
   }
+}
+
+// A server signs with a handful of headers (one per signing key, one for refresh tokens), the same object
+// each time: a frozen one is encoded once. One that is not frozen could change, and is encoded each time.
+const encodedHeaders = new WeakMap<object, string>();
+
+function header64(header: Record<string, unknown>): string {
+  let encoded = encodedHeaders.get(header);
+  if (encoded === undefined) {
+    encoded = b64(header);
+    if (Object.isFrozen(header)) encodedHeaders.set(header, encoded);
+  }
+  return encoded;
 }
 
 function b64(value: unknown): string {
