@@ -8,12 +8,14 @@
 // which serves nothing, is left out) and "busy per response" is the workers' main threads together.
 //
 // --bearer profiles the bearer call (GET /oauth2/iracing/profile with access tokens of fresh sessions)
-// instead of the refresh grant.
+// instead of the refresh grant; --code=public (or --code=confidential) the authorization_code grant with
+// PKCE, each request with a fresh code.
 //
 // --cli=PATH profiles another build's bin/paddock.mjs (e.g. an older commit's, unpacked elsewhere with
 // node_modules linked), for a before/after comparison under the same load.
 //
-//   node bench/profile.mjs [--conc=50] [--duration=10] [--top=10] [--out=DIR] [--pg] [--workers=1] [--bearer] [--cli=PATH]
+//   node bench/profile.mjs [--conc=50] [--duration=10] [--top=10] [--out=DIR] [--pg] [--workers=1] [--bearer]
+//                          [--code=public|confidential] [--cli=PATH]
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -42,10 +44,17 @@ const t = await createTarget({
 let result;
 let window; // the measured run, on the monotonic clock the profile's timestamps use
 try {
+  const code = arg('code', undefined);
   const bodies = async (n) =>
-    (await t.mintRefreshTokens('confidential', n)).map(
-      (rt) => `grant_type=refresh_token&${t.clientAuth('confidential')}&refresh_token=${enc(rt)}`,
-    );
+    code
+      ? (await t.mintCodes(code, n)).map(
+          (c) =>
+            `grant_type=authorization_code&${t.clientAuth(code)}&code=${enc(c.code)}` +
+            `&code_verifier=${enc(c.code_verifier)}&redirect_uri=${enc(c.redirect_uri)}`,
+        )
+      : (await t.mintRefreshTokens('confidential', n)).map(
+          (rt) => `grant_type=refresh_token&${t.clientAuth('confidential')}&refresh_token=${enc(rt)}`,
+        );
   const bearer = process.argv.includes('--bearer');
   // Access tokens may be used again and again: a few thousand, each sent many times.
   const tokens = bearer ? await t.mintAccessTokens('confidential', 4000) : [];
