@@ -42,11 +42,16 @@ async function serve(flags: ServeFlags, seed: boolean): Promise<void> {
   // Loaded here so that admin commands do not pay for the HTTP stack.
   const cluster = await import('../cluster.ts');
   const workers = cluster.workerCount(flags.workers, process.env.PADDOCK_WORKERS, seed ? 1 : cluster.cores());
-  // Every worker computes the same count from the same arguments and environment. Signatures go to the
-  // thread pool only where a core would idle: not with a worker per core, and not with PostgreSQL, whose
-  // own processes take the other cores when it runs beside Paddock (and when it runs elsewhere, a worker
-  // per core is what to run).
-  (await import('../tokens/jwt.ts')).offloadSignatures(!config.databaseUrl && workers < cluster.cores());
+  // Every worker computes the same count from the same arguments and environment. Where libsodium loads,
+  // signing takes less of the event loop than a hand-off to libuv's thread pool costs (and half the CPU):
+  // everything stays on the event loop. Otherwise node:crypto's signatures and checks go to the pool only
+  // where a core would idle: not with a worker per core, and not with PostgreSQL, whose own processes
+  // take the other cores when it runs beside Paddock (and when it runs elsewhere, a worker per core is
+  // what to run).
+  const { libsodiumLoads } = await import('../tokens/ed25519.ts');
+  (await import('../tokens/jwt.ts')).offloadSignatures(
+    !libsodiumLoads() && !config.databaseUrl && workers < cluster.cores(),
+  );
   if (cluster.isWorker()) return serveOne(config, true, false);
   // Demo data is in place before the first request can arrive.
   const demo = seed ? await import('../dev/seed.ts') : undefined;

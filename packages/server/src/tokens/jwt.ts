@@ -1,4 +1,5 @@
 import { createHmac, type KeyObject, sign } from 'node:crypto';
+import { signEd25519 } from './ed25519.ts';
 
 let offload = true;
 
@@ -28,7 +29,7 @@ export function signJwt(
 ): Promise<string> {
   const input = `${header64(header)}.${b64(payload)}`;
   if (!offload)
-    return Promise.resolve(`${input}.${sign(null, Buffer.from(input), key).toString('base64url')}`);
+    return Promise.resolve(`${input}.${signEd25519(Buffer.from(input), key).toString('base64url')}`);
   return new Promise((resolve, reject) => {
     sign(null, Buffer.from(input), key, (err, signature) => {
       if (err) reject(err);
