@@ -12,6 +12,7 @@ import {
   storeError,
   type TransactionOptions,
 } from './db.ts';
+import { WalSync } from './wal-sync.ts';
 
 type Statement = Database.Statement<unknown[], unknown>;
 
@@ -71,11 +72,7 @@ export class SqliteDb implements Db {
   private batchScheduled = false;
   /** fdatasync the WAL after each COMMIT before answering (synchronous FULL). */
   private readonly syncCommits: boolean;
-  private readonly walFile: string;
-  private walFd: number | undefined;
-  /** The last fdatasync started or queued, and the one queued (not yet started) that newcomers join. */
-  private flushChain: Promise<void> = Promise.resolve();
-  private flushQueued: Promise<void> | undefined;
+  private readonly wal: WalSync;
   private checkpointer: Checkpointer | undefined;
 
   /**
@@ -96,9 +93,9 @@ export class SqliteDb implements Db {
     makePrivate(`${file}-shm`);
     this.db = new Database(file);
     this.useWal();
-    this.walFile = `${file}-wal`;
+    this.wal = new WalSync(`${file}-wal`);
     this.syncCommits = synchronous === 'FULL';
-    // FULL is kept by flush() after each COMMIT, off the event loop and outside the write lock.
+    // FULL is kept by the WAL sync after each COMMIT, off the event loop and outside the write lock.
     this.db.pragma('synchronous = NORMAL');
     // No synchronous busy wait: it would block the event loop, and with it whoever holds the lock in
     // this process. A busy database is retried asynchronously instead (see retryBusy).
@@ -173,7 +170,7 @@ export class SqliteDb implements Db {
 
   /** A write outside a transaction commits by itself: durable before its caller hears of it, as a batch. */
   private async durable<T>(st: Statement, result: T): Promise<T> {
-    if (this.syncCommits && !st.readonly) await this.flush();
+    if (this.syncCommits && !st.readonly) await this.wal.flush();
     return result;
   }
 
@@ -299,52 +296,13 @@ export class SqliteDb implements Db {
         else item.reject(o.value);
       });
     if (!this.syncCommits) return settle();
-    this.flush().then(settle, (err: unknown) => {
+    this.wal.flush().then(settle, (err: unknown) => {
       // Committed, but not known to be on disk (the disk failed): nobody may count on it.
       for (const item of batch) {
         this.observer?.transaction(performance.now() - item.start);
         item.reject(storeError(err));
       }
     });
-  }
-
-  /**
-   * Resolves once everything written to the WAL before the call is on stable storage. A sync already
-   * running may have started before the caller's writes, so a caller joins the next one not yet started
-   * (one fdatasync for every commit that came meanwhile).
-   */
-  private flush(): Promise<void> {
-    if (this.flushQueued) return this.flushQueued;
-    const next = this.flushChain
-      .catch(() => {})
-      .then(() => {
-        this.flushQueued = undefined;
-        return this.syncWal();
-      });
-    this.flushQueued = next;
-    this.flushChain = next;
-    return next;
-  }
-
-  private async syncWal(): Promise<void> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        this.walFd ??= fs.openSync(this.walFile, 'r');
-      } catch (err) {
-        // No WAL file: nothing was ever written to one, so nothing waits for the disk.
-        if ((err as { code?: string }).code === 'ENOENT') return;
-        throw storeError(err);
-      }
-      const fd = this.walFd;
-      await new Promise<void>((resolve, reject) =>
-        fs.fdatasync(fd, (err) => (err ? reject(storeError(err)) : resolve())),
-      );
-      // The WAL file is removed only when the last connection closes; should it have been replaced
-      // anyway, the sync went to the old file: sync the current one.
-      if (fs.fstatSync(fd).nlink > 0 || attempt > 0) return;
-      fs.closeSync(fd);
-      this.walFd = undefined;
-    }
   }
 
   /** The count migration 14 and 15's triggers keep for `what` (undefined on an older schema). */
@@ -364,7 +322,7 @@ export class SqliteDb implements Db {
   async exec(sql: string): Promise<void> {
     if (this.inTransaction) await this.waitIdle();
     await this.retryBusy(() => this.db.exec(sql));
-    if (this.syncCommits) await this.flush();
+    if (this.syncCommits) await this.wal.flush();
   }
 
   /**
@@ -380,9 +338,7 @@ export class SqliteDb implements Db {
   async close(): Promise<void> {
     await this.checkpointer?.close();
     this.checkpointer = undefined;
-    await this.flushChain.catch(() => {});
-    if (this.walFd !== undefined) fs.closeSync(this.walFd);
-    this.walFd = undefined;
+    await this.wal.close();
     this.db.close();
   }
 }

@@ -5,8 +5,9 @@ let offload = true;
 
 /**
  * Whether Ed25519 signatures and their checks run on libuv's thread pool (the callback forms of node:crypto's
- * sign and verify) or on the event loop. Handing them off pays only where a core would otherwise idle:
- * `paddock serve` keeps them on the event loop when it runs a worker per core or uses PostgreSQL, where the
+ * sign and verify) or on the event loop (where libsodium signs, if it loads: see ed25519.ts). Handing them
+ * off pays only where a core would otherwise idle and node:crypto signs: `paddock serve` keeps them on the
+ * event loop when libsodium loads, when it runs a worker per core and when it uses PostgreSQL, where the
  * pool's threads would take turns for the same cores with other workers or the database's processes, and
  * each hand-off costs a thread wake-up.
  */
@@ -19,8 +20,8 @@ export function signaturesOffloaded(): boolean {
 }
 
 /**
- * Compact JWS with EdDSA. Off the event loop (see offloadSignatures), the signature was a fifth of the
- * token endpoint's main thread before. jose verifies what this produces (see the tests).
+ * Compact JWS with EdDSA: by libsodium on the event loop, or by node:crypto on the event loop or the thread
+ * pool (see offloadSignatures). jose verifies what this produces (see the tests).
  */
 export function signJwt(
   header: Record<string, unknown>,
