@@ -140,7 +140,8 @@ export class Metrics {
 
   /**
    * Hooks the store into the registry: statement and transaction latency, SQLite group-commit sizes or
-   * PostgreSQL statement-batch sizes and pool occupancy, and the number of active sessions (counted at scrape time, cached).
+   * PostgreSQL statement-batch sizes and pool occupancy, and the number of active sessions (counted at
+   * scrape time, cached).
    */
   observeStore(store: ObservedStore, nowSeconds: () => number): void {
     const registers = [this.registry];
