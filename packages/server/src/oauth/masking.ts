@@ -1,13 +1,11 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /**
  * The book's masking of client secrets and user passwords: SHA-256 over the secret followed by the
  * trimmed, lower-cased id (client_id or username), encoded as standard base64 with padding.
  */
 export function mask(secret: string, id: string): string {
-  return createHash('sha256')
-    .update(secret + normalizeId(id), 'utf8')
-    .digest('base64');
+  return hash('sha256', secret + normalizeId(id), 'base64');
 }
 
 export function normalizeId(id: string): string {

@@ -2,14 +2,16 @@
 // - a verifier and a challenge are 43-128 characters of A-Z a-z 0-9 - . _ ~;
 // - S256: the challenge is base64url(SHA-256(verifier)) without padding; plain: they are equal;
 // - code_challenge_method defaults to plain.
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 
 export type PkceMethod = 'plain' | 'S256';
 
 export const PKCE_VALUE = /^[A-Za-z0-9\-._~]{43,128}$/;
 
 export function s256(verifier: string): string {
-  return createHash('sha256').update(verifier, 'ascii').digest('base64url');
+  // The verifier's characters are ASCII (PKCE_VALUE; a challenge made by the client is of the same
+  // bytes): UTF-8 is ASCII for them.
+  return hash('sha256', verifier, 'base64url');
 }
 
 /** True when the verifier is well formed and matches the challenge by its method. */

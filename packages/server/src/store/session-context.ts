@@ -17,6 +17,12 @@ export const SESSION_CONTEXT = `SELECT s.session_id, s.user_id, s.client_id, s.s
 export const SESSION_CONTEXT_JOINS =
   'JOIN users u ON u.user_id = s.user_id JOIN clients c ON c.client_id = s.client_id';
 
+// Whole statements, built once: the store finds its prepared statement by the text, and a text built at
+// each call would be hashed again at each call.
+export const SESSION_CONTEXT_BY_ID = `${SESSION_CONTEXT} FROM sessions s ${SESSION_CONTEXT_JOINS} WHERE s.session_id = ?`;
+export const SESSION_CONTEXT_BY_REFRESH_TOKEN = `${SESSION_CONTEXT} FROM refresh_tokens r
+  JOIN sessions s ON s.session_id = r.session_id ${SESSION_CONTEXT_JOINS} WHERE r.token_hash = ?`;
+
 export function toSessionContext(r: Record<string, unknown>): SessionContext {
   const session: SessionRecord = {
     session_id: r.session_id as string,

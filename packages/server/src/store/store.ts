@@ -10,8 +10,8 @@ import { LifecycleStore } from './lifecycle.ts';
 import { pendingMigrations } from './migrations.ts';
 import { RefreshTokenStore } from './refresh-tokens.ts';
 import {
-  SESSION_CONTEXT,
-  SESSION_CONTEXT_JOINS,
+  SESSION_CONTEXT_BY_ID,
+  SESSION_CONTEXT_BY_REFRESH_TOKEN,
   type SessionContext,
   toSessionContext,
 } from './session-context.ts';
@@ -259,22 +259,13 @@ export class Store {
 
   /** A session with its user and client, in one query. */
   async sessionContext(sessionId: string): Promise<SessionContext | undefined> {
-    const r = await one(
-      this.q,
-      `${SESSION_CONTEXT} FROM sessions s ${SESSION_CONTEXT_JOINS} WHERE s.session_id = ?`,
-      [sessionId],
-    );
+    const r = await one(this.q, SESSION_CONTEXT_BY_ID, [sessionId]);
     return r && toSessionContext(r);
   }
 
   /** The session of a refresh token (spent or not) with its user and client, in one query. */
   async sessionContextOfRefreshToken(tokenHash: string): Promise<SessionContext | undefined> {
-    const r = await one(
-      this.q,
-      `${SESSION_CONTEXT} FROM refresh_tokens r JOIN sessions s ON s.session_id = r.session_id ${SESSION_CONTEXT_JOINS}
-       WHERE r.token_hash = ?`,
-      [tokenHash],
-    );
+    const r = await one(this.q, SESSION_CONTEXT_BY_REFRESH_TOKEN, [tokenHash]);
     return r && toSessionContext(r);
   }
 

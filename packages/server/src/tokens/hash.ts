@@ -1,8 +1,11 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
 
-/** Codes, refresh tokens and client secrets are high-entropy: a fast hash is right for storage. */
+/**
+ * Codes, refresh tokens and client secrets are high-entropy: a fast hash is right for storage. (The
+ * one-shot `hash` of the UTF-8 bytes: half the time of a Hash object, on every token request.)
+ */
 export function sha256(value: string): string {
-  return createHash('sha256').update(value, 'utf8').digest('base64url');
+  return hash('sha256', value, 'base64url');
 }
 
 /** Compares a presented secret with a stored hash in constant time. */
