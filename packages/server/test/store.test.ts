@@ -3,11 +3,13 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { after, describe, test } from 'node:test';
+import { createClient } from '../src/clients/registry.ts';
 import { loadConfig } from '../src/config.ts';
 import { mask } from '../src/oauth/masking.ts';
 import { openStore, sqliteFile } from '../src/store/index.ts';
 import { MIGRATIONS, migrate, migrationSql } from '../src/store/migrations.ts';
 import type { Store } from '../src/store/store.ts';
+import type { SessionRecord, UserRecord } from '../src/store/types.ts';
 import { sha256 } from '../src/tokens/hash.ts';
 import { headless, login } from './fixtures.ts';
 import { createPgDatabase, pgSkip, startInProcess, tmpDir } from './helpers.ts';
@@ -47,6 +49,61 @@ for (const backend of backends) {
       cleanups.push(cleanup);
       return env;
     };
+
+    test('a session with its user and its client reads back with every column in its place', async () => {
+      const store = await openStore(loadConfig(await fresh()), 100);
+      try {
+        const user: UserRecord = {
+          user_id: 'user-ctx',
+          username: 'ctx@example.com',
+          display_name: 'Context',
+          cust_id: 4242,
+          group_ids: [3, 7],
+          env: 'member',
+          subscription_active: true,
+          password_hash: 'stored-hash',
+          created_at: 11,
+          updated_at: 12,
+        };
+        await store.users.insert(user);
+        await createClient(store, { client_id: 'ctx-client', client_name: 'Context' }, 13);
+        await store.db.run('UPDATE clients SET disabled_at = ? WHERE client_id = ?', [14, 'ctx-client']);
+        // A distinct value in every column, so that two columns read in each other's place cannot pass.
+        const session: SessionRecord = {
+          session_id: 'session-ctx',
+          user_id: 'user-ctx',
+          client_id: 'ctx-client',
+          scope: 'iracing.profile',
+          grant_type: 'authorization_code',
+          auth_time: 21,
+          expires_at: 22,
+          last_activity: 23,
+          revoked_at: 24,
+          revoked_reason: 'signed_out',
+          first_ip: '192.0.2.1',
+          first_user_agent: 'first agent',
+          last_ip: '192.0.2.2',
+          last_user_agent: 'last agent',
+          impersonated: 1,
+          impersonation_note: 'support case',
+        };
+        await store.insertSession(session);
+        await store.refreshTokens.insert({
+          token_hash: 'token-ctx',
+          session_id: 'session-ctx',
+          client_id: 'ctx-client',
+          expires_at: 22,
+          created_at: 21,
+        });
+        const expected = { session, user, clientDisabledAt: 14 };
+        assert.deepEqual(await store.sessionContext('session-ctx'), expected);
+        assert.deepEqual(await store.sessionContextOfRefreshToken('token-ctx'), expected);
+        assert.equal(await store.sessionContext('no-such-session'), undefined);
+        assert.equal(await store.sessionContextOfRefreshToken('no-such-token'), undefined);
+      } finally {
+        await store.close();
+      }
+    });
 
     test('migrations are recorded and applying them again changes nothing', async () => {
       const env = await fresh();

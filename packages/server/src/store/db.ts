@@ -9,6 +9,11 @@ export type Row = Record<string, unknown>;
 export interface Queryable {
   /** Rows of a SELECT or of a statement with RETURNING. */
   all<T = Row>(sql: string, params?: readonly Param[]): Promise<T[]>;
+  /**
+   * The same rows, each as an array of its values in the order of the statement's columns: for the
+   * hottest reads, as an array is built faster than an object with a property for each column.
+   */
+  arrays(sql: string, params?: readonly Param[]): Promise<unknown[][]>;
   /** Runs a statement and returns the number of rows it changed. */
   run(sql: string, params?: readonly Param[]): Promise<number>;
   /** Runs raw DDL (several statements, no parameters). */

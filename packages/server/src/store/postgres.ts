@@ -50,6 +50,22 @@ function queryable(
         throw storeError(err);
       }
     },
+    async arrays(sql: string, params: readonly Param[] = []) {
+      const p = prepared(sql);
+      try {
+        const res = await client.query({
+          name: p.name,
+          text: p.text,
+          values: params as Param[],
+          rowMode: 'array',
+          ...limit,
+        });
+        ran?.push(sql);
+        return res.rows as unknown[][];
+      } catch (err) {
+        throw storeError(err);
+      }
+    },
     async run(sql: string, params: readonly Param[] = []) {
       const p = prepared(sql);
       try {
@@ -107,6 +123,17 @@ export class PostgresDb implements Db {
     const start = performance.now();
     try {
       const rows = await this.q.all<T>(sql, params);
+      this.changes.wrote(sql);
+      return rows;
+    } finally {
+      this.observer?.query(performance.now() - start);
+    }
+  }
+
+  async arrays(sql: string, params?: readonly Param[]): Promise<unknown[][]> {
+    const start = performance.now();
+    try {
+      const rows = await this.q.arrays(sql, params);
       this.changes.wrote(sql);
       return rows;
     } finally {

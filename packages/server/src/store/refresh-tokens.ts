@@ -3,6 +3,7 @@ import { one, type Queryable } from './db.ts';
 import {
   SESSION_CONTEXT,
   SESSION_CONTEXT_JOINS,
+  SESSION_CONTEXT_WIDTH,
   type SessionContext,
   toSessionContext,
 } from './session-context.ts';
@@ -91,7 +92,7 @@ export class RefreshTokenStore {
    */
   async rotateMany(rs: readonly Rotation[]): Promise<(SessionContext | undefined)[]> {
     const col = <K extends keyof Rotation>(k: K) => rs.map((r) => r[k]);
-    const rows = await this.q.all<Record<string, unknown> & { n: number }>(
+    const rows = await this.q.arrays(
       `WITH input AS (
          SELECT * FROM unnest(?::int[], ?::text[], ?::text[], ?::text[], ?::bigint[], ?::bigint[], ?::text[],
            ?::bigint[], ?::boolean[], ?::text[], ?::text[])
@@ -132,7 +133,7 @@ export class RefreshTokenStore {
       ],
     );
     const out: (SessionContext | undefined)[] = rs.map(() => undefined);
-    for (const row of rows) out[Number(row.n)] = toSessionContext(row);
+    for (const row of rows) out[Number(row[SESSION_CONTEXT_WIDTH])] = toSessionContext(row);
     return out;
   }
 

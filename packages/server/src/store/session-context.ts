@@ -9,11 +9,14 @@ export interface SessionContext {
 }
 
 // The client is the one the token endpoint has just authenticated; of its row only whether it is disabled
-// now. Columns are mapped by name, not by prefix scans: this runs on every refresh and bearer call.
+// now. This runs on every refresh and bearer call: rows are read as arrays, in this order (toSessionContext),
+// which costs half as much as rows as objects.
 export const SESSION_CONTEXT = `SELECT s.session_id, s.user_id, s.client_id, s.scope, s.grant_type, s.auth_time, s.expires_at,
   s.last_activity, s.revoked_at, s.revoked_reason, s.first_ip, s.first_user_agent, s.last_ip, s.last_user_agent,
   s.impersonated, s.impersonation_note, u.username, u.display_name, u.cust_id, u.group_ids, u.env, u.subscription_active,
-  u.password_hash, u.created_at AS u_created_at, u.updated_at AS u_updated_at, c.disabled_at AS client_disabled_at`;
+  u.password_hash, u.created_at, u.updated_at, c.disabled_at`;
+/** How many columns SESSION_CONTEXT selects: a statement may add its own after them. */
+export const SESSION_CONTEXT_WIDTH = SESSION_CONTEXT.split(',').length;
 export const SESSION_CONTEXT_JOINS =
   'JOIN users u ON u.user_id = s.user_id JOIN clients c ON c.client_id = s.client_id';
 
@@ -23,40 +26,69 @@ export const SESSION_CONTEXT_BY_ID = `${SESSION_CONTEXT} FROM sessions s ${SESSI
 export const SESSION_CONTEXT_BY_REFRESH_TOKEN = `${SESSION_CONTEXT} FROM refresh_tokens r
   JOIN sessions s ON s.session_id = r.session_id ${SESSION_CONTEXT_JOINS} WHERE r.token_hash = ?`;
 
-export function toSessionContext(r: Record<string, unknown>): SessionContext {
+/** A row of SESSION_CONTEXT, as an array of its values in the order selected. */
+export function toSessionContext(r: readonly unknown[]): SessionContext {
+  const [
+    session_id,
+    user_id,
+    client_id,
+    scope,
+    grant_type,
+    auth_time,
+    expires_at,
+    last_activity,
+    revoked_at,
+    revoked_reason,
+    first_ip,
+    first_user_agent,
+    last_ip,
+    last_user_agent,
+    impersonated,
+    impersonation_note,
+    username,
+    display_name,
+    cust_id,
+    group_ids,
+    env,
+    subscription_active,
+    password_hash,
+    created_at,
+    updated_at,
+    client_disabled_at,
+  ] = r;
   const session: SessionRecord = {
-    session_id: r.session_id as string,
-    user_id: r.user_id as string,
-    client_id: r.client_id as string,
-    scope: r.scope as string | null,
-    grant_type: r.grant_type as SessionRecord['grant_type'],
-    auth_time: Number(r.auth_time),
-    expires_at: Number(r.expires_at),
-    last_activity: Number(r.last_activity),
-    revoked_at: r.revoked_at === null ? null : Number(r.revoked_at),
-    revoked_reason: r.revoked_reason as string | null,
-    first_ip: r.first_ip as string | null,
-    first_user_agent: r.first_user_agent as string | null,
-    last_ip: r.last_ip as string | null,
-    last_user_agent: r.last_user_agent as string | null,
-    impersonated: Number(r.impersonated),
-    impersonation_note: r.impersonation_note as string | null,
+    session_id: session_id as string,
+    user_id: user_id as string,
+    client_id: client_id as string,
+    scope: scope as string | null,
+    grant_type: grant_type as SessionRecord['grant_type'],
+    auth_time: Number(auth_time),
+    expires_at: Number(expires_at),
+    last_activity: Number(last_activity),
+    revoked_at: revoked_at === null ? null : Number(revoked_at),
+    revoked_reason: revoked_reason as string | null,
+    first_ip: first_ip as string | null,
+    first_user_agent: first_user_agent as string | null,
+    last_ip: last_ip as string | null,
+    last_user_agent: last_user_agent as string | null,
+    impersonated: Number(impersonated),
+    impersonation_note: impersonation_note as string | null,
   };
   const user = toUser({
-    user_id: r.user_id,
-    username: r.username,
-    display_name: r.display_name,
-    cust_id: r.cust_id,
-    group_ids: r.group_ids,
-    env: r.env,
-    subscription_active: r.subscription_active,
-    password_hash: r.password_hash,
-    created_at: r.u_created_at,
-    updated_at: r.u_updated_at,
+    user_id,
+    username,
+    display_name,
+    cust_id,
+    group_ids,
+    env,
+    subscription_active,
+    password_hash,
+    created_at,
+    updated_at,
   });
   return {
     session,
     user,
-    clientDisabledAt: r.client_disabled_at === null ? null : Number(r.client_disabled_at),
+    clientDisabledAt: client_disabled_at === null ? null : Number(client_disabled_at),
   };
 }

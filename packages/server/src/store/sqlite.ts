@@ -64,6 +64,7 @@ export class SqliteDb implements Db {
   observer: DbObserver | undefined;
   private readonly db: Database.Database;
   private readonly statements = new Map<string, Statement>();
+  private readonly arrayStatements = new Map<string, Statement>();
   private queue: Promise<void> = Promise.resolve();
   private inTransaction = false;
   private idle: Promise<void> = Promise.resolve();
@@ -132,6 +133,16 @@ export class SqliteDb implements Db {
     return st;
   }
 
+  /** A statement of its own whose rows are arrays (better-sqlite3's raw mode). */
+  private prepareArrays(sql: string): Statement {
+    let st = this.arrayStatements.get(sql);
+    if (!st) {
+      st = this.db.prepare(sql).raw(true);
+      this.arrayStatements.set(sql, st);
+    }
+    return st;
+  }
+
   /**
    * Runs fn, retrying every millisecond while another connection holds the write lock (see begin()),
    * without blocking the event loop.
@@ -152,6 +163,8 @@ export class SqliteDb implements Db {
   private readonly direct: Queryable = {
     all: async <T>(sql: string, params: readonly Param[] = []) =>
       unbusy(() => this.prepare(sql).all(...params) as T[]),
+    arrays: async (sql: string, params: readonly Param[] = []) =>
+      unbusy(() => this.prepareArrays(sql).all(...params) as unknown[][]),
     run: async (sql: string, params: readonly Param[] = []) =>
       unbusy(() => this.prepare(sql).run(...params).changes),
     exec: async (sql: string) => unbusy(() => void this.db.exec(sql)),
@@ -175,9 +188,16 @@ export class SqliteDb implements Db {
   }
 
   async all<T>(sql: string, params: readonly Param[] = []): Promise<T[]> {
+    return this.rows<T>(this.prepare(sql), params);
+  }
+
+  async arrays(sql: string, params: readonly Param[] = []): Promise<unknown[][]> {
+    return this.rows<unknown[]>(this.prepareArrays(sql), params);
+  }
+
+  private async rows<T>(st: Statement, params: readonly Param[]): Promise<T[]> {
     const start = performance.now();
     if (this.inTransaction) await this.waitIdle();
-    const st = this.prepare(sql);
     try {
       return await this.durable(st, await this.retryBusy(() => st.all(...params) as T[]));
     } finally {

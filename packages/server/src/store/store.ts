@@ -259,13 +259,13 @@ export class Store {
 
   /** A session with its user and client, in one query. */
   async sessionContext(sessionId: string): Promise<SessionContext | undefined> {
-    const r = await one(this.q, SESSION_CONTEXT_BY_ID, [sessionId]);
+    const [r] = await this.q.arrays(SESSION_CONTEXT_BY_ID, [sessionId]);
     return r && toSessionContext(r);
   }
 
   /** The session of a refresh token (spent or not) with its user and client, in one query. */
   async sessionContextOfRefreshToken(tokenHash: string): Promise<SessionContext | undefined> {
-    const r = await one(this.q, SESSION_CONTEXT_BY_REFRESH_TOKEN, [tokenHash]);
+    const [r] = await this.q.arrays(SESSION_CONTEXT_BY_REFRESH_TOKEN, [tokenHash]);
     return r && toSessionContext(r);
   }
 
