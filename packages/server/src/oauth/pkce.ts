@@ -9,8 +9,7 @@ export type PkceMethod = 'plain' | 'S256';
 export const PKCE_VALUE = /^[A-Za-z0-9\-._~]{43,128}$/;
 
 export function s256(verifier: string): string {
-  // The verifier's characters are ASCII (PKCE_VALUE; a challenge made by the client is of the same
-  // bytes): UTF-8 is ASCII for them.
+  // A verifier is ASCII (PKCE_VALUE, checked before this is called), whose UTF-8 bytes are its ASCII ones.
   return hash('sha256', verifier, 'base64url');
 }
 

@@ -10,12 +10,12 @@ export interface SessionContext {
 
 // The client is the one the token endpoint has just authenticated; of its row only whether it is disabled
 // now. This runs on every refresh and bearer call: rows are read as arrays, in this order (toSessionContext),
-// which costs half as much as rows as objects.
+// which are built faster than objects of 26 properties.
 export const SESSION_CONTEXT = `SELECT s.session_id, s.user_id, s.client_id, s.scope, s.grant_type, s.auth_time, s.expires_at,
   s.last_activity, s.revoked_at, s.revoked_reason, s.first_ip, s.first_user_agent, s.last_ip, s.last_user_agent,
   s.impersonated, s.impersonation_note, u.username, u.display_name, u.cust_id, u.group_ids, u.env, u.subscription_active,
   u.password_hash, u.created_at, u.updated_at, c.disabled_at`;
-/** How many columns SESSION_CONTEXT selects: a statement may add its own after them. */
+/** How many columns SESSION_CONTEXT selects (none has a comma): a statement may add its own after them. */
 export const SESSION_CONTEXT_WIDTH = SESSION_CONTEXT.split(',').length;
 export const SESSION_CONTEXT_JOINS =
   'JOIN users u ON u.user_id = s.user_id JOIN clients c ON c.client_id = s.client_id';
