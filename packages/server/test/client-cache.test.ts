@@ -8,16 +8,20 @@ import { beforeEach, describe, test } from 'node:test';
 import { mask } from '../src/oauth/masking.ts';
 import { LISTENER_NAME } from '../src/store/pg-changes.ts';
 import { assertBookError } from './assertions.ts';
+import { authorizeToCode, pkcePair } from './code-flow.ts';
 import { type Headless, headless, login, refresh } from './fixtures.ts';
+import { newClient, newUser } from './flow.ts';
 import {
   cliOk,
   noteSecret,
   operatorSql,
+  post,
   STORE_BACKENDS,
   serverOnStore,
   settleNotifications,
   type TestServer,
 } from './helpers.ts';
+import { Browser } from './http-browser.ts';
 
 for (const backend of STORE_BACKENDS) {
   describe(`the token endpoint's clients, cached, on ${backend.name}`, { skip: backend.skip }, () => {
@@ -57,6 +61,49 @@ for (const backend of STORE_BACKENDS) {
       await assertBookError(server.issuer, old, 403, 'invalid_client', /client_secret is not correct/);
       const r = await refresh(server, { ...h, maskedSecret: mask(secret, h.clientId) }, rt);
       assert.equal(r.status, 200, r.text);
+    });
+
+    test('paddock clients rotate-secret: the first request after it, with the new secret, is served', async () => {
+      const { h, rt } = await served();
+      const rotated = await cliOk(['clients', 'rotate-secret', h.clientId, '--json'], { env: server.env });
+      const secret: string = rotated.json().client_secret;
+      noteSecret(secret);
+      await settle();
+      const r = await refresh(server, { ...h, maskedSecret: mask(secret, h.clientId) }, rt);
+      assert.equal(r.status, 200, r.text);
+    });
+
+    test('paddock clients rotate-secret: a code exchanged with the old secret is refused', async () => {
+      const CB = 'https://lap-timer.example/callback';
+      const { clientId, maskedSecret } = await newClient(store(), { redirect_uris: [CB] });
+      const user = await newUser(store());
+      const exchange = async (secret: string) => {
+        const { verifier, challenge } = pkcePair();
+        const code = await authorizeToCode(server, new Browser(), user, {
+          response_type: 'code',
+          client_id: clientId,
+          redirect_uri: CB,
+          code_challenge: challenge,
+          code_challenge_method: 'S256',
+        });
+        return post(`${server.url}/oauth2/token`, {
+          grant_type: 'authorization_code',
+          client_id: clientId,
+          client_secret: secret,
+          code,
+          redirect_uri: CB,
+          code_verifier: verifier,
+        });
+      };
+      // Served once: this process holds the client.
+      const first = await exchange(maskedSecret!);
+      assert.equal(first.status, 200, first.text);
+      noteSecret(first.body.access_token, first.body.refresh_token);
+      const rotated = await cliOk(['clients', 'rotate-secret', clientId, '--json'], { env: server.env });
+      noteSecret(rotated.json().client_secret);
+      await settle();
+      const old = await exchange(maskedSecret!);
+      await assertBookError(server.issuer, old, 403, 'invalid_client', /client_secret is not correct/);
     });
 
     test('paddock clients delete: the next request does not know the client', async () => {

@@ -22,9 +22,16 @@ import { previousSecretLive } from './rotation.ts';
  */
 export async function authenticateClient(ctx: AppContext, form: Form): Promise<ClientRecord> {
   const clientId = required(form, 'client_id');
-  const secret = optional(form, 'client_secret');
   // From memory while the clients table is unchanged: see store/copies.ts.
-  const client = await cachedClient(ctx.store, clientId);
+  return verifyClient(ctx, await cachedClient(ctx.store, clientId), form);
+}
+
+/**
+ * The checks of authenticateClient, on the client record the request's client_id names (undefined: no
+ * such client).
+ */
+export function verifyClient(ctx: AppContext, client: ClientRecord | undefined, form: Form): ClientRecord {
+  const secret = optional(form, 'client_secret');
   if (!client) throw invalidClient('client_id is not valid').because('client_unknown');
   if (client.client_type === 'public' || client.secret_hash === null) {
     if (secret !== undefined)

@@ -36,6 +36,7 @@ export const authorizationCode: GrantHandler = async (ctx, req, client) => {
   // Named before the code is spent, so that spending it records the session made from it in one UPDATE.
   const sessionId = randomUUID();
   const outcome = await ctx.store.transaction(async (tx) => {
+    await req.checkClient?.(tx);
     const code = await tx.flow.consumeAuthorizationCode(codeHash, client.client_id, now, sessionId);
     if (!code) return undefined;
     // A refusal from here on is returned, not thrown, so the transaction commits the consumption: a code

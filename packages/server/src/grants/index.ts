@@ -8,8 +8,16 @@ import type { Grant } from './types.ts';
 
 /** The /token endpoint is this table: grant_type to what the grant needs and its handler. */
 export const GRANTS: Readonly<Record<GrantType, Grant>> = {
-  authorization_code: { clientTypes: ['public', 'confidential'], handle: authorizationCode },
-  refresh_token: { clientTypes: ['public', 'confidential'], handle: refreshToken },
+  authorization_code: {
+    clientTypes: ['public', 'confidential'],
+    handle: authorizationCode,
+    checksClientInTransaction: true,
+  },
+  refresh_token: {
+    clientTypes: ['public', 'confidential'],
+    handle: refreshToken,
+    checksClientInTransaction: true,
+  },
   // The book: only clients that have been issued a secret may use the password_limited grant.
   password_limited: {
     clientTypes: ['confidential'],

@@ -26,6 +26,7 @@ export const refreshToken: GrantHandler = async (ctx, req, client) => {
       ? await rotateAtOnce(ctx, req, client, token, tokenHash, now)
       : undefined) ??
     (await ctx.store.transaction(async (tx) => {
+      await req.checkClient?.(tx);
       const sessionId = await tx.refreshTokens.consume(tokenHash, client.client_id, now);
       return sessionId ? rotate(ctx, tx, req, client, sessionId, tokenHash, now) : undefined;
     }));
@@ -137,6 +138,7 @@ async function unusable(
   if (row.used_at !== null) {
     if (mayRetryRotation(row.used_at, now, ctx.config.refreshReuseGrace)) {
       const again = await ctx.store.transaction(async (tx) => {
+        await req.checkClient?.(tx);
         // Only one concurrent retry can consume the successor. This token is not linked to the new one,
         // so it cannot be retried a second time: its successor stays the consumed one.
         const sessionId = await tx.refreshTokens.consumeSuccessor(tokenHash, clientId, now);

@@ -1,5 +1,6 @@
 import type { AppContext } from '../context.ts';
 import type { Form } from '../oauth/form.ts';
+import type { Store } from '../store/store.ts';
 import type { ClientRecord, ClientType } from '../store/types.ts';
 import type { TokenResponse } from '../tokens/issue.ts';
 
@@ -17,6 +18,12 @@ export interface GrantRequest {
   /** Response headers the grant adds, sent with its success and its errors alike. */
   headers: Record<string, string>;
   rateLimits: RateLimitBucket[];
+  /**
+   * Set where the client was authenticated from this process's unchecked copy (SQLite; see
+   * http/routes/token.ts): every transaction the grant issues tokens in calls it first, and it throws
+   * if the client has changed since the copy was read.
+   */
+  checkClient?: (tx: Store) => Promise<void>;
 }
 
 /** Issues tokens to a client the /token endpoint has authenticated and found allowed to use the grant. */
@@ -32,5 +39,7 @@ export interface Grant {
   clientTypes: readonly ClientType[];
   /** Runs before client authentication: limits that must hold for callers who cannot authenticate. */
   beforeClientAuth?: (ctx: AppContext, req: GrantRequest) => Promise<void>;
+  /** The handler issues tokens only inside transactions that call req.checkClient first. */
+  checksClientInTransaction?: true;
   handle: GrantHandler;
 }

@@ -8,7 +8,9 @@ import type { ClientRecord } from './types.ts';
  * request, and the session (with its user) of every bearer call. A copy is served only while the store
  * says that state has not changed since it was read (Db.changeVersion). The version is taken before the
  * read, so a change racing the read leaves the copy stale at once. What the store cannot vouch for (a
- * key it does not know, a moment it cannot tell) is read every time.
+ * key it does not know, a moment it cannot tell) is read every time. On SQLite a token grant may also
+ * take a client's copy unchecked and compare its version inside the transaction that issues the tokens
+ * (uncheckedClient; http/routes/token.ts).
  */
 class Copies<T> {
   private readonly byDb = new WeakMap<Db, Map<string, { value: T; version: number; readAt: number }>>();
@@ -43,6 +45,11 @@ class Copies<T> {
     return value;
   }
 
+  /** The copy as it is, unchecked, with the version it was read at (SQLite's count only). */
+  peek(db: Db, key: string): { value: T; version: number } | undefined {
+    return db.dialect === 'sqlite' ? this.byDb.get(db)?.get(key) : undefined;
+  }
+
   forget(db: Db, key: string): void {
     this.byDb.get(db)?.delete(key);
   }
@@ -68,6 +75,24 @@ export function cachedClient(store: Store, clientId: string): Promise<ClientReco
       for (const list of [client.redirect_uris, client.audiences, client.grant_types]) Object.freeze(list);
     return client && Object.freeze(client);
   });
+}
+
+/**
+ * SQLite: this process's copy of a client, not checked against the store, with the clients count it was
+ * read at. Whoever uses it must compare that count inside the transaction that acts on it (Store's
+ * changeCount), and must not answer from it otherwise before checking the count.
+ */
+export function uncheckedClient(
+  store: Store,
+  clientId: string,
+): { client: ClientRecord; version: number } | undefined {
+  const copy = clients.peek(store.db, clientId);
+  return copy && { client: copy.value, version: copy.version };
+}
+
+/** Drops this process's copy of a client. */
+export function forgetClient(store: Store, clientId: string): void {
+  clients.forget(store.db, clientId);
 }
 
 /**

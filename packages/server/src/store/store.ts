@@ -1,6 +1,6 @@
 import { AuditStore } from './audit.ts';
 import { CounterStore } from './counters.ts';
-import type { Db, Queryable, Row } from './db.ts';
+import type { CachedState, Db, Queryable, Row } from './db.ts';
 import { assignments, one } from './db.ts';
 import { DeveloperStore } from './developer.ts';
 import { DeviceStore } from './device.ts';
@@ -56,6 +56,17 @@ export class Store {
 
   close() {
     return this.db.close();
+  }
+
+  /**
+   * SQLite: the count the triggers keep of changes to `what` (as Db.changeVersion), read on this Store's
+   * connection: inside a transaction, as that transaction sees it, for a couple of microseconds.
+   */
+  async changeCount(what: CachedState): Promise<number | undefined> {
+    const [row] = await this.q.all<{ version: number }>('SELECT version FROM table_versions WHERE name = ?', [
+      what,
+    ]);
+    return row?.version;
   }
 
   /** Migrations this code needs that the database lacks; throws when the database cannot be read. */
