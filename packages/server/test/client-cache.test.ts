@@ -44,6 +44,15 @@ for (const backend of STORE_BACKENDS) {
       return { h, rt: again.body.refresh_token };
     }
 
+    /** `paddock clients rotate-secret` (another process), heard of; returns the new secret. */
+    async function rotateSecret(clientId: string): Promise<string> {
+      const rotated = await cliOk(['clients', 'rotate-secret', clientId, '--json'], { env: server.env });
+      const secret: string = rotated.json().client_secret;
+      noteSecret(secret);
+      await settle();
+      return secret;
+    }
+
     test('paddock clients disable (another process): the next request is refused', async () => {
       const { h } = await served();
       await cliOk(['clients', 'disable', h.clientId], { env: server.env });
@@ -53,10 +62,7 @@ for (const backend of STORE_BACKENDS) {
 
     test('paddock clients rotate-secret: the new secret works and the old one is refused at once', async () => {
       const { h, rt } = await served();
-      const rotated = await cliOk(['clients', 'rotate-secret', h.clientId, '--json'], { env: server.env });
-      const secret: string = rotated.json().client_secret;
-      noteSecret(secret);
-      await settle();
+      const secret = await rotateSecret(h.clientId);
       const old = await refresh(server, h, rt);
       await assertBookError(server.issuer, old, 403, 'invalid_client', /client_secret is not correct/);
       const r = await refresh(server, { ...h, maskedSecret: mask(secret, h.clientId) }, rt);
@@ -65,10 +71,7 @@ for (const backend of STORE_BACKENDS) {
 
     test('paddock clients rotate-secret: the first request after it, with the new secret, is served', async () => {
       const { h, rt } = await served();
-      const rotated = await cliOk(['clients', 'rotate-secret', h.clientId, '--json'], { env: server.env });
-      const secret: string = rotated.json().client_secret;
-      noteSecret(secret);
-      await settle();
+      const secret = await rotateSecret(h.clientId);
       const r = await refresh(server, { ...h, maskedSecret: mask(secret, h.clientId) }, rt);
       assert.equal(r.status, 200, r.text);
     });
@@ -99,9 +102,7 @@ for (const backend of STORE_BACKENDS) {
       const first = await exchange(maskedSecret!);
       assert.equal(first.status, 200, first.text);
       noteSecret(first.body.access_token, first.body.refresh_token);
-      const rotated = await cliOk(['clients', 'rotate-secret', clientId, '--json'], { env: server.env });
-      noteSecret(rotated.json().client_secret);
-      await settle();
+      await rotateSecret(clientId);
       const old = await exchange(maskedSecret!);
       await assertBookError(server.issuer, old, 403, 'invalid_client', /client_secret is not correct/);
     });
