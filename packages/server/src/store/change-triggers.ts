@@ -2,6 +2,9 @@
 // count them in table_versions, on PostgreSQL they notify the listening processes (store/pg-changes.ts).
 import { type CachedState, CHANGE_CHANNELS } from './db.ts';
 
+/** SQLite: the count of `what`'s changes (one parameter: `what`). */
+export const CHANGE_COUNT = 'SELECT version FROM table_versions WHERE name = ?';
+
 /** SQLite: a trigger that counts `event` in the `what` row of table_versions (see Db.changeVersion). */
 export const counting = (trigger: string, event: string, what: CachedState) =>
   `CREATE TRIGGER ${trigger} ${event}\n  BEGIN UPDATE table_versions SET version = version + 1 WHERE name = '${what}'; END;`;

@@ -119,34 +119,25 @@ export class PostgresDb implements Db {
     this.q = queryable(this.pool, this.queryTimeout);
   }
 
-  async all<T>(sql: string, params?: readonly Param[]): Promise<T[]> {
-    const start = performance.now();
-    try {
-      const rows = await this.q.all<T>(sql, params);
-      this.changes.wrote(sql);
-      return rows;
-    } finally {
-      this.observer?.query(performance.now() - start);
-    }
+  all<T>(sql: string, params?: readonly Param[]): Promise<T[]> {
+    return this.timed(sql, () => this.q.all<T>(sql, params));
   }
 
-  async arrays(sql: string, params?: readonly Param[]): Promise<unknown[][]> {
-    const start = performance.now();
-    try {
-      const rows = await this.q.arrays(sql, params);
-      this.changes.wrote(sql);
-      return rows;
-    } finally {
-      this.observer?.query(performance.now() - start);
-    }
+  arrays(sql: string, params?: readonly Param[]): Promise<unknown[][]> {
+    return this.timed(sql, () => this.q.arrays(sql, params));
   }
 
-  async run(sql: string, params?: readonly Param[]): Promise<number> {
+  run(sql: string, params?: readonly Param[]): Promise<number> {
+    return this.timed(sql, () => this.q.run(sql, params));
+  }
+
+  /** A statement outside a transaction: timed for the metrics, and heard of by the change listener. */
+  private async timed<T>(sql: string, statement: () => Promise<T>): Promise<T> {
     const start = performance.now();
     try {
-      const changed = await this.q.run(sql, params);
+      const result = await statement();
       this.changes.wrote(sql);
-      return changed;
+      return result;
     } finally {
       this.observer?.query(performance.now() - start);
     }

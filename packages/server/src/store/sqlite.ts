@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import { CHANGE_COUNT } from './change-triggers.ts';
 import { Checkpointer } from './checkpointer.ts';
 import { makePrivate, privateFile } from './data-dir.ts';
 import {
@@ -328,9 +329,7 @@ export class SqliteDb implements Db {
   /** The count migration 14 and 15's triggers keep for `what` (undefined on an older schema). */
   async changeVersion(what: CachedState): Promise<number | undefined> {
     try {
-      const rows = await this.all<{ version: number }>('SELECT version FROM table_versions WHERE name = ?', [
-        what,
-      ]);
+      const rows = await this.all<{ version: number }>(CHANGE_COUNT, [what]);
       return rows[0]?.version;
     } catch (err) {
       // A database not yet migrated to version 14 keeps no count: there is nothing to compare with.

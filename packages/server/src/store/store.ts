@@ -1,4 +1,5 @@
 import { AuditStore } from './audit.ts';
+import { CHANGE_COUNT } from './change-triggers.ts';
 import { CounterStore } from './counters.ts';
 import type { CachedState, Db, Queryable, Row } from './db.ts';
 import { assignments, one } from './db.ts';
@@ -63,9 +64,7 @@ export class Store {
    * connection: inside a transaction, as that transaction sees it, for a couple of microseconds.
    */
   async changeCount(what: CachedState): Promise<number | undefined> {
-    const [row] = await this.q.all<{ version: number }>('SELECT version FROM table_versions WHERE name = ?', [
-      what,
-    ]);
+    const [row] = await this.q.all<{ version: number }>(CHANGE_COUNT, [what]);
     return row?.version;
   }
 

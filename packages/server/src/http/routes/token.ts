@@ -77,8 +77,8 @@ async function fromUncheckedCopy(
 ): Promise<TokenResponse | undefined> {
   if (!grant.checksClientInTransaction || ctx.store.dialect !== 'sqlite') return undefined;
   const clientId = req.form.client_id;
-  const copy = clientId ? uncheckedClient(ctx.store, clientId) : undefined;
-  if (!clientId || !copy) return undefined;
+  const copy = clientId && uncheckedClient(ctx.store, clientId);
+  if (!copy) return undefined;
   let checked = false;
   req.checkClient = async (tx) => {
     if ((await tx.changeCount('clients')) !== copy.version) throw STALE;
