@@ -1,6 +1,7 @@
 /** What background work needs of a logger; the server's pino logger (app.log) is one. */
 export interface Logger {
   error(obj: object, msg: string): void;
+  info(obj: object, msg: string): void;
 }
 
 /**

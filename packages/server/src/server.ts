@@ -43,7 +43,10 @@ export async function createContext(config: Config, clock: Clock = systemClock):
   };
 }
 
-/** Deletes spent rate-limit counters and flow state; a failure is logged and the next sweep tries again. */
+/**
+ * Deletes spent rate-limit counters and flow state, expired refresh tokens and ended sessions (see
+ * store/retention.ts); a failure is logged and the next sweep tries again.
+ */
 export async function sweepExpired(ctx: AppContext, log: Logger): Promise<void> {
   const now = seconds(ctx.clock);
   await ctx.store.counters
@@ -52,6 +55,10 @@ export async function sweepExpired(ctx: AppContext, log: Logger): Promise<void> 
   await ctx.store.flow
     .deleteExpiredFlowState(now)
     .catch(logFailure(log, 'sweep of expired authorization requests and codes failed'));
+  const failed = logFailure(log, 'sweep of ended sessions and expired refresh tokens failed');
+  const pruned = await ctx.store.retention.prune(now).catch((err) => void failed(err));
+  if (pruned && pruned.sessions + pruned.refreshTokens + pruned.authorizationCodes > 0)
+    log.info({ pruned }, 'deleted ended sessions and expired refresh tokens');
 }
 
 /** Opens the store, loads the keys and listens. */

@@ -62,7 +62,7 @@ describe('errors in background work are logged', () => {
     await ctx.store.close();
     await sweepExpired(ctx, app.log);
     const errors = logLines(log).filter((l) => l.level === 50);
-    assert.equal(errors.length, 2, log);
+    assert.equal(errors.length, 3, log);
     for (const e of errors) {
       assert.match(e.msg, /sweep/);
       assert.equal(e.error.name, 'TypeError');

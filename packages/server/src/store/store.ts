@@ -10,6 +10,7 @@ import { InvitationStore } from './invitations.ts';
 import { LifecycleStore } from './lifecycle.ts';
 import { pendingMigrations } from './migrations.ts';
 import { RefreshTokenStore } from './refresh-tokens.ts';
+import { RetentionStore } from './retention.ts';
 import {
   SESSION_CONTEXT_BY_ID,
   SESSION_CONTEXT_BY_REFRESH_TOKEN,
@@ -101,6 +102,11 @@ export class Store {
   /** Client developers, the clients they own, and clients awaiting review (store/developer.ts). */
   get developer(): DeveloperStore {
     return new DeveloperStore(this.q);
+  }
+
+  /** Deletes ended sessions and expired refresh tokens, in transactions of its own (store/retention.ts). */
+  get retention(): RetentionStore {
+    return new RetentionStore(this.db);
   }
 
   /** TOTP secrets, recovery codes, remembered browsers (store/two-factor.ts). */
