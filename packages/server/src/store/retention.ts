@@ -5,16 +5,19 @@
 //   presenting it again must still revoke its session (reuse detection);
 // - a session that ended (revoked or expired) is kept 30 days (ENDED_SESSION_KEPT), for the staff and
 //   the audit trail, then goes with its refresh tokens (foreign key) and the codes that started it;
-// - on SQLite the rows are deleted a window of rowids at a time, each window its own short transaction,
-//   so that requests never wait behind one long delete for the write lock.
-import type { Db, Param, Queryable } from './db.ts';
+// - on SQLite the table is read a window of rowids at a time without the write lock, and what is due in
+//   a window is deleted PRUNE_BATCH rows per transaction, with a pause twice as long as each delete
+//   took: requests never queue behind one long delete, for the write lock or for this thread.
+import type { Db, Param } from './db.ts';
 
 /** Seconds an expired refresh token is kept after its expiry. */
 export const EXPIRED_TOKEN_KEPT = 86400;
 /** Seconds a revoked or expired session (with what hangs on it) is kept after it ended. */
 export const ENDED_SESSION_KEPT = 30 * 86400;
-/** SQLite: rowids looked at per transaction. */
+/** SQLite: rows looked at per read, without the write lock. */
 export const PRUNE_WINDOW = 2000;
+/** SQLite: rows deleted per transaction; about a millisecond of the write lock each. */
+export const PRUNE_BATCH = 200;
 
 export interface Pruned {
   sessions: number;
@@ -53,38 +56,36 @@ export class RetentionStore {
     opts: { createdBefore?: number } = {},
   ): Promise<number> {
     if (this.db.dialect === 'postgres') return this.db.run(`DELETE FROM ${table} WHERE ${where}`, params);
-    let after = 0;
+    const created = opts.createdBefore === undefined ? 'NULL' : 'created_at';
+    // Each window is read first, without the write lock (WAL readers never wait); only a window with
+    // something to delete takes the lock, for one DELETE of at most PRUNE_WINDOW rows.
+    const windowSql = `SELECT max(rid) AS last, min(created) AS first_created, sum(${where}) AS due
+       FROM (SELECT rowid AS rid, ${created} AS created, * FROM ${table} WHERE rowid > ? ORDER BY rowid LIMIT ?)
+       AS ${table}`;
+    const deleteSql = `DELETE FROM ${table} WHERE rowid IN
+      (SELECT rowid FROM ${table} WHERE rowid > ? AND rowid <= ? AND ${where} LIMIT ?)`;
+    let after = Number.MIN_SAFE_INTEGER;
     let deleted = 0;
     for (;;) {
-      const step = await this.db.transaction((q) => this.deleteWindow(q, table, where, params, after, opts));
-      if (!step) return deleted;
-      deleted += step.deleted;
-      after = step.last;
+      // A turn of the event loop between windows: better-sqlite3 runs on this thread.
+      await new Promise(setImmediate);
+      const [w] = await this.db.all<{
+        last: number | null;
+        first_created: number | null;
+        due: number | null;
+      }>(windowSql, [...params, after, PRUNE_WINDOW]);
+      if (!w || w.last === null) return deleted;
+      if (opts.createdBefore !== undefined && Number(w.first_created) >= opts.createdBefore) return deleted;
+      const last = Number(w.last);
+      for (let due = Number(w.due); due > 0; ) {
+        const started = performance.now();
+        const n = await this.db.run(deleteSql, [after, last, ...params, PRUNE_BATCH]);
+        deleted += n;
+        due = n < PRUNE_BATCH ? 0 : due - n;
+        // Requests get the write lock (and this thread) at least twice as long as the delete had them.
+        await new Promise((resolve) => setTimeout(resolve, Math.max(1, 2 * (performance.now() - started))));
+      }
+      after = last;
     }
-  }
-
-  /** SQLite: one window of up to PRUNE_WINDOW rows after rowid `after`; undefined when the walk is over. */
-  private async deleteWindow(
-    q: Queryable,
-    table: string,
-    where: string,
-    params: Param[],
-    after: number,
-    opts: { createdBefore?: number },
-  ): Promise<{ deleted: number; last: number } | undefined> {
-    const created = opts.createdBefore === undefined ? 'NULL' : 'created_at';
-    const [w] = await q.all<{ last: number | null; first_created: number | null }>(
-      `SELECT max(rowid) AS last, min(created) AS first_created
-       FROM (SELECT rowid, ${created} AS created FROM ${table} WHERE rowid > ? ORDER BY rowid LIMIT ?)`,
-      [after, PRUNE_WINDOW],
-    );
-    if (!w || w.last === null) return undefined;
-    if (opts.createdBefore !== undefined && Number(w.first_created) >= opts.createdBefore) return undefined;
-    const deleted = await q.run(`DELETE FROM ${table} WHERE rowid > ? AND rowid <= ? AND ${where}`, [
-      after,
-      w.last,
-      ...params,
-    ]);
-    return { deleted, last: Number(w.last) };
   }
 }
