@@ -72,8 +72,11 @@ export async function startServer(
   const app = await buildApp(ctx, options);
   store.db.checkpointInBackground?.();
   keys.startRefreshing(config.keys.refreshInterval, app.log);
+  // Hourly, and a minute after start: a server restarted more often than hourly sweeps all the same.
   const sweep = setInterval(() => void sweepExpired(ctx, app.log), 3600_000);
   sweep.unref();
+  const firstSweep = setTimeout(() => void sweepExpired(ctx, app.log), 60_000);
+  firstSweep.unref();
   const inactivity = scheduleInactivitySweep(ctx, app.log.child({ job: SWEEP_JOB }));
   const address = await app.listen({ host: config.host, port: config.port });
   // Metrics (and health) on a port of their own, when the operator keeps them off the public one.
@@ -90,6 +93,7 @@ export async function startServer(
      */
     async close() {
       clearInterval(sweep);
+      clearTimeout(firstSweep);
       await inactivity.stop();
       keys.stop();
       let failed = false;

@@ -7,7 +7,9 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { createUser } from '../src/accounts/users.ts';
 import { createClient } from '../src/clients/registry.ts';
+import { loadConfig } from '../src/config.ts';
 import { sweepExpired } from '../src/server.ts';
+import { openStore } from '../src/store/index.ts';
 import { PRUNE_WINDOW } from '../src/store/retention.ts';
 import type { Store } from '../src/store/store.ts';
 import { sha256 } from '../src/tokens/hash.ts';
@@ -20,6 +22,7 @@ import {
   post,
   STORE_BACKENDS,
   startInProcess,
+  startProcess,
   TestClock,
   type TestServer,
 } from './helpers.ts';
@@ -219,3 +222,35 @@ for (const backend of STORE_BACKENDS) {
     });
   });
 }
+
+describe('the sweep of `paddock serve`', () => {
+  test('runs a minute after the server starts, not only once an hour', { timeout: 120_000 }, async () => {
+    const server = await startProcess({ name: 'retention-serve' });
+    const store = await openStore(loadConfig({ PADDOCK_DATA_DIR: server.dataDir }), 0);
+    try {
+      const h = await headless(store);
+      const first = await login(server, h);
+      assert.equal(first.status, 200, first.text);
+      const sessionId = decodeJwt(first.body.access_token).payload.session_id as string;
+      const t = Math.floor(Date.now() / 1000);
+      const expired = `retention-serve-${sessionId}`;
+      await store.refreshTokens.insert({
+        token_hash: expired,
+        session_id: sessionId,
+        client_id: h.clientId,
+        expires_at: t - 2 * DAY,
+        created_at: t - 9 * DAY,
+      });
+      const deadline = Date.now() + 90_000;
+      while ((await store.refreshTokens.get(expired)) && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 1000));
+      assert.equal(await store.refreshTokens.get(expired), undefined, 'deleted by the first sweep');
+      assert.match(server.output(), /"refreshTokens":1\b.*deleted ended sessions and expired refresh tokens/);
+      const next = await refresh(server, h, first.body.refresh_token);
+      assert.equal(next.status, 200, next.text);
+    } finally {
+      await store.close();
+      await server.stop();
+    }
+  });
+});
