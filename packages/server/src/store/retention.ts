@@ -1,5 +1,5 @@
 // What the store stops keeping. Every refresh adds a row and every sign-in a session; without this the
-// tables, their indexes and the pages a refresh touches grow for as long as the server runs.
+// tables and their indexes grow for as long as the server runs.
 // - an expired refresh token is kept a day (EXPIRED_TOKEN_KEPT), so that a client presenting it hears
 //   "expired" rather than "not valid" for a while; a used one that has not expired stays, since
 //   presenting it again must still revoke its session (reuse detection);
@@ -58,7 +58,7 @@ export class RetentionStore {
     if (this.db.dialect === 'postgres') return this.db.run(`DELETE FROM ${table} WHERE ${where}`, params);
     const created = opts.createdBefore === undefined ? 'NULL' : 'created_at';
     // Each window is read first, without the write lock (WAL readers never wait); only a window with
-    // something to delete takes the lock, for one DELETE of at most PRUNE_WINDOW rows.
+    // something to delete takes the lock, PRUNE_BATCH rows per DELETE.
     const windowSql = `SELECT max(rid) AS last, min(created) AS first_created, sum(${where}) AS due
        FROM (SELECT rowid AS rid, ${created} AS created, * FROM ${table} WHERE rowid > ? ORDER BY rowid LIMIT ?)
        AS ${table}`;
