@@ -11,7 +11,7 @@ import { s256 } from '../src/oauth/pkce.ts';
 import type { Store } from '../src/store/store.ts';
 import { sha256 } from '../src/tokens/hash.ts';
 import { assertBookError } from './assertions.ts';
-import { authorizeToCode, pkcePair } from './code-flow.ts';
+import { authorizeToCode, pkcePair, publicClientCode } from './code-flow.ts';
 import {
   decodeJwt,
   type HttpResult,
@@ -75,25 +75,7 @@ for (const backend of STORE_BACKENDS) {
     const liveSessions = (clientId: string) =>
       store.liveSessions(user.userId, clientId, Math.floor(Date.now() / 1000)).then((s) => s.length);
 
-    async function spaCode() {
-      const p = pkcePair();
-      const code = await authorizeToCode(server, browser, user, {
-        client_id: SPA,
-        redirect_uri: SPA_CB,
-        response_type: 'code',
-        code_challenge: p.challenge,
-        code_challenge_method: 'S256',
-        scope: 'iracing.profile',
-      });
-      const form = {
-        grant_type: 'authorization_code',
-        client_id: SPA,
-        code,
-        redirect_uri: SPA_CB,
-        code_verifier: p.verifier,
-      };
-      return { code, verifier: p.verifier, form };
-    }
+    const spaCode = () => publicClientCode(server, browser, user, SPA, SPA_CB);
 
     describe('a failed exchange spends the code', () => {
       const cases: [string, (f: Record<string, string>) => Record<string, string>, number, string, RegExp][] =

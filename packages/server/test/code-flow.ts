@@ -50,3 +50,33 @@ export async function authorizeToCode(
   noteSecret(code);
   return code;
 }
+
+/**
+ * A public client's code (PKCE S256, scope iracing.profile) through /authorize, with the /token form that
+ * exchanges it.
+ */
+export async function publicClientCode(
+  server: TestServer,
+  b: Browser,
+  user: { username: string; password: string },
+  clientId: string,
+  redirectUri: string,
+): Promise<{ code: string; verifier: string; form: Record<string, string> }> {
+  const p = pkcePair();
+  const code = await authorizeToCode(server, b, user, {
+    client_id: clientId,
+    redirect_uri: redirectUri,
+    response_type: 'code',
+    code_challenge: p.challenge,
+    code_challenge_method: 'S256',
+    scope: 'iracing.profile',
+  });
+  const form = {
+    grant_type: 'authorization_code',
+    client_id: clientId,
+    code,
+    redirect_uri: redirectUri,
+    code_verifier: p.verifier,
+  };
+  return { code, verifier: p.verifier, form };
+}

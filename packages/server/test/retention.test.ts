@@ -14,7 +14,7 @@ import { PRUNE_WINDOW } from '../src/store/retention.ts';
 import type { Store } from '../src/store/store.ts';
 import { sha256 } from '../src/tokens/hash.ts';
 import { assertBookError } from './assertions.ts';
-import { authorizeToCode, pkcePair } from './code-flow.ts';
+import { publicClientCode } from './code-flow.ts';
 import { type Headless, headless, login, refresh } from './fixtures.ts';
 import {
   decodeJwt,
@@ -125,27 +125,13 @@ for (const backend of STORE_BACKENDS) {
       const password = `pw-${randomBytes(9).toString('base64url')}`;
       noteSecret(password);
       await createUser(store, { username, display_name: 'Ada', password }, now());
-      const p = pkcePair();
-      const code = await authorizeToCode(
+      const { code, form } = await publicClientCode(
         server,
         new Browser(),
         { username, password },
-        {
-          client_id: client.client_id,
-          redirect_uri: SPA_CB,
-          response_type: 'code',
-          code_challenge: p.challenge,
-          code_challenge_method: 'S256',
-          scope: 'iracing.profile',
-        },
+        client.client_id,
+        SPA_CB,
       );
-      const form = {
-        grant_type: 'authorization_code',
-        client_id: client.client_id,
-        code,
-        redirect_uri: SPA_CB,
-        code_verifier: p.verifier,
-      };
       const exchange = () => post(`${server.url}/oauth2/token`, form);
       const exchanged = await exchange();
       assert.equal(exchanged.status, 200, exchanged.text);
