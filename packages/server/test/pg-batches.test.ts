@@ -7,7 +7,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import type { DbObserver } from '../src/store/db.ts';
 import type { CodeExchange } from '../src/store/flow.ts';
-import type { Rotation } from '../src/store/refresh-tokens.ts';
+import { RefreshTokenStore, type Rotation } from '../src/store/refresh-tokens.ts';
 import { sha256 } from '../src/tokens/hash.ts';
 import { pkcePair } from './code-flow.ts';
 import { type Headless, headless, login } from './fixtures.ts';
@@ -109,6 +109,23 @@ describe('PostgreSQL batches of rotations and code exchanges', { skip: pgSkip },
     const touched = (await store().getSession(a.sessionId))!;
     assert.equal(touched.last_user_agent, 'batch-test');
     assert.equal((await store().getSession(b.sessionId))!.last_user_agent === 'batch-test', false);
+  });
+
+  test('a batched statement is planned once per connection, however few calls each batch carries', async () => {
+    const a = await session();
+    const lone = { ...rotation(a), tokenHash: sha256('never issued') };
+    const plans = await store().db.transaction(async (tx) => {
+      // PostgreSQL tries custom plans for a prepared statement's first five runs and then keeps to them
+      // for as long as they look cheaper than the generic one, as they do for a batch of one.
+      for (let i = 0; i < 8; i++)
+        assert.deepEqual(await new RefreshTokenStore(tx).rotateMany([lone]), [undefined]);
+      return tx.all<{ generic_plans: number; custom_plans: number }>(
+        `SELECT generic_plans, custom_plans FROM pg_prepared_statements
+         WHERE statement LIKE '%unnest(%successor_hash%' AND statement NOT LIKE '%pg_prepared_statements%'`,
+      );
+    });
+    assert.equal(plans.length, 1);
+    assert.deepEqual(plans[0], { generic_plans: 8, custom_plans: 0 });
   });
 
   test('a token named twice in one batch is spent once', async () => {
