@@ -15,6 +15,8 @@ export interface Config {
   databaseUrl: string | undefined;
   masterKey: string | undefined;
   sqliteSynchronous: 'FULL' | 'NORMAL';
+  /** MiB: the most a serving process lets SQLite's WAL file hold (see store/checkpointer.ts). */
+  sqliteWalLimitMb: number;
   pgPoolSize: number;
   /** Seconds a request waits on the database (a connection, a statement, a lock) before it is answered 503. */
   storeTimeout: number;
@@ -150,6 +152,7 @@ export function loadConfig(
     databaseUrl,
     masterKey,
     sqliteSynchronous: sync,
+    sqliteWalLimitMb: int('PADDOCK_SQLITE_WAL_LIMIT_MB', 256, 4, 1024 * 1024),
     pgPoolSize: int('PADDOCK_PG_POOL_SIZE', 10, 1, 1000),
     storeTimeout: int('PADDOCK_STORE_TIMEOUT', 5, 1, 3600),
     http: {

@@ -70,7 +70,7 @@ export async function startServer(
   const ctx = await createContext(config, clock);
   const { store, keys } = ctx;
   const app = await buildApp(ctx, options);
-  store.db.checkpointInBackground?.();
+  store.db.checkpointInBackground?.(config.sqliteWalLimitMb * 1024 * 1024);
   keys.startRefreshing(config.keys.refreshInterval, app.log);
   // Hourly, and a minute after start: a server restarted more often than hourly sweeps all the same.
   const sweep = setInterval(() => void sweepExpired(ctx, app.log), 3600_000);

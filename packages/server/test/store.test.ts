@@ -312,3 +312,62 @@ describe('SQLite durability', () => {
     }
   });
 });
+
+describe('SQLite WAL size of a serving process', () => {
+  const LIMIT_MB = 4;
+  const MB = 1024 * 1024;
+
+  /** The store as `paddock serve` runs it: checkpoints on their thread, the WAL within LIMIT_MB. */
+  async function serving(): Promise<{ store: Store; walSize: () => number }> {
+    const config = loadConfig({ PADDOCK_DATA_DIR: tmpDir(), PADDOCK_SQLITE_WAL_LIMIT_MB: String(LIMIT_MB) });
+    const store = await openStore(config, 0);
+    store.db.checkpointInBackground?.(config.sqliteWalLimitMb * MB);
+    await store.db.exec('CREATE TABLE filler (id INTEGER PRIMARY KEY, body TEXT NOT NULL)');
+    const wal = `${sqliteFile(config)}-wal`;
+    return { store, walSize: () => (fs.existsSync(wal) ? fs.statSync(wal).size : 0) };
+  }
+
+  test('under writes that never pause, the WAL stops growing at the limit', async () => {
+    const { store, walSize } = await serving();
+    try {
+      // Eight writers, each always with a transaction on its way: ten times the limit in all.
+      let written = 0;
+      let largest = 0;
+      const writer = async () => {
+        while (written < 10 * LIMIT_MB * MB) {
+          await store.db.transaction((q) =>
+            q.run('INSERT INTO filler (body) VALUES (?)', ['x'.repeat(8000)]),
+          );
+          written += 8000;
+          largest = Math.max(largest, walSize());
+        }
+      };
+      await Promise.all(Array.from({ length: 8 }, writer));
+      // The limit is looked at every 100 ms, and the commits of that time (and of the checkpoint that
+      // follows) still land past it: this fast, as much again.
+      assert.ok(largest < 3 * LIMIT_MB * MB, `the WAL reached ${(largest / MB).toFixed(1)} MB`);
+    } finally {
+      await store.close();
+    }
+  });
+
+  test('a WAL grown past the limit by one large transaction is cut back to it', async () => {
+    const { store, walSize } = await serving();
+    try {
+      await store.db.transaction(async (q) => {
+        for (let i = 0; i < 2 * LIMIT_MB * 128; i++)
+          await q.run('INSERT INTO filler (body) VALUES (?)', ['x'.repeat(8000)]);
+      });
+      assert.ok(walSize() > 2 * LIMIT_MB * MB, 'the transaction filled the WAL past the limit');
+      // The background checkpoint copies it (every 100 ms); the next commit then writes from the start.
+      const deadline = Date.now() + 5000;
+      while (walSize() > LIMIT_MB * MB && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 50));
+        await store.db.run('INSERT INTO filler (body) VALUES (?)', ['y']);
+      }
+      assert.ok(walSize() <= LIMIT_MB * MB, `the WAL kept ${(walSize() / MB).toFixed(1)} MB`);
+    } finally {
+      await store.close();
+    }
+  });
+});

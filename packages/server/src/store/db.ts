@@ -63,8 +63,11 @@ export interface Db extends Queryable {
   observer?: DbObserver;
   /** PostgreSQL only: how many pooled connections are open, idle and awaited. */
   poolStats?(): PoolStats;
-  /** SQLite: a serving process moves WAL checkpoints off its event loop (see SqliteDb). */
-  checkpointInBackground?(): void;
+  /**
+   * SQLite: a serving process moves WAL checkpoints off its event loop and keeps the WAL file within
+   * walLimitBytes (see SqliteDb).
+   */
+  checkpointInBackground?(walLimitBytes: number): void;
   /**
    * A number that is different once what a process may keep of `what` has changed, in this process or
    * any other, or undefined when the store cannot tell right now (then nothing may be served from a

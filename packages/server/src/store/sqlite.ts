@@ -349,9 +349,10 @@ export class SqliteDb implements Db {
    * on a thread of their own, on their own connection, instead of inside whichever COMMIT crosses
    * wal_autocheckpoint, where they would stop the event loop for as long as the disk takes. They do not
    * hold the write lock, so commits go on meanwhile. Should the thread fail, COMMITs checkpoint again.
+   * The thread also keeps the WAL file within walLimitBytes.
    */
-  checkpointInBackground(): void {
-    this.checkpointer ??= new Checkpointer(this.file, this.db);
+  checkpointInBackground(walLimitBytes: number): void {
+    this.checkpointer ??= new Checkpointer(this.file, this.db, walLimitBytes);
   }
 
   async close(): Promise<void> {
