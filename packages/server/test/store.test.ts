@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { after, describe, test } from 'node:test';
+import Database from 'better-sqlite3';
 import { createClient } from '../src/clients/registry.ts';
 import { loadConfig } from '../src/config.ts';
 import { mask } from '../src/oauth/masking.ts';
@@ -318,13 +319,17 @@ describe('SQLite WAL size of a serving process', () => {
   const MB = 1024 * 1024;
 
   /** The store as `paddock serve` runs it: checkpoints on their thread, the WAL within LIMIT_MB. */
-  async function serving(): Promise<{ store: Store; walSize: () => number }> {
+  async function serving(): Promise<{ store: Store; walSize: () => number; file: string }> {
     const config = loadConfig({ PADDOCK_DATA_DIR: tmpDir(), PADDOCK_SQLITE_WAL_LIMIT_MB: String(LIMIT_MB) });
     const store = await openStore(config, 0);
     store.db.checkpointInBackground?.(config.sqliteWalLimitMb * MB);
     await store.db.exec('CREATE TABLE filler (id INTEGER PRIMARY KEY, body TEXT NOT NULL)');
     const wal = `${sqliteFile(config)}-wal`;
-    return { store, walSize: () => (fs.existsSync(wal) ? fs.statSync(wal).size : 0) };
+    return {
+      store,
+      walSize: () => (fs.existsSync(wal) ? fs.statSync(wal).size : 0),
+      file: sqliteFile(config),
+    };
   }
 
   test('under writes that never pause, the WAL stops growing at the limit', async () => {
@@ -347,6 +352,34 @@ describe('SQLite WAL size of a serving process', () => {
       // follows) still land past it: this fast, as much again.
       assert.ok(largest < 3 * LIMIT_MB * MB, `the WAL reached ${(largest / MB).toFixed(1)} MB`);
     } finally {
+      await store.close();
+    }
+  });
+
+  test('a reader that holds the WAL for long (a backup) does not hold up commits while it is too long', async () => {
+    const { store, walSize, file } = await serving();
+    // Another process's connection in a read transaction, as SQLite's backup reads a database.
+    const backup = new Database(file, { readonly: true });
+    try {
+      await store.db.run('INSERT INTO filler (body) VALUES (?)', ['x']);
+      backup.prepare('BEGIN').run();
+      backup.prepare('SELECT COUNT(*) FROM filler').get();
+      let slowest = 0;
+      const writer = async () => {
+        while (walSize() < 3 * LIMIT_MB * MB) {
+          const start = performance.now();
+          await store.db.transaction((q) =>
+            q.run('INSERT INTO filler (body) VALUES (?)', ['x'.repeat(8000)]),
+          );
+          slowest = Math.max(slowest, performance.now() - start);
+        }
+      };
+      await Promise.all(Array.from({ length: 4 }, writer));
+      // The WAL cannot start over while the reader holds it; the checkpoint must not wait for it with the
+      // write lock held (it would for a second at a time).
+      assert.ok(slowest < 300, `a commit waited ${slowest.toFixed(0)} ms`);
+    } finally {
+      backup.close();
       await store.close();
     }
   });

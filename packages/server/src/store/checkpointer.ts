@@ -5,6 +5,9 @@ import type Database from 'better-sqlite3';
 /** How often the thread copies the WAL into the database file, when anything was committed since. */
 const CHECKPOINT_MS = 100;
 
+/** The longest a checkpoint that starts the WAL over waits for the commit under way and for readers. */
+const RESTART_WAIT_MS = 3;
+
 // The thread: its own connection, whose waits block only itself (plain CommonJS, run with eval).
 const THREAD = `
 const { parentPort, workerData } = require('node:worker_threads');
@@ -19,7 +22,14 @@ parentPort.on('message', () => {
     if (passive.log * frameBytes > workerData.limit) {
       // What was committed while the first ran, also without waiting: the wait is then for little.
       db.pragma('wal_checkpoint(PASSIVE)');
-      db.pragma('wal_checkpoint(RESTART)');
+      // RESTART waits for readers with the write lock held: a few milliseconds at most, so that a reader
+      // that keeps the WAL for long (a backup) holds up no commit. The next tick tries again.
+      db.pragma('busy_timeout = ${RESTART_WAIT_MS}');
+      try {
+        db.pragma('wal_checkpoint(RESTART)');
+      } finally {
+        db.pragma('busy_timeout = 1000');
+      }
     }
   } catch {
     // Busy or failed: the next tick tries again; the WAL only grows meanwhile.
