@@ -47,8 +47,8 @@ parentPort.on('message', () => {
  * The thread also keeps the WAL file within walLimitBytes (PADDOCK_SQLITE_WAL_LIMIT_MB). SQLite writes
  * the WAL from its start again only when a transaction begins with every frame already copied to the
  * database file. Under a steady load some commit always lands while a checkpoint runs, so that moment
- * never comes and the file grows for as long as the load lasts (75 MB a second under the benchmark's
- * refreshes: 444 MB after a 10 s run). Past the limit the checkpoint waits, a few milliseconds, for the
+ * never comes and the file grows for as long as the load lasts (75 MB a second under a steady load of
+ * refreshes: 444 MB after 10 s). Past the limit the checkpoint waits, a few milliseconds, for the
  * commit under way and for readers to let go of the WAL (RESTART), and the next commit writes from the
  * start. A WAL grown past the limit by one large transaction is cut back to it then (journal_size_limit).
  */

@@ -97,8 +97,8 @@ function queryable(
  * generic plan is what a custom one would be; only admin listings and the hourly sweeps read ranges. An
  * engine without the setting (PostgreSQL before 12, some compatible ones) refuses it and plans as before.
  */
-function planOnce(client: pg.PoolClient): void {
-  client.query('SET plan_cache_mode = force_generic_plan').catch(() => {});
+async function planOnce(client: pg.ClientBase): Promise<void> {
+  await client.query('SET plan_cache_mode = force_generic_plan').catch(() => {});
 }
 
 export interface PostgresOptions {
@@ -125,13 +125,14 @@ export class PostgresDb implements Db {
       // driver's read timeout, a little later, only fires when the server cannot answer at all.
       statement_timeout: options.timeoutMs,
       keepAlive: true,
+      // Awaited before the pool hands the connection out.
+      onConnect: planOnce,
     });
     this.queryTimeout = options.timeoutMs + 500;
     this.changes = new ChangeListener(url, this.queryTimeout);
     // An idle client that loses its connection (the database restarts) must not crash the process; the
     // pool drops it and opens a new one on demand.
     this.pool.on('error', () => {});
-    this.pool.on('connect', planOnce);
     this.q = queryable(this.pool, this.queryTimeout);
   }
 
