@@ -191,3 +191,20 @@ describe('/revoke/client', () => {
     assert.equal((await sessionsOf(bystander.body.access_token)).status, 200);
   });
 });
+
+describe('session ids', () => {
+  test('a session id is a UUID that begins with the time the session began (version 7), so later ones sort after earlier ones', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const r = await login(server, h);
+      assert.equal(r.status, 200, r.text);
+      ids.push(decodeJwt(r.body.access_token).payload.session_id);
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+    for (const id of ids)
+      assert.match(id, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    assert.deepEqual([...ids].sort(), ids);
+    const began = Number.parseInt(ids[0]!.replaceAll('-', '').slice(0, 12), 16);
+    assert.ok(Math.abs(began - Date.now()) < 60_000, `the id says ${new Date(began).toISOString()}`);
+  });
+});

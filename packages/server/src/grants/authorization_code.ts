@@ -5,7 +5,6 @@
 //   them spends the code all the same, and no session is created from it;
 // - the client has been authenticated by the /token endpoint (http/routes/token.ts) before this runs.
 
-import { randomUUID } from 'node:crypto';
 import { seconds } from '../clock.ts';
 import type { AppContext } from '../context.ts';
 import { codeBindingError } from '../oauth/code-binding.ts';
@@ -14,6 +13,7 @@ import { optional, required } from '../oauth/form.ts';
 import {
   firstRefreshToken,
   type NewSession,
+  newSessionId,
   type PreparedSession,
   prepareSession,
   saveSession,
@@ -34,7 +34,7 @@ export const authorizationCode: GrantHandler = async (ctx, req, client) => {
     return exchangeAtOnce(ctx, client, codeHash, redirectUri, verifier, now);
 
   // Named before the code is spent, so that spending it records the session made from it in one UPDATE.
-  const sessionId = randomUUID();
+  const sessionId = newSessionId();
   const outcome = await ctx.store.transaction(async (tx) => {
     await req.checkClient?.(tx);
     const code = await tx.flow.consumeAuthorizationCode(codeHash, client.client_id, now, sessionId);
@@ -75,7 +75,7 @@ async function exchangeAtOnce(
   verifier: string | undefined,
   now: number,
 ): Promise<TokenResponse> {
-  const sessionId = randomUUID();
+  const sessionId = newSessionId();
   const refresh = firstRefreshToken(ctx, sessionId, client, now);
   const spent = await ctx.store.flow.exchangeCodeAtOnce({
     codeHash,
