@@ -8,6 +8,13 @@ const CHECKPOINT_MS = 100;
 /** The longest a checkpoint that starts the WAL over waits for the commit under way and for readers. */
 const RESTART_WAIT_MS = 3;
 
+/**
+ * A checkpoint that could not start the WAL over (a commit took the lock back first) is tried again this
+ * much sooner than the next tick, this many times in a row, before the thread waits for the tick again.
+ */
+const RESTART_RETRY_MS = 5;
+const RESTART_RETRIES = 10;
+
 // The thread: its own connection, whose waits block only itself (plain CommonJS, run with eval).
 const THREAD = `
 const { parentPort, workerData } = require('node:worker_threads');
@@ -16,6 +23,7 @@ const db = new Database(workerData.file, { fileMustExist: true });
 db.pragma('busy_timeout = 1000');
 const frameBytes = db.pragma('page_size', { simple: true }) + 24;
 parentPort.on('message', () => {
+  let tooLong = false;
   try {
     // Copies what it can without waiting for anyone; if the WAL is too long, waits for the rest.
     const [passive] = db.pragma('wal_checkpoint(PASSIVE)');
@@ -23,18 +31,19 @@ parentPort.on('message', () => {
       // What was committed while the first ran, also without waiting: the wait is then for little.
       db.pragma('wal_checkpoint(PASSIVE)');
       // RESTART waits for readers with the write lock held: a few milliseconds at most, so that a reader
-      // that keeps the WAL for long (a backup) holds up no commit. The next tick tries again.
+      // that keeps the WAL for long (a backup) holds up no commit. If it cannot finish, it is tried again.
       db.pragma('busy_timeout = ${RESTART_WAIT_MS}');
+      tooLong = true;
       try {
-        db.pragma('wal_checkpoint(RESTART)');
+        tooLong = db.pragma('wal_checkpoint(RESTART)')[0].busy !== 0;
       } finally {
         db.pragma('busy_timeout = 1000');
       }
     }
   } catch {
-    // Busy or failed: the next tick tries again; the WAL only grows meanwhile.
+    // Busy or failed: tried again (soon, while the WAL is too long); the WAL only grows meanwhile.
   }
-  parentPort.postMessage(0);
+  parentPort.postMessage(tooLong);
 });
 `;
 
@@ -55,6 +64,7 @@ parentPort.on('message', () => {
 export class Checkpointer {
   private readonly worker: Worker;
   private readonly timer: NodeJS.Timeout;
+  private retry: NodeJS.Timeout | undefined;
   private commits = 0;
   private running = false;
 
@@ -70,15 +80,24 @@ export class Checkpointer {
     this.worker.unref();
     db.pragma('wal_autocheckpoint = 0');
     db.pragma(`journal_size_limit = ${walLimitBytes}`);
-    this.timer = setInterval(() => {
-      if (this.running || this.commits === 0) return;
+    const checkpoint = () => {
       this.running = true;
       this.commits = 0;
       this.worker.postMessage(0);
+    };
+    this.timer = setInterval(() => {
+      if (!this.running && this.commits > 0) checkpoint();
     }, CHECKPOINT_MS);
     this.timer.unref();
-    this.worker.on('message', () => {
+    let retries = 0;
+    this.worker.on('message', (tooLong: boolean) => {
       this.running = false;
+      retries = tooLong ? retries + 1 : 0;
+      if (tooLong && retries <= RESTART_RETRIES) {
+        this.running = true;
+        this.retry = setTimeout(checkpoint, RESTART_RETRY_MS);
+        this.retry.unref();
+      }
     });
     this.worker.on('error', () => {
       clearInterval(this.timer);
@@ -93,6 +112,7 @@ export class Checkpointer {
 
   async close(): Promise<void> {
     clearInterval(this.timer);
+    clearTimeout(this.retry);
     await this.worker.terminate();
   }
 }
