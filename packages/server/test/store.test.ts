@@ -324,12 +324,9 @@ describe('SQLite WAL size of a serving process', () => {
     const store = await openStore(config, 0);
     store.db.checkpointInBackground?.(config.sqliteWalLimitMb * MB);
     await store.db.exec('CREATE TABLE filler (id INTEGER PRIMARY KEY, body TEXT NOT NULL)');
-    const wal = `${sqliteFile(config)}-wal`;
-    return {
-      store,
-      walSize: () => (fs.existsSync(wal) ? fs.statSync(wal).size : 0),
-      file: sqliteFile(config),
-    };
+    const file = sqliteFile(config);
+    const wal = `${file}-wal`;
+    return { store, walSize: () => (fs.existsSync(wal) ? fs.statSync(wal).size : 0), file };
   }
 
   test('under writes that never pause, the WAL stops growing at the limit', async () => {
