@@ -6,7 +6,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
-import { sha256 } from '../../server/src/tokens/hash.ts';
+import { refreshTokenHash } from '../../server/src/tokens/issue.ts';
 import {
   MemoryTokenStore,
   OAuthClient,
@@ -507,7 +507,7 @@ describe('TokenManager when the answer to a refresh is lost', () => {
       assert.equal((await live()).length, 1, 'the session survived');
       // The successor whose answer was lost is dead.
       const swallowed = proxy.swallowed[0]!.refresh_token;
-      const row = await grace.ctx!.store.refreshTokens.get(sha256(swallowed));
+      const row = await grace.ctx!.store.refreshTokens.get(refreshTokenHash(grace.ctx!, swallowed));
       assert.ok(row?.used_at, 'the lost successor is consumed');
     } finally {
       await proxy.close();

@@ -3,7 +3,7 @@
 // on to the transaction that says why. Either way a refused request changes nothing: the token still works
 // once the cause is gone, and the session's last activity is not moved.
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { sha256 } from '../src/tokens/hash.ts';
 import { macJwt } from '../src/tokens/jwt.ts';
@@ -127,26 +127,57 @@ for (const backend of STORE_BACKENDS) {
       assert.equal((await refresh(server, h, rt)).status, 200);
     });
 
-    test('a refresh token minted without session_exp (an older version) rotates', async () => {
-      const { h, sessionId } = await started();
-      const now = Math.floor(clock.now() / 1000);
-      const old = macJwt(
-        { alg: 'HS256', typ: 'rt+jwt' },
-        { session_id: sessionId, iat: now, exp: now + 60 },
-        randomBytes(32),
-      );
-      await store().refreshTokens.insert({
-        token_hash: sha256(old),
-        session_id: sessionId,
-        client_id: h.clientId,
-        expires_at: now + 60,
-        created_at: now,
-      });
-      const r = await refresh(server, h, old);
-      assert.equal(r.status, 200, r.text);
-      assert.equal(sessionOf(r.body.access_token), sessionId);
-      assert.equal((await refresh(server, h, r.body.refresh_token)).status, 200);
-      await assertError(await refresh(server, h, old), 400, 'invalid_grant', /already used/);
+    test('refresh tokens are stored hashed; on SQLite under keys that sort in the order they were minted', async () => {
+      // SQLite: one after another, so that a group commit's new tokens share the last page of the key's
+      // index instead of dirtying a random page each. PostgreSQL keeps the plain hash, which every
+      // earlier version looks tokens up by (processes of two versions serve one database in a rolling
+      // upgrade).
+      const { h, rt, sessionId } = await started();
+      const minted = [rt];
+      for (let i = 0; i < 7; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 2));
+        const r = await refresh(server, h, minted.at(-1)!);
+        assert.equal(r.status, 200, r.text);
+        minted.push(r.body.refresh_token);
+      }
+      const keys = (
+        await store().db.all<{ token_hash: string }>(
+          'SELECT token_hash FROM refresh_tokens WHERE session_id = ?',
+          [sessionId],
+        )
+      ).map((row) => row.token_hash);
+      assert.equal(keys.length, minted.length);
+      if (backend.name === 'PostgreSQL')
+        assert.deepEqual(new Set(keys), new Set(minted.map((t) => sha256(t))));
+      else {
+        const sorted = [...keys].sort();
+        for (const [i, t] of minted.entries())
+          assert.ok(sorted[i]!.endsWith(`.${sha256(t)}`), `token ${i}: ${sorted[i]}`);
+      }
+    });
+
+    test('refresh tokens of earlier versions (no session_exp; a random jti), stored under the plain hash, rotate', async () => {
+      for (const jti of [undefined, randomUUID()]) {
+        const { h, sessionId } = await started();
+        const now = Math.floor(clock.now() / 1000);
+        const old = macJwt(
+          { alg: 'HS256', typ: 'rt+jwt' },
+          { session_id: sessionId, iat: now, exp: now + 60, ...(jti && { jti }) },
+          randomBytes(32),
+        );
+        await store().refreshTokens.insert({
+          token_hash: sha256(old),
+          session_id: sessionId,
+          client_id: h.clientId,
+          expires_at: now + 60,
+          created_at: now,
+        });
+        const r = await refresh(server, h, old);
+        assert.equal(r.status, 200, r.text);
+        assert.equal(sessionOf(r.body.access_token), sessionId);
+        assert.equal((await refresh(server, h, r.body.refresh_token)).status, 200);
+        await assertError(await refresh(server, h, old), 400, 'invalid_grant', /already used/);
+      }
     });
 
     test('20 presentations of one token at once: one answer, and the session is revoked', async () => {

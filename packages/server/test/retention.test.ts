@@ -13,6 +13,7 @@ import { openStore } from '../src/store/index.ts';
 import { PRUNE_WINDOW } from '../src/store/retention.ts';
 import type { Store } from '../src/store/store.ts';
 import { sha256 } from '../src/tokens/hash.ts';
+import { refreshTokenHash } from '../src/tokens/issue.ts';
 import { assertBookError } from './assertions.ts';
 import { publicClientCode } from './code-flow.ts';
 import { type Headless, headless, login, refresh } from './fixtures.ts';
@@ -54,7 +55,7 @@ for (const backend of STORE_BACKENDS) {
     });
 
     const now = () => Math.floor(clock.now() / 1000);
-    const tokenRow = (rt: string) => store.refreshTokens.get(sha256(rt));
+    const tokenRow = (rt: string) => store.refreshTokens.get(refreshTokenHash(server.ctx!, rt));
     /** Runs the server's sweep; returns what it logged at info and fails on anything at error. */
     async function sweep() {
       const info: { pruned?: { sessions: number; refreshTokens: number; authorizationCodes: number } }[] = [];

@@ -232,7 +232,11 @@ for (const backend of backends) {
         const r = await login(server, h);
         const rows = await store.db.all<Record<string, unknown>>('SELECT * FROM refresh_tokens');
         assert.equal(rows.length, 1);
-        assert.equal(rows[0]!.token_hash, sha256(r.body.refresh_token));
+        // The hash, after the millisecond of minting on SQLite (see refreshTokenHash).
+        assert.equal(
+          String(rows[0]!.token_hash).replace(backend.name === 'SQLite' ? /^[0-9a-f]{12}\./ : /^/, ''),
+          sha256(r.body.refresh_token),
+        );
         const dump = JSON.stringify([
           rows,
           await store.db.all('SELECT * FROM clients'),

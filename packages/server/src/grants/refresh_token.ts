@@ -12,13 +12,18 @@ import { required } from '../oauth/form.ts';
 import { mayRetryRotation } from '../oauth/refresh-reuse.ts';
 import type { SessionContext, Store } from '../store/store.ts';
 import type { ClientRecord } from '../store/types.ts';
-import { sha256 } from '../tokens/hash.ts';
-import { mintAccessToken, mintRefreshToken, refreshTokenSession, tokenResponse } from '../tokens/issue.ts';
+import {
+  mintAccessToken,
+  mintRefreshToken,
+  refreshTokenHash,
+  refreshTokenSession,
+  tokenResponse,
+} from '../tokens/issue.ts';
 import type { GrantHandler, GrantRequest } from './types.ts';
 
 export const refreshToken: GrantHandler = async (ctx, req, client) => {
   const token = required(req.form, 'refresh_token');
-  const tokenHash = sha256(token);
+  const tokenHash = refreshTokenHash(ctx, token);
   const now = seconds(ctx.clock);
 
   const rotated =

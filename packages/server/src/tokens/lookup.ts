@@ -4,7 +4,7 @@ import { decodeJwt } from 'jose';
 import type { AppContext } from '../context.ts';
 import type { SessionFacts, TokenFacts } from '../oauth/introspection.ts';
 import type { RefreshTokenRow } from '../store/types.ts';
-import { sha256 } from './hash.ts';
+import { refreshTokenHash } from './issue.ts';
 import { type AccessTokenClaims, verifyAccessToken } from './verify.ts';
 
 /** Longer than any token this server issues: not worth hashing or parsing. */
@@ -27,7 +27,7 @@ export type FoundToken =
  */
 export async function findToken(ctx: AppContext, token: string): Promise<FoundToken | undefined> {
   if (token.length > MAX_TOKEN_LENGTH) return undefined;
-  const row = await ctx.store.refreshTokens.get(sha256(token));
+  const row = await ctx.store.refreshTokens.get(refreshTokenHash(ctx, token));
   if (row) {
     const payload = signedPayload(token);
     const aud = payload?.aud;
