@@ -121,8 +121,7 @@ export function mintRefreshToken(
     },
     refreshTokenKey(ctx),
   );
-  const tokenHash = (orderedKeys(ctx) && timeOrderedHash(jti, token)) || sha256(token);
-  return { token, token_hash: tokenHash, expires_at: expiresAt };
+  return { token, token_hash: storedHash(ctx, jti, token), expires_at: expiresAt };
 }
 
 /**
@@ -133,12 +132,13 @@ export function mintRefreshToken(
  * key of every earlier version: in a rolling upgrade, processes of both serve the same tokens.
  */
 export function refreshTokenHash(ctx: AppContext, token: string): string {
-  if (!orderedKeys(ctx)) return sha256(token);
-  return timeOrderedHash(jwtPart(token.split('.')[1] ?? '')?.jti, token) ?? sha256(token);
+  if (ctx.store.dialect !== 'sqlite') return sha256(token);
+  return storedHash(ctx, jwtPart(token.split('.')[1] ?? '')?.jti, token);
 }
 
-function orderedKeys(ctx: AppContext): boolean {
-  return ctx.store.dialect === 'sqlite';
+/** The key of a refresh token whose jti is `jti` (see refreshTokenHash). */
+function storedHash(ctx: AppContext, jti: unknown, token: string): string {
+  return (ctx.store.dialect === 'sqlite' && timeOrderedHash(jti, token)) || sha256(token);
 }
 
 /**
