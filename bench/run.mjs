@@ -10,6 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { cpus, loadavg } from 'node:os';
 
+import { describeSyncLatency, syncLatency } from './lib/disk.mjs';
 import { runLoad } from './lib/load.mjs';
 import { peerDir, runPeer } from './lib/peer.mjs';
 import { machineBusySeconds } from './lib/proc.mjs';
@@ -372,11 +373,13 @@ try {
   const busy0 = machineBusySeconds();
   await sleep(1000);
   const busyBefore = (machineBusySeconds() - busy0) * 100;
+  const diskBefore = syncLatency();
   const header = [
     `Paddock token endpoint benchmark  ${new Date().toISOString()}  commit ${gitHead()} (working tree as is)`,
     `node ${process.version}, ${cpus().length} x ${cpus()[0]?.model}, loadavg ${loadavg()
       .map((x) => x.toFixed(2))
       .join(' ')}, machine busy before start ${busyBefore.toFixed(0)}% (of ${cpus().length * 100}%)`,
+    `disk before the runs: ${describeSyncLatency(diskBefore)}`,
     `autocannon ${require('autocannon/package.json').version} in this process (HTTP/1.1 keep-alive, 1 request in flight per connection); ${DURATION} s per run, warm-up ${WARMUP_S} s at c=10`,
     `Paddock: paddock serve --workers ${WORKERS.join(' / ')}, embedded SQLite (WAL, synchronous=${SYNC || 'FULL (default)'}) in a fresh temp data dir, log level warn`,
   ].join('\n');
@@ -557,6 +560,11 @@ try {
       }
     }
   }
+  await unlessStopping();
+  console.log(
+    `\ndisk after the runs: ${describeSyncLatency(syncLatency())} (before: p50 ${diskBefore.p50.toFixed(2)} ms);` +
+      '\nPaddock answers once its commit is on disk: its c=10 rows follow this latency (see bench/README.md).',
+  );
 } catch (err) {
   exitCode = 1;
   // After a signal or the hard timeout, the failure is the stop itself: bail() reports and exits.
