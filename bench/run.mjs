@@ -577,7 +577,8 @@ try {
   await unlessStopping();
   console.log(
     `\ndisk after the runs: ${describeSyncLatency(await settledSyncLatency())} (before: p50 ${diskBefore.p50.toFixed(2)} ms);` +
-      '\nPaddock answers once its commit is on disk: its c=10 rows follow this latency (see bench/README.md).',
+      '\nPaddock answers once its commit is on disk: its c=10 rows move with the latency under load, a few times these' +
+      '\nidle figures (see bench/README.md).',
   );
 } catch (err) {
   exitCode = 1;

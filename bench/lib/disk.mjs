@@ -2,7 +2,8 @@
 // and fdatasync'd, n times in a row, as a WAL commit does. Paddock answers a token request only once its
 // commit is on disk, so at low concurrency its req/s follows the disk's sync latency (see bench/README.md);
 // the peer keeps everything in memory and does not. On a virtual machine that latency moves from minute to
-// minute: printed before and after the runs, this says how the disk stood while the rows were measured.
+// minute: printed before and after the runs, this says what disk the rows were measured on and whether it
+// changed meanwhile.
 import { closeSync, fdatasyncSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
