@@ -2,6 +2,7 @@
 // the run captured for secrets, and close with one summary line.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 
 const root = path.resolve(import.meta.dirname, '..');
@@ -40,6 +41,25 @@ const files = (
         .filter((f) => !f.endsWith('log-audit.test.ts'))
 ).sort();
 
+// The tests' own temporary directories (test/helpers.ts's tmpDir and the SDK's tests): each test process
+// removes what it made when it exits, and the run fails if any is left behind. A full run used to leave
+// ~190 of them (134 MB) in the temp dir every time.
+const TEMP_PREFIX = /^paddock-(test|sdk|geoip|examples|book)-/;
+const startedMs = Date.now() - 1000;
+const leftovers = () =>
+  fs
+    .readdirSync(os.tmpdir())
+    .filter((name) => TEMP_PREFIX.test(name))
+    .map((name) => path.join(os.tmpdir(), name))
+    .filter((dir) => {
+      try {
+        const st = fs.statSync(dir);
+        return (st.birthtimeMs || st.ctimeMs) >= startedMs;
+      } catch {
+        return false;
+      }
+    });
+
 const counts = { pass: 0, fail: 0, skipped: 0 };
 function tally(stdout) {
   for (const [, k, n] of String(stdout).matchAll(/^# (pass|fail|skipped) (\d+)$/gm)) counts[k] += Number(n);
@@ -55,5 +75,10 @@ if (only.length === 0) {
   tally(audit.stdout);
 }
 const total = counts.pass + counts.fail;
+const left = leftovers();
+if (left.length)
+  console.log(
+    `\n# ${left.length} temporary directories were left behind, e.g.:\n#   ${left.slice(0, 5).join('\n#   ')}`,
+  );
 console.log(`\ntests: ${counts.pass} passed, ${counts.fail} failed, ${counts.skipped} skipped`);
-process.exit(counts.fail > 0 || total === 0 || main.status !== 0 ? 1 : 0);
+process.exit(counts.fail > 0 || total === 0 || main.status !== 0 || left.length ? 1 : 0);

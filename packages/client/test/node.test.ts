@@ -18,7 +18,16 @@ import {
   type TestUser,
 } from './harness.ts';
 
-const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'paddock-sdk-'));
+// Removed when the file's tests are done (npm test fails when one is left behind).
+const madeDirs: string[] = [];
+after(() => {
+  for (const dir of madeDirs) fs.rmSync(dir, { recursive: true, force: true });
+});
+const tmp = () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'paddock-sdk-'));
+  madeDirs.push(dir);
+  return dir;
+};
 const mode = (p: string) => fs.statSync(p).mode & 0o777;
 
 describe('FileTokenStore', () => {

@@ -37,8 +37,17 @@ export function noteSecret(...values: (string | undefined)[]): void {
   if (lines.length) fs.appendFileSync(secretsFile, `${lines.join('\n')}\n`);
 }
 
+// Every temporary directory a test process makes is removed when that process exits (npm test fails
+// when one is left behind). A server a test started is stopped by then.
+const madeDirs: string[] = [];
+process.once('exit', () => {
+  for (const dir of madeDirs) fs.rmSync(dir, { recursive: true, force: true });
+});
+
 export function tmpDir(prefix = 'paddock-test-'): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  madeDirs.push(dir);
+  return dir;
 }
 
 export async function freePort(): Promise<number> {
