@@ -41,7 +41,7 @@ const files = (
         .filter((f) => !f.endsWith('log-audit.test.ts'))
 ).sort();
 
-// The tests' own temporary directories (test/helpers.ts's tmpDir and the SDK's tests): each test process
+// The tests' own temporary directories (tmpDir in packages/server/test/helpers.ts): each test process
 // removes what it made when it exits, and the run fails if any is left behind. A full run used to leave
 // ~190 of them (134 MB) in the temp dir every time.
 const TEMP_PREFIX = /^paddock-(test|sdk|geoip|examples|book)-/;

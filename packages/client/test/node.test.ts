@@ -3,10 +3,10 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
+import { tmpDir } from '../../server/test/helpers.ts';
 import { OAuthClient, OAuthError, type StoredTokens, TokenManager } from '../src/index.ts';
 import { FileTokenStore, loopbackLogin } from '../src/node.ts';
 import {
@@ -18,16 +18,7 @@ import {
   type TestUser,
 } from './harness.ts';
 
-// Removed when the file's tests are done (npm test fails when one is left behind).
-const madeDirs: string[] = [];
-after(() => {
-  for (const dir of madeDirs) fs.rmSync(dir, { recursive: true, force: true });
-});
-const tmp = () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'paddock-sdk-'));
-  madeDirs.push(dir);
-  return dir;
-};
+const tmp = () => tmpDir('paddock-sdk-');
 const mode = (p: string) => fs.statSync(p).mode & 0o777;
 
 describe('FileTokenStore', () => {
