@@ -11,8 +11,14 @@ export class WalSync {
   /** The last fdatasync started or queued, and the one queued (not yet started) that newcomers join. */
   private chain: Promise<void> = Promise.resolve();
   private queued: Promise<void> | undefined;
+  private running = false;
 
   constructor(private readonly walFile: string) {}
+
+  /** Whether an fdatasync of this file is under way. */
+  get syncing(): boolean {
+    return this.running;
+  }
 
   /**
    * Resolves once everything written to the WAL before the call is on stable storage. A sync already
@@ -42,9 +48,14 @@ export class WalSync {
         throw storeError(err);
       }
       const fd = this.fd;
-      await new Promise<void>((resolve, reject) =>
-        fs.fdatasync(fd, (err) => (err ? reject(storeError(err)) : resolve())),
-      );
+      this.running = true;
+      try {
+        await new Promise<void>((resolve, reject) =>
+          fs.fdatasync(fd, (err) => (err ? reject(storeError(err)) : resolve())),
+        );
+      } finally {
+        this.running = false;
+      }
       // The WAL file is removed only when the last connection closes; should it have been replaced
       // anyway, the sync went to the old file: sync the current one.
       if (fs.fstatSync(fd).nlink > 0 || attempt > 0) return;
