@@ -50,7 +50,7 @@ const napCell = new Int32Array(new SharedArrayBuffer(4));
 /**
  * A group commit of fewer transactions than this, about to begin while this connection's last fdatasync
  * is still running, waits for up to GATHER_TURNS more turns of the event loop for others to join it (see
- * gather). At 10 concurrent refreshes a third of the commits held a single transaction, and each paid a
+ * gather). At 10 concurrent refreshes 29 % of the commits held a single transaction, and each paid a
  * whole commit (BEGIN, COMMIT, the WAL's shared pages written again) and a sync of its own.
  */
 const GATHER_TARGET = 8;
