@@ -13,6 +13,7 @@ import {
   storeError,
   type TransactionOptions,
 } from './db.ts';
+import { isBusy, whileLocked } from './sqlite-lock.ts';
 import { WalSync } from './wal-sync.ts';
 
 type Statement = Database.Statement<unknown[], unknown>;
@@ -30,22 +31,6 @@ interface PendingTransaction {
  * past that, every token lookup reads its index pages back from the operating system.
  */
 const CACHE_KIB = 64 * 1024;
-
-/** How often a write transaction asks again for the write lock another process holds. */
-const LOCK_POLL_MS = 1;
-
-/**
- * Another process's group commit holds the write lock for a fraction of a millisecond: for this long a
- * waiting batch asks again after each turn of the event loop instead of every LOCK_POLL_MS.
- */
-const LOCK_EAGER_MS = 2;
-
-/** A turn of the event loop that came back sooner than this had nothing to do... */
-const IDLE_TURN_MS = 0.03;
-
-/** ...and the thread then sleeps this long before asking again, leaving the core to the lock's holder. */
-const LOCK_NAP_MS = 0.05;
-const napCell = new Int32Array(new SharedArrayBuffer(4));
 
 /**
  * A group commit of fewer transactions than this, about to begin while this connection's last fdatasync
@@ -109,7 +94,7 @@ export class SqliteDb implements Db {
     // FULL is kept by the WAL sync after each COMMIT, off the event loop and outside the write lock.
     this.db.pragma('synchronous = NORMAL');
     // No synchronous busy wait: it would block the event loop, and with it whoever holds the lock in
-    // this process. A busy database is retried asynchronously instead (see retryBusy).
+    // this process. A busy database is retried asynchronously instead (see whileLocked).
     this.db.pragma('busy_timeout = 0');
     this.db.pragma('foreign_keys = ON');
     this.db.pragma(`cache_size = ${-CACHE_KIB}`);
@@ -153,20 +138,9 @@ export class SqliteDb implements Db {
     return st;
   }
 
-  /**
-   * Runs fn, retrying every millisecond while another connection holds the write lock (see begin()),
-   * without blocking the event loop.
-   */
-  private async retryBusy<T>(fn: () => T): Promise<T> {
-    const deadline = Date.now() + this.busyTimeoutMs;
-    for (;;) {
-      try {
-        return fn();
-      } catch (err) {
-        if (!isBusy(err) || Date.now() > deadline) throw storeError(err);
-      }
-      await new Promise((r) => setTimeout(r, LOCK_POLL_MS));
-    }
+  /** Runs fn, asking again every millisecond while another connection holds the lock (see whileLocked). */
+  private retryBusy<T>(fn: () => T): Promise<T> {
+    return whileLocked(fn, { timeoutMs: this.busyTimeoutMs });
   }
 
   /** Statements inside a transaction, which already holds the write lock. */
@@ -264,29 +238,16 @@ export class SqliteDb implements Db {
   }
 
   /**
-   * BEGIN IMMEDIATE, asking again while another process holds the write lock: that process lets go
-   * between two of its group commits, a window of a few milliseconds, which a growing back-off would
-   * mostly miss (and then wait tens of milliseconds more). A group commit holds the lock for a fraction
-   * of a millisecond, so for the first LOCK_EAGER_MS the batch asks again after every turn of the event
-   * loop (see nextTurn), then every LOCK_POLL_MS. The event loop stays free meanwhile, for reads, for
-   * answers and for transactions joining the batch.
+   * BEGIN IMMEDIATE, asking again while another process holds the write lock: eagerly, as a group commit
+   * holds it for a fraction of a millisecond (see whileLocked). Whatever arrives meanwhile joins the batch.
    */
   private async begin(): Promise<void> {
     const begin = this.prepare('BEGIN IMMEDIATE');
-    const deadline = Date.now() + this.busyTimeoutMs;
-    const eagerUntil = performance.now() + LOCK_EAGER_MS;
-    for (;;) {
-      try {
-        begin.run();
-        return;
-      } catch (err) {
-        const busy = isBusy(err);
-        if (!busy || (Date.now() > deadline && !this.pending.some((item) => item.unbounded)))
-          throw storeError(err);
-      }
-      if (performance.now() < eagerUntil) await nextTurn();
-      else await new Promise((r) => setTimeout(r, LOCK_POLL_MS));
-    }
+    await whileLocked(() => void begin.run(), {
+      timeoutMs: this.busyTimeoutMs,
+      eager: true,
+      outlasts: () => this.pending.some((item) => item.unbounded),
+    });
   }
 
   private async runBatch(): Promise<void> {
@@ -385,25 +346,6 @@ export class SqliteDb implements Db {
     await this.wal.close();
     this.db.close();
   }
-}
-
-/**
- * Another connection holds a lock: SQLITE_BUSY, or an extended code of it such as SQLITE_BUSY_RECOVERY,
- * which a process meets while another one, opening the same fresh file, recovers its WAL.
- */
-function isBusy(err: unknown): boolean {
-  return /^SQLITE_BUSY/.test(String((err as { code?: unknown } | null)?.code ?? ''));
-}
-
-/**
- * The next turn of the event loop, for whatever I/O is ready. One that comes straight back found nothing
- * to do: the thread then sleeps LOCK_NAP_MS (nothing was waiting for it when it began), so that asking again
- * does not spin on a core the lock's holder needs. A timer would wait a whole millisecond.
- */
-async function nextTurn(): Promise<void> {
-  const start = performance.now();
-  await new Promise((r) => setImmediate(r));
-  if (performance.now() - start < IDLE_TURN_MS) Atomics.wait(napCell, 0, 0, LOCK_NAP_MS);
 }
 
 /** Runs a statement of a transaction, naming an I/O or lock failure as unavailability. */
