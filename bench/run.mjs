@@ -4,7 +4,7 @@
 // oidc-provider harness against Paddock in the same command for a side-by-side ratio.
 // See bench/README.md.
 //
-//   npm run bench -- [--duration=10] [--conc=10,50] [--warmup=3] [--workers=1,2] [--peer] [--pg]
+//   npm run bench -- [--duration=10] [--conc=10,50] [--warmup=6] [--workers=1,2] [--peer] [--pg]
 //                    [--max-pool=150000] [--sqlite-synchronous=FULL|NORMAL] [--timeout=S]
 import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
@@ -22,7 +22,8 @@ const require = createRequire(import.meta.url);
 const USAGE = `usage: npm run bench -- [options]
   --duration=S              seconds per measured load run (default 10)
   --conc=10,50              concurrencies (connections) to measure (default 10,50)
-  --warmup=S                warm-up at c=10 before measuring, not reported (default 3)
+  --warmup=S                warm-up at c=10 before measuring, not reported (default 6; with --peer, per
+                            target and scenario, and up to 4,000 requests per 3 s of it)
   --workers=1,2             paddock serve --workers counts to measure, each a row (default 1,2)
   --peer                    instead of the standalone run: the oidc-provider peer harness with each
                             Paddock configuration as a target, side by side
@@ -74,7 +75,9 @@ const num = (name, fallback, min, max) => {
   return v;
 };
 const DURATION = num('duration', 10, 1, 120);
-const WARMUP_S = num('warmup', 3, 1, 30);
+// Long enough for each of two workers to see the 4,000 warm-up requests the peer harness gives its single
+// process (bench/README.md, "Warm-up").
+const WARMUP_S = num('warmup', 6, 1, 30);
 const MAX_POOL = num('max-pool', 150_000, 1000, 1_000_000);
 const CONC = (argv.conc || '10,50').split(',').map(Number);
 if (!CONC.length || CONC.some((c) => !Number.isInteger(c) || c < 1 || c > 1000)) {
@@ -461,6 +464,7 @@ try {
       paddockTargets,
       scenarios: SCENARIOS,
       durationS: DURATION,
+      warmupS: WARMUP_S,
       conc: CONC,
       budgetS,
       log,

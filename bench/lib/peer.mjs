@@ -99,6 +99,19 @@ const PATCHES = [
   ],
   ['  for (const sc of SCENARIOS) {', '  for (const sc of SCENARIOS.filter((s) => SCENARIO_ON(s.id))) {'],
   [
+    // --warmup=S: the warm-up of each target and scenario lasts up to S seconds (the harness's 3 by
+    // default) and up to 4,000 requests per 3 s of it. The harness's own 4,000 warm a single process;
+    // with two workers each sees half, and the first measured run then pays for the rest of its JIT
+    // compilation (see bench/README.md, "Warm-up").
+    'const WARMUP_S = QUICK ? 1 : 3;',
+    '// [patched by paddock bench/lib/peer.mjs] --warmup=S (default 3).\n' +
+      'const WARMUP_S = QUICK ? 1 : Number(argv.warmup || 3);',
+  ],
+  [
+    '  const bodies = await mintBodies(target, sc, 4000);',
+    '  const bodies = await mintBodies(target, sc, Math.max(4000, Math.round((4000 * WARMUP_S) / 3)));',
+  ],
+  [
     // Targets with their own bearer row (Paddock's) skip the harness's resource server on their tokens:
     // only the peer's row is compared, and each skipped target saves ~30 s.
     "// Scenario C: verification cost of each target's access tokens, with the targets stopped.\nfor (const target of targets) {",
@@ -178,6 +191,7 @@ function patchBench(file) {
  * @param {object[]} o.paddockTargets  one createTarget options object per Paddock target ({ workers, pg })
  * @param {string[]} o.scenarios  harness scenarios to run (A, B, B-pub, C)
  * @param {number} o.durationS
+ * @param {number} o.warmupS      warm-up per target and scenario, at most (see the --warmup patch)
  * @param {number[]} o.conc
  * @param {number} o.budgetS      cap for run.sh (BENCH_MAX_S)
  * @param {(m: string) => void} o.log
@@ -210,6 +224,7 @@ export async function runPeer(o) {
     '--skip-floors',
     `--targets=${['oidc-provider', ...targetPaths].join(',')}`,
     `--duration=${o.durationS}`,
+    `--warmup=${o.warmupS}`,
     `--conc=${o.conc.join(',')}`,
     `--scenarios=${o.scenarios.join(',')}`,
   ];
