@@ -7,7 +7,7 @@ import { type AppOptions, buildApp } from './http/app.ts';
 import { SWEEP_JOB, scheduleInactivitySweep } from './jobs/inactivity-sweep.ts';
 import { type Logger, logFailure } from './log.ts';
 import { Metrics } from './metrics/metrics.ts';
-import { openStore } from './store/index.ts';
+import { openStore, storeDescription } from './store/index.ts';
 import { KeyRing } from './tokens/keys.ts';
 import { deriveKey, loadMasterKey } from './tokens/master-key.ts';
 
@@ -79,6 +79,7 @@ export async function startServer(
   firstSweep.unref();
   const inactivity = scheduleInactivitySweep(ctx, app.log.child({ job: SWEEP_JOB }));
   const address = await app.listen({ host: config.host, port: config.port });
+  app.log.info(storeDescription(config), 'serving from this store');
   // Metrics (and health) on a port of their own, when the operator keeps them off the public one.
   const admin = config.adminPort === undefined ? undefined : await buildAdminApp(ctx);
   const adminUrl = await admin?.listen({ host: config.adminHost, port: config.adminPort });

@@ -7,7 +7,7 @@ import Database from 'better-sqlite3';
 import { createClient } from '../src/clients/registry.ts';
 import { loadConfig } from '../src/config.ts';
 import { mask } from '../src/oauth/masking.ts';
-import { openStore, sqliteFile } from '../src/store/index.ts';
+import { openStore, sqliteFile, storeDescription } from '../src/store/index.ts';
 import { MIGRATIONS, migrate, migrationSql } from '../src/store/migrations.ts';
 import type { Store } from '../src/store/store.ts';
 import type { SessionRecord, UserRecord } from '../src/store/types.ts';
@@ -403,5 +403,34 @@ describe('SQLite WAL size of a serving process', () => {
     } finally {
       await store.close();
     }
+  });
+});
+
+describe('the store a server says it serves from', () => {
+  test('SQLite: the database file in the data dir', () => {
+    const dir = tmpDir();
+    assert.deepEqual(storeDescription(loadConfig({ PADDOCK_DATA_DIR: dir })), {
+      store: 'sqlite',
+      file: sqliteFile(loadConfig({ PADDOCK_DATA_DIR: dir })),
+    });
+  });
+
+  test('PostgreSQL: host, port and database, never the user name, password or parameters', () => {
+    const said = storeDescription(
+      loadConfig({ DATABASE_URL: 'postgres://alice:s3cret%21@db.example.net:6543/paddock?sslmode=require' }),
+    );
+    assert.deepEqual(said, { store: 'postgres', host: 'db.example.net', port: 6543, database: 'paddock' });
+    assert.doesNotMatch(JSON.stringify(said), /alice|s3cret|sslmode/);
+    // A Unix socket's directory as ?host=, and no database named: the driver's default, not a guess.
+    assert.deepEqual(storeDescription(loadConfig({ DATABASE_URL: 'postgresql:///?host=/run/postgresql' })), {
+      store: 'postgres',
+      host: '/run/postgresql',
+      port: 5432,
+    });
+    // A form the driver reads and a URL parser does not: the kind of store only, still nothing secret.
+    assert.deepEqual(
+      storeDescription(loadConfig({ DATABASE_URL: 'postgresql://bob:pw@/?host=/run/postgresql' })),
+      { store: 'postgres' },
+    );
   });
 });

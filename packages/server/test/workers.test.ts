@@ -104,6 +104,17 @@ class Cluster {
     return fs.readFileSync(this.logFile, 'utf8');
   }
 
+  /** What each worker said it serves from, as it started (in the order they started). */
+  stores(): Record<string, unknown>[] {
+    return this.output()
+      .split('\n')
+      .filter((line) => line.includes('"serving from this store"'))
+      .map((line) => {
+        const { store, file, host, port, database } = JSON.parse(line);
+        return { store, file, host, port, database };
+      });
+  }
+
   /** Worker pids that answered a token request whose request id is in `ids`, or any when omitted. */
   tokenPids(): Set<number> {
     const pids = new Set<number>();
@@ -190,9 +201,29 @@ describe('workers', { concurrency: 2 }, () => {
           });
 
           test('one refresh token raced through every worker: exactly one 200, and the reuse revokes the session', async () => {
+            // Every worker serves from the database the test set up, the one its store writes to.
+            const db = backend === 'postgres' ? new URL(env.DATABASE_URL!) : undefined;
+            const expected = db
+              ? {
+                  store: 'postgres',
+                  host: db.hostname,
+                  port: Number(db.port || 5432),
+                  database: db.pathname.slice(1),
+                }
+              : { store: 'sqlite', file: path.join(env.PADDOCK_DATA_DIR!, 'paddock.db') };
+            assert.deepEqual(
+              cluster
+                .stores()
+                .map((s) => Object.fromEntries(Object.entries(s).filter(([, v]) => v !== undefined))),
+              Array.from({ length: workers }, () => expected),
+            );
             const h = await headless(store);
             const first = await login(cluster, h);
-            assert.equal(first.status, 200, JSON.stringify(first.body));
+            assert.equal(
+              first.status,
+              200,
+              `${JSON.stringify(first.body)}\n${cluster.output().slice(-3000)}`,
+            );
             const sessionId = decodeJwt(first.body.access_token).payload.session_id;
             const results = await Promise.all(
               Array.from({ length: 40 }, () => refresh(cluster.url, h, first.body.refresh_token)),

@@ -12,6 +12,34 @@ export function sqliteFile(config: Config): string {
   return path.join(config.dataDir, 'paddock.db');
 }
 
+/**
+ * Which database the configuration names, as a server says at start-up: the SQLite file, or PostgreSQL's
+ * host, port and database. Never the URL's user name, password or other parameters (credentials).
+ */
+export function storeDescription(
+  config: Config,
+):
+  | { store: 'sqlite'; file: string }
+  | { store: 'postgres'; host?: string; port?: number; database?: string } {
+  if (!config.databaseUrl) return { store: 'sqlite', file: sqliteFile(config) };
+  let url: URL;
+  try {
+    url = new URL(config.databaseUrl);
+  } catch {
+    // A form the driver reads but a URL parser does not (user@/?host=...): say no more than the kind.
+    return { store: 'postgres' };
+  }
+  const database = decodeURIComponent(url.pathname.slice(1));
+  return {
+    store: 'postgres',
+    // A Unix socket's directory may be given as ?host=, as libpq allows.
+    host: url.searchParams.get('host') || decodeURIComponent(url.hostname) || 'localhost',
+    port: Number(url.port || 5432),
+    // Without one in the URL, the driver's default (PGDATABASE, else the user's name).
+    ...(database ? { database } : {}),
+  };
+}
+
 /** Opens the configured database (PostgreSQL when DATABASE_URL is set, else SQLite) and migrates it. */
 export async function openStore(
   config: Config,
