@@ -336,9 +336,10 @@ function selfTable(rows) {
       'srvCPU%',
       'genCPU%',
       'othCPU%',
+      'steal%',
       'tokens sent/pool',
     ],
-    [30, 7, 4, 5, 8, 7, 7, 8, 7, 8, 7, 7, 7, 19],
+    [30, 7, 4, 5, 8, 7, 7, 8, 7, 8, 7, 7, 7, 6, 19],
     rows.map((r) => [
       'A: refresh_token (rotation)',
       r.workers,
@@ -353,6 +354,7 @@ function selfTable(rows) {
       fmtInt(r.serverCpuPct),
       fmtInt(r.loadgenCpuPct),
       fmtInt(r.otherCpuPct),
+      fmtInt(r.stealPct),
       `${r.sent}/${r.poolSize}${r.otherCpuPct > QUIET_PCT ? '  *' : ''}`,
     ]),
   );
@@ -424,7 +426,10 @@ try {
       'non-2xx = HTTP responses other than 2xx; sock err = socket errors + timeouts (10 s); srvCPU% = Paddock process tree',
     );
     console.log(
-      '(primary + workers, all threads; 100 = one core); genCPU% = this process (autocannon); othCPU% = the rest of the machine (200 in all).',
+      '(primary + workers, all threads; 100 = one core); genCPU% = this process (autocannon); othCPU% = the rest of the machine (200 in all);',
+    );
+    console.log(
+      'steal% = CPU time the host took from this virtual machine during the run (othCPU% counts it as busy).',
     );
     console.log(
       `* = other work used more than ${QUIET_PCT}% of a core during that run: contended, read it as a lower bound.`,
@@ -519,6 +524,8 @@ try {
           cpuMs(p),
           q ? cpuMs(q) : '-',
           fmtInt(p.otherCpuPct),
+          // The host's share, in the Paddock run and in the peer's (a harness without the patch: '-').
+          `${fmtInt(p.stealPct)}/${q ? fmtInt(q.stealPct) : '-'}`,
         ]);
         if (p.non2xx || p.errors || q?.non2xx || q?.errors) exitCode = 1;
       }
@@ -548,8 +555,9 @@ try {
               'cpu ms/req',
               'peer cpu ms/req',
               'othCPU%',
+              'steal% P/peer',
             ],
-            [8, 13, 4, 9, 7, 7, 10, 7, Math.max(12, peerName.length + 6), 7, 7, 10, 7, 7, 10, 15, 7],
+            [8, 13, 4, 9, 7, 7, 10, 7, Math.max(12, peerName.length + 6), 7, 7, 10, 7, 7, 10, 15, 7, 13],
             out,
           ),
         );
@@ -561,6 +569,10 @@ try {
         );
         console.log(
           'cpu ms/req = server CPU time (all threads) per response: on a busy machine a steadier comparison than req/s.',
+        );
+        console.log(
+          "steal% P/peer = CPU time the host took from this virtual machine (othCPU% counts it as busy), in Paddock's run / the peer's:\n" +
+            'a row slow while the host took much was slowed by the host, not by other processes here.',
         );
         if (peer.sanity) {
           for (const [name, checks] of Object.entries(peer.sanity)) {

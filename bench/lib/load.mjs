@@ -11,7 +11,7 @@
 // ignore `duration`, so the wall-clock cap is our own timer.
 import autocannon from 'autocannon';
 
-import { machineBusySeconds, procCpuSeconds, selfCpuSeconds } from './proc.mjs';
+import { machineBusySeconds, machineStealSeconds, procCpuSeconds, selfCpuSeconds } from './proc.mjs';
 
 function percentile(sorted, p) {
   if (!sorted.length) return Number.NaN;
@@ -67,6 +67,7 @@ export async function runLoad(o) {
   const cpuServer0 = procCpuSeconds(o.serverPid);
   const cpuSelf0 = selfCpuSeconds();
   const machine0 = machineBusySeconds();
+  const steal0 = machineStealSeconds();
   const t0 = performance.now();
 
   const instance = autocannon({
@@ -102,6 +103,7 @@ export async function runLoad(o) {
   const cpuServer = procCpuSeconds(o.serverPid) - cpuServer0;
   const cpuSelf = selfCpuSeconds() - cpuSelf0;
   const machineBusy = machineBusySeconds() - machine0;
+  const steal = machineStealSeconds() - steal0;
   const sorted = Float64Array.from(lat.subarray(0, Math.min(n, lat.length))).sort();
   return {
     connections: o.connections,
@@ -129,5 +131,7 @@ export async function runLoad(o) {
     loadgenCpuPct: (cpuSelf / windowS) * 100,
     // The rest of the machine (other processes, kernel softirq for loopback TCP), 100 = one core.
     otherCpuPct: ((machineBusy - cpuServer - cpuSelf) / wallS) * 100,
+    // Of which the host's: CPU time this VM was ready to use and did not get (see machineStealSeconds).
+    stealPct: (steal / wallS) * 100,
   };
 }

@@ -167,20 +167,51 @@ function writeTargets(work, paddockTargets) {
 }
 
 function patchBench(file) {
-  let src = readFileSync(file, 'utf8');
+  const src = readFileSync(file, 'utf8');
   if (/argv\.scenarios|argv\['scenarios'\]/.test(src))
     return 'harness has its own --scenarios flag (or is already patched)';
-  for (const [before, after] of PATCHES) {
+  writeFileSync(file, applyPatches(src, PATCHES, file, 'add --scenarios to'));
+  return 'patched a copy of bench.mjs to add --scenarios';
+}
+
+/** `src` with each [before, after] applied; each `before` must occur exactly once. */
+function applyPatches(src, patches, file, what) {
+  for (const [before, after] of patches) {
     const first = src.indexOf(before);
     if (first < 0 || src.indexOf(before, first + 1) >= 0) {
       throw new Error(
-        `cannot add --scenarios to ${file}: expected exactly one occurrence of:\n  ${before.split('\n').pop()}\n(the harness changed; update PATCHES in bench/lib/peer.mjs)`,
+        `cannot ${what} ${file}: expected exactly one occurrence of:\n  ${before.split('\n').pop()}\n(the harness changed; update bench/lib/peer.mjs)`,
       );
     }
     src = src.slice(0, first) + after + src.slice(first + before.length);
   }
-  writeFileSync(file, src);
-  return 'patched a copy of bench.mjs to add --scenarios';
+  return src;
+}
+
+// Each load row of the harness also gets stealPct: the CPU time the host took from this VM during the
+// run (100 = one core), as bench/lib/load.mjs reports it for Paddock's own runs. The harness counts it in
+// otherCpuPct with every other process; apart, it says when a row was slow because the host was busy.
+function patchLoad(file) {
+  const ours = pathToFileURL(join(dirname(fileURLToPath(import.meta.url)), 'proc.mjs')).href;
+  const src = readFileSync(file, 'utf8');
+  const patches = [
+    [
+      '  const machine0 = machineCpuSeconds();',
+      '  const machine0 = machineCpuSeconds();\n  const steal0 = machineStealSeconds();',
+    ],
+    [
+      '  const machine1 = machineCpuSeconds();',
+      '  const machine1 = machineCpuSeconds();\n  const steal1 = machineStealSeconds();',
+    ],
+    [
+      '    otherCpuPct: machineBusyPct - ',
+      '    stealPct: ((steal1 - steal0) / ((performance.now() - t0) / 1000)) * 100,\n    otherCpuPct: machineBusyPct - ',
+    ],
+  ];
+  writeFileSync(
+    file,
+    `// [patched by paddock bench/lib/peer.mjs] steal time per load run.\nimport { machineStealSeconds } from '${ours}';\n${applyPatches(src, patches, file, 'add steal time to')}`,
+  );
 }
 
 /**
@@ -211,6 +242,7 @@ export async function runPeer(o) {
   copyTree(src, work);
   o.log(`peer harness copied from ${src} to ${work}; ${patchBench(join(work, 'bench.mjs'))}`);
   patchProc(join(work, 'lib/proc.mjs'));
+  patchLoad(join(work, 'lib/load.mjs'));
   const targetPaths = writeTargets(work, o.paddockTargets);
   const installed = existsSync(join(work, 'node_modules/oidc-provider/package.json'));
   o.log(

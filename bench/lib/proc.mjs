@@ -63,3 +63,17 @@ export function machineBusySeconds() {
     return Number.NaN;
   }
 }
+
+/**
+ * Whole-machine steal seconds, summed over all cores (from /proc/stat), or NaN: time this virtual
+ * machine was ready to run but its host ran something else. Counted in machineBusySeconds too, so in
+ * a row's othCPU%; reported apart, it says how much of a slow row was the host's doing.
+ */
+export function machineStealSeconds() {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n')[0];
+    return Number(line.trim().split(/\s+/)[8]) / CLK_TCK;
+  } catch {
+    return Number.NaN;
+  }
+}
