@@ -2,6 +2,7 @@
 // and secrets stored only as hashes.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { createClient } from '../src/clients/registry.ts';
@@ -411,7 +412,7 @@ describe('the store a server says it serves from', () => {
     const dir = tmpDir();
     assert.deepEqual(storeDescription(loadConfig({ PADDOCK_DATA_DIR: dir })), {
       store: 'sqlite',
-      file: sqliteFile(loadConfig({ PADDOCK_DATA_DIR: dir })),
+      file: path.join(path.resolve(dir), 'paddock.db'),
     });
   });
 

@@ -111,7 +111,8 @@ class Cluster {
       .filter((line) => line.includes('"serving from this store"'))
       .map((line) => {
         const { store, file, host, port, database } = JSON.parse(line);
-        return { store, file, host, port, database };
+        const said = { store, file, host, port, database };
+        return Object.fromEntries(Object.entries(said).filter(([, v]) => v !== undefined));
       });
   }
 
@@ -212,9 +213,7 @@ describe('workers', { concurrency: 2 }, () => {
                 }
               : { store: 'sqlite', file: path.join(env.PADDOCK_DATA_DIR!, 'paddock.db') };
             assert.deepEqual(
-              cluster
-                .stores()
-                .map((s) => Object.fromEntries(Object.entries(s).filter(([, v]) => v !== undefined))),
+              cluster.stores(),
               Array.from({ length: workers }, () => expected),
             );
             const h = await headless(store);
