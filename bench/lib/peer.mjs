@@ -132,22 +132,17 @@ const PATCHES = [
 // worker processes: the copy's procCpuSeconds sums the whole process tree (bench/lib/proc.mjs), which for
 // a single-process server such as the peer is the same figure as before.
 function patchProc(file) {
-  const before = 'export function procCpuSeconds(pid) {';
-  let src = readFileSync(file, 'utf8');
-  const first = src.indexOf(before);
-  if (first < 0 || src.indexOf(before, first + 1) >= 0)
-    throw new Error(
-      `cannot make ${file} count process trees: expected exactly one "${before}" (update patchProc in bench/lib/peer.mjs)`,
-    );
   const ours = pathToFileURL(join(dirname(fileURLToPath(import.meta.url)), 'proc.mjs')).href;
-  src =
-    src.slice(0, first) +
+  const before = 'export function procCpuSeconds(pid) {';
+  const after =
     `// [patched by paddock bench/lib/peer.mjs] CPU of the process and all its descendants.\n` +
     `import { procCpuSeconds as treeCpuSeconds } from '${ours}';\n` +
     'export function procCpuSeconds(pid) {\n  return treeCpuSeconds(pid);\n}\n' +
-    'export function procCpuSecondsOneProcess(pid) {' +
-    src.slice(first + before.length);
-  writeFileSync(file, src);
+    'export function procCpuSecondsOneProcess(pid) {';
+  writeFileSync(
+    file,
+    applyPatches(readFileSync(file, 'utf8'), [[before, after]], file, 'count process trees in'),
+  );
 }
 
 // One small target module per Paddock configuration (the harness takes module paths), written into the
