@@ -131,7 +131,7 @@ export async function runLoad(o) {
     loadgenCpuPct: (cpuSelf / windowS) * 100,
     // The rest of the machine (other processes, kernel softirq for loopback TCP), 100 = one core.
     otherCpuPct: ((machineBusy - cpuServer - cpuSelf) / wallS) * 100,
-    // Of which the host's: CPU time this VM was ready to use and did not get (see machineStealSeconds).
+    // The host's share: CPU time this VM was ready to use and did not get (othCPU% counts it as busy).
     stealPct: (steal / wallS) * 100,
   };
 }

@@ -52,16 +52,26 @@ export function selfCpuSeconds() {
   return (u.user + u.system) / 1e6;
 }
 
-/** Whole-machine busy CPU seconds, summed over all cores (from /proc/stat), or NaN. */
-export function machineBusySeconds() {
+/** The machine's CPU ticks summed over all cores, from /proc/stat's first line, or undefined. */
+function machineTicks() {
   try {
     const line = readFileSync('/proc/stat', 'utf8').split('\n')[0];
-    const v = line.trim().split(/\s+/).slice(1, 9).map(Number); // user nice system idle iowait irq softirq steal
-    const total = v.reduce((a, b) => a + b, 0);
-    return (total - v[3] - v[4]) / CLK_TCK;
+    const [user, nice, system, idle, iowait, irq, softirq, steal] = line
+      .trim()
+      .split(/\s+/)
+      .slice(1, 9)
+      .map(Number);
+    return { user, nice, system, idle, iowait, irq, softirq, steal };
   } catch {
-    return Number.NaN;
+    return undefined;
   }
+}
+
+/** Whole-machine busy CPU seconds, summed over all cores (from /proc/stat), or NaN. */
+export function machineBusySeconds() {
+  const t = machineTicks();
+  if (!t) return Number.NaN;
+  return (t.user + t.nice + t.system + t.irq + t.softirq + t.steal) / CLK_TCK;
 }
 
 /**
@@ -70,10 +80,6 @@ export function machineBusySeconds() {
  * a row's othCPU%; reported apart, it says how much of a slow row was the host's doing.
  */
 export function machineStealSeconds() {
-  try {
-    const line = readFileSync('/proc/stat', 'utf8').split('\n')[0];
-    return Number(line.trim().split(/\s+/)[8]) / CLK_TCK;
-  } catch {
-    return Number.NaN;
-  }
+  const t = machineTicks();
+  return t ? t.steal / CLK_TCK : Number.NaN;
 }
