@@ -104,16 +104,25 @@ class Cluster {
     return fs.readFileSync(this.logFile, 'utf8');
   }
 
-  /** What each worker said it serves from, as it started (in the order they started). */
-  stores(): Record<string, unknown>[] {
-    return this.output()
-      .split('\n')
-      .filter((line) => line.includes('"serving from this store"'))
-      .map((line) => {
-        const { store, file, host, port, database } = JSON.parse(line);
-        const said = { store, file, host, port, database };
-        return Object.fromEntries(Object.entries(said).filter(([, v]) => v !== undefined));
-      });
+  /**
+   * What each worker said it serves from, as it started (in the order they started). A worker says so
+   * once it listens, which can be just after the primary has said that every worker listens: this waits
+   * up to 5 s for every worker's line.
+   */
+  async stores(): Promise<Record<string, unknown>[]> {
+    const deadline = Date.now() + 5000;
+    for (;;) {
+      const said = this.output()
+        .split('\n')
+        .filter((line) => line.includes('"serving from this store"'))
+        .map((line) => {
+          const { store, file, host, port, database } = JSON.parse(line);
+          const fields = { store, file, host, port, database };
+          return Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined));
+        });
+      if (said.length >= this.workers || Date.now() > deadline) return said;
+      await new Promise((r) => setTimeout(r, 50));
+    }
   }
 
   /** Worker pids that answered a token request whose request id is in `ids`, or any when omitted. */
@@ -213,7 +222,7 @@ describe('workers', { concurrency: 2 }, () => {
                 }
               : { store: 'sqlite', file: path.join(env.PADDOCK_DATA_DIR!, 'paddock.db') };
             assert.deepEqual(
-              cluster.stores(),
+              await cluster.stores(),
               Array.from({ length: workers }, () => expected),
             );
             const h = await headless(store);
