@@ -93,3 +93,20 @@ describe('the compiled server', () => {
     assert.equal(await exited, 0, out.slice(-2000));
   });
 });
+
+// npm 11.19 and later skip a dependency's install script unless the root package.json allows it: without
+// its own, better-sqlite3 would install with no compiled binding and the server could not open a store.
+test('every dependency with an install script is allowed to run it (allowScripts)', () => {
+  const root = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8'));
+  const lock = JSON.parse(fs.readFileSync(path.join(REPO, 'package-lock.json'), 'utf8'));
+  const withScripts = Object.entries(lock.packages as Record<string, { hasInstallScript?: boolean }>)
+    .filter(([where, pkg]) => where.includes('node_modules/') && pkg.hasInstallScript)
+    .map(([where]) => where.slice(where.lastIndexOf('node_modules/') + 'node_modules/'.length));
+  assert.ok(withScripts.includes('better-sqlite3'), 'the lock file records better-sqlite3 and its script');
+  const allowed = root.allowScripts ?? {};
+  assert.deepEqual(
+    withScripts.filter((name) => allowed[name] !== true),
+    [],
+    'packages whose install script npm would skip',
+  );
+});
