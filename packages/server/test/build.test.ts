@@ -94,8 +94,9 @@ describe('the compiled server', () => {
   });
 });
 
-// npm 11.19 and later skip a dependency's install script unless the root package.json allows it: without
-// its own, better-sqlite3 would install with no compiled binding and the server could not open a store.
+// npm 11.19 warns of a dependency's install script that the root package.json does not allow, and its
+// manual says such scripts are blocked: skipped, better-sqlite3's would leave it with no compiled binding,
+// and the server could not open a store.
 test('every dependency with an install script is allowed to run it (allowScripts)', () => {
   const root = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8'));
   const lock = JSON.parse(fs.readFileSync(path.join(REPO, 'package-lock.json'), 'utf8'));
